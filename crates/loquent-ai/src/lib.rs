@@ -1,0 +1,1 @@
+//! AI providers: realtime speech sessions, transcription, structured output and audio.

@@ -1,0 +1,1 @@
+//! Twilio wire formats: REST client, TwiML, request signatures, Media Streams and Event Streams types.
