@@ -1,1 +1,60 @@
+//! Loquent: self-hostable AI phone agents on your own Twilio account.
+//!
+//! `docs/ARCHITECTURE.md` maps the modules; `router.rs` lists every URL.
 
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod dashboard;
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod health;
+pub mod migration;
+pub mod orgs;
+pub mod realtime;
+pub mod router;
+pub mod secrets;
+pub mod telemetry;
+pub mod users;
+
+use std::future::Future;
+use std::sync::Arc;
+
+use tokio::net::TcpListener;
+
+pub use app::{App, AppState};
+pub use config::Config;
+
+/// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
+pub async fn serve(
+    app: Arc<App>,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState(app);
+    spawn_housekeeping(state.clone());
+    let router = router::router(state);
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Periodic clean-up that keeps tables from growing without bound.
+fn spawn_housekeeping(state: AppState) {
+    let weak = Arc::downgrade(&state.0);
+    drop(state);
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
+        loop {
+            tick.tick().await;
+            let Some(app) = weak.upgrade() else { return };
+            match auth::session::purge_expired(&app.db).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "purged expired sessions"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
+            }
+        }
+    });
+}

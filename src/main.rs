@@ -1,1 +1,146 @@
-fn main() {}
+//! The `loquent` command: `serve` (default), `migrate`, `user create`.
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use loquent::config::Config;
+use loquent::{App, telemetry};
+
+#[derive(Parser)]
+#[command(
+    name = "loquent",
+    version,
+    about = "Self-hostable AI phone agents on your own Twilio account",
+    long_about = "Self-hostable AI phone agents on your own Twilio account.\n\n\
+        With no arguments, serves the dashboard, API and Twilio webhooks on \
+        http://127.0.0.1:8080 with an embedded SQLite database under ./data. \
+        Settings come from loquent.toml and LOQUENT_* environment variables (see README)."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the dashboard, JSON API and Twilio webhooks (the default).
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage user accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an organization and its owner.
+    Create {
+        /// The owner's e-mail address (their sign-in name).
+        #[arg(long)]
+        email: String,
+        /// The owner's password (at least 8 characters).
+        #[arg(long, env = "LOQUENT_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// The organization's name.
+        #[arg(long)]
+        org: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("loquent: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loquent: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli.command.unwrap_or(Command::Serve), config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loquent: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let listen = config.listen;
+            let public = config.public_url.clone();
+            let app = App::start(config).await?;
+            let listener = TcpListener::bind(listen)
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (LOQUENT_LISTEN): {e}"))?;
+            tracing::info!(%listen, public_url = %public, "Loquent is serving: open {public}");
+            loquent::serve(app, listener, shutdown_signal()).await?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Migrate => {
+            let db = loquent::db::connect(&config).await?;
+            loquent::db::migrate(&db).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::User {
+            command:
+                UserCommand::Create {
+                    email,
+                    password,
+                    org,
+                },
+        } => {
+            let app = App::start(config).await?;
+            let account = loquent::users::signup::sign_up(&app.db, &email, &password, &org)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "created organization {} ({}) owned by {}",
+                account.organization.name, account.organization.id, account.user.email
+            );
+            Ok(())
+        }
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests can finish.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down");
+}

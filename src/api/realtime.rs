@@ -1,0 +1,54 @@
+//! `GET /api/realtime`: the signed-in member's WebSocket of organization events.
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::response::Response;
+use futures_util::{SinkExt, StreamExt};
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::app::AppState;
+use crate::auth::CurrentMember;
+
+/// Close code for "you fell behind": the browser reconnects and reloads what it shows.
+const TOO_SLOW: u16 = 4008;
+
+pub async fn subscribe(
+    State(state): State<AppState>,
+    member: CurrentMember,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    // Subscribe before the upgrade completes so no event published meanwhile is missed.
+    let events = state.events.subscribe(member.org_id());
+    upgrade.on_upgrade(move |socket| relay(socket, events))
+}
+
+async fn relay(
+    socket: WebSocket,
+    mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<str>>,
+) {
+    let (mut tx, mut rx) = socket.split();
+    loop {
+        tokio::select! {
+            event = events.recv() => match event {
+                Ok(text) => {
+                    if tx.send(Message::Text(text.as_ref().into())).await.is_err() {
+                        return;
+                    }
+                }
+                Err(RecvError::Lagged(_)) => {
+                    let _ = tx.send(Message::Close(Some(CloseFrame {
+                        code: TOO_SLOW,
+                        reason: "too slow; reconnect".into(),
+                    }))).await;
+                    return;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            incoming = rx.next() => match incoming {
+                // Browsers only ever send pings/closes here; axum answers pings itself.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}

@@ -1,0 +1,53 @@
+//! The one `App`: configuration and handles to every external system, shared by all requests.
+
+use std::ops::Deref;
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use crate::config::Config;
+use crate::realtime::EventHub;
+use crate::secrets::SecretBox;
+use crate::telemetry::Metrics;
+
+pub struct App {
+    pub config: Config,
+    pub db: DatabaseConnection,
+    pub secrets: SecretBox,
+    pub events: EventHub,
+    pub metrics: Metrics,
+}
+
+impl App {
+    /// Connects to the database, applies migrations and starts the event hub.
+    pub async fn start(config: Config) -> anyhow::Result<Arc<Self>> {
+        let secrets = SecretBox::load_or_create(
+            config.secret_key.as_ref().map(|s| s.expose().as_str()),
+            &config.data_dir,
+        )?;
+        let db = crate::db::connect(&config)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot open the database (LOQUENT_DATABASE_URL): {e}"))?;
+        crate::db::migrate(&db)
+            .await
+            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        let events = EventHub::start(&db).await?;
+        Ok(Arc::new(Self {
+            config,
+            db,
+            secrets,
+            events,
+            metrics: Metrics::global(),
+        }))
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState(pub Arc<App>);
+
+impl Deref for AppState {
+    type Target = App;
+    fn deref(&self) -> &App {
+        &self.0
+    }
+}

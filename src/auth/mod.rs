@@ -1,0 +1,11 @@
+//! Who is asking: passwords, sessions, CSRF, permissions and the `CurrentMember` extractor.
+
+pub mod csrf;
+mod current_member;
+pub mod password;
+pub mod permission;
+pub mod session;
+
+pub(crate) use current_member::permissions;
+pub use current_member::{Allowed, CurrentMember, RequiredPermission, permissions_of};
+pub use permission::Permission;

@@ -1,0 +1,52 @@
+//! Opening the database. One code path for SQLite (the zero-setup default) and PostgreSQL.
+
+use std::time::Duration;
+
+use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use sea_orm_migration::MigratorTrait;
+
+use crate::config::{Config, DatabaseKind};
+use crate::migration::Migrator;
+
+pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    if config.database_kind == DatabaseKind::Sqlite {
+        // `mode=rwc` creates the file, but not its directory.
+        std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+            DbErr::Custom(format!(
+                "cannot create data dir {}: {e}",
+                config.data_dir.display()
+            ))
+        })?;
+    }
+    let mut options = ConnectOptions::new(config.database_url.expose().clone());
+    options
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(10))
+        .sqlx_logging(false);
+    match config.database_kind {
+        DatabaseKind::Sqlite => {
+            // SeaORM defaults SQLite to one connection, which would queue every request behind
+            // the job poller. WAL lets readers run beside the single writer; the busy timeout
+            // makes writers wait for each other instead of failing with SQLITE_BUSY.
+            options.max_connections(8).map_sqlx_sqlite_opts(|o| {
+                o.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+            });
+        }
+        DatabaseKind::Postgres => {
+            options.max_connections(20);
+        }
+    }
+    Database::connect(options).await
+}
+
+pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
+    Migrator::up(db, None).await
+}
+
+/// Cheap round trip used by `/readyz`.
+pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
+    db.execute_unprepared("SELECT 1").await.map(|_| ())
+}

@@ -1,0 +1,21 @@
+//! SeaORM entities: one file per table. Behaviour lives in the domain modules, not here.
+
+pub mod agent;
+pub mod analyzer;
+pub mod call;
+pub mod call_analysis;
+pub mod contact;
+pub mod contact_phone;
+pub mod job;
+pub mod member;
+pub mod member_role;
+pub mod organization;
+pub mod organization_twilio_settings;
+pub mod password_credential;
+pub mod phone_number;
+pub mod phone_number_analyzer;
+pub mod report_recipient;
+pub mod role;
+pub mod session;
+pub mod todo;
+pub mod user;

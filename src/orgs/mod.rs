@@ -1,0 +1,4 @@
+//! Organizations (tenants), their members and roles.
+
+pub mod members;
+pub mod roles;

@@ -1,0 +1,115 @@
+//! The one route table, grouped by audience: Twilio webhooks, JSON API, dashboard pages,
+//! operations. Read this file to know every URL the server answers.
+
+use std::time::Duration;
+
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::routing::{get, post};
+use axum::{Router, middleware};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::{api, auth, dashboard, health};
+
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/auth/signup", post(api::auth::signup))
+        .route("/auth/login", post(api::auth::login))
+        .route("/auth/logout", post(api::auth::logout))
+        .route("/auth/me", get(api::auth::current))
+        .route("/members", get(api::members::list).post(api::members::add))
+        .route(
+            "/members/{id}",
+            axum::routing::put(api::members::update).delete(api::members::remove),
+        )
+        .route("/permissions", get(api::roles::catalog))
+        .route("/roles", get(api::roles::list).post(api::roles::create))
+        .route(
+            "/roles/{id}",
+            get(api::roles::read)
+                .put(api::roles::update)
+                .delete(api::roles::delete),
+        )
+        .route("/realtime", get(api::realtime::subscribe))
+        .fallback(|| async { ApiError::NotFound("API route") });
+
+    let pages = Router::new()
+        .route("/", get(dashboard::auth_pages::home))
+        .route(
+            "/signup",
+            get(dashboard::auth_pages::signup_page).post(dashboard::auth_pages::signup),
+        )
+        .route(
+            "/login",
+            get(dashboard::auth_pages::login_page).post(dashboard::auth_pages::login),
+        )
+        .route("/logout", post(dashboard::auth_pages::logout))
+        .route("/calls", get(dashboard::lists::calls))
+        .route("/contacts", get(dashboard::lists::contacts))
+        .route("/agents", get(dashboard::lists::agents))
+        .route("/analyzers", get(dashboard::lists::analyzers))
+        .route("/todos", get(dashboard::lists::todos))
+        .route("/settings", get(dashboard::settings::overview))
+        .route(
+            "/settings/members",
+            get(dashboard::settings::members).post(dashboard::settings::add_member),
+        )
+        .route(
+            "/settings/members/{id}/roles",
+            post(dashboard::settings::set_member_roles),
+        )
+        .route(
+            "/settings/members/{id}/remove",
+            post(dashboard::settings::remove_member),
+        )
+        .route("/settings/roles", post(dashboard::settings::create_role))
+        .route(
+            "/settings/roles/{id}/delete",
+            post(dashboard::settings::delete_role),
+        )
+        .fallback(dashboard::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::csrf::ensure_token,
+        ))
+        // Pages show account data: never let a shared cache keep them.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store"),
+        ));
+
+    let ops = Router::new()
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .route("/static/app.css", get(health::stylesheet))
+        .route("/static/app.js", get(health::script));
+
+    Router::new()
+        .nest("/api", api)
+        .merge(ops)
+        .merge(pages)
+        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
+        // Bounds a stuck request; WebSocket upgrades answer at once, so streams are not cut.
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(30),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .layer(SetResponseHeaderLayer::if_not_present(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("DENY"),
+        ))
+        .layer(middleware::from_fn(crate::telemetry::track_http))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}

@@ -1,0 +1,41 @@
+// Loquent dashboard helpers: live organization events and confirmations. No build step.
+"use strict";
+
+(function () {
+  const handlers = new Map();
+  let socket = null;
+  let retry = 0;
+
+  function connect() {
+    const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+    socket = new WebSocket(scheme + "//" + location.host + "/api/realtime");
+    socket.addEventListener("open", () => { retry = 0; });
+    socket.addEventListener("message", (msg) => {
+      let event;
+      try { event = JSON.parse(msg.data); } catch (_) { return; }
+      for (const fn of handlers.get(event.type) || []) fn(event.payload);
+      for (const fn of handlers.get("*") || []) fn(event);
+    });
+    socket.addEventListener("close", () => {
+      socket = null;
+      // Back off up to 30 s so a restarting server is not hammered.
+      retry = Math.min(retry + 1, 6);
+      setTimeout(connect, Math.min(30000, 500 * 2 ** retry));
+    });
+    socket.addEventListener("error", () => { /* close follows and reconnects */ });
+  }
+
+  window.Loquent = {
+    // Calls fn(payload) for each event of the given type ("*" for all, with the whole event).
+    on(type, fn) {
+      if (!handlers.has(type)) handlers.set(type, []);
+      handlers.get(type).push(fn);
+      if (!socket) connect();
+    },
+  };
+
+  document.addEventListener("submit", (e) => {
+    const question = e.target.getAttribute("data-confirm");
+    if (question && !window.confirm(question)) e.preventDefault();
+  });
+})();
