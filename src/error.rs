@@ -19,6 +19,8 @@ pub enum ApiError {
     InvalidCredentials(String),
     #[error("you do not have the permission {0}")]
     Forbidden(String),
+    #[error("this account is not a member of any organization")]
+    NoOrganization,
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -40,7 +42,7 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::NoOrganization => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -58,6 +60,7 @@ impl ApiError {
             Self::Unauthorized => "unauthorized",
             Self::InvalidCredentials(_) => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
+            Self::NoOrganization => "no_organization",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unprocessable(_) => "invalid_input",
@@ -161,5 +164,30 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
             ApiError::PayloadTooLarge
         }
         other => ApiError::BadRequest(other.body_text()),
+    }
+}
+
+/// `axum::extract::Path`, with a malformed id answered as a 400 in our error shape.
+#[derive(Debug)]
+pub struct Path<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for Path<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(Self(value)),
+            Err(rejection) => Err(ApiError::BadRequest(format!(
+                "invalid id in the URL: {}",
+                rejection.body_text()
+            ))),
+        }
     }
 }

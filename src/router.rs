@@ -7,7 +7,6 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::routing::{get, post};
 use axum::{Router, middleware};
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
@@ -94,8 +93,8 @@ pub fn router(state: AppState) -> Router {
         .nest("/api", api)
         .merge(ops)
         .merge(pages)
+        // Every body extractor (JSON, forms) stops reading past this and answers 413.
         .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
-        .layer(RequestBodyLimitLayer::new(state.config.max_body_bytes))
         // Bounds a stuck request; WebSocket upgrades answer at once, so streams are not cut.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

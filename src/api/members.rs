@@ -1,13 +1,13 @@
 //! `/api/members`: who belongs to the organization, with which roles.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, Json, Path};
 use crate::orgs::members::{self, MemberView};
 
 permissions! {

@@ -2,6 +2,8 @@
 
 use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use std::time::Duration;
+
 use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
@@ -11,6 +13,10 @@ use crate::auth::CurrentMember;
 
 /// Close code for "you fell behind": the browser reconnects and reloads what it shows.
 const TOO_SLOW: u16 = 4008;
+/// A browser that cannot take one message in this long is gone or hopelessly slow.
+const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// Pings keep idle connections open through proxies that cut silent ones.
+const PING_EVERY: Duration = Duration::from_secs(30);
 
 pub async fn subscribe(
     State(state): State<AppState>,
@@ -27,11 +33,20 @@ async fn relay(
     mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<str>>,
 ) {
     let (mut tx, mut rx) = socket.split();
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
     loop {
         tokio::select! {
+            _ = ping.tick() => {
+                let sent = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Ping(Default::default()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    return;
+                }
+            }
             event = events.recv() => match event {
                 Ok(text) => {
-                    if tx.send(Message::Text(text.as_ref().into())).await.is_err() {
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(text.as_ref().into()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
                         return;
                     }
                 }

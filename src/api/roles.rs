@@ -1,13 +1,13 @@
 //! `/api/roles` and `/api/permissions`: what can be granted, and named sets of grants.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::app::AppState;
 use crate::auth::{Allowed, CurrentMember, Permission, permissions};
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, Json, Path};
 use crate::orgs::roles::{self, RoleView};
 
 permissions! {

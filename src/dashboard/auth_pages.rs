@@ -142,7 +142,7 @@ pub async fn login(
                 session::start(&state.db, &state.config, user.id, member.organization_id).await?;
             Ok(with_session(&state, &token, "/calls"))
         }
-        Err(e @ (ApiError::InvalidCredentials(_) | ApiError::Forbidden(_))) => {
+        Err(e @ (ApiError::InvalidCredentials(_) | ApiError::NoOrganization)) => {
             let page = render(&LoginPage {
                 csrf: &csrf.0,
                 email: &form.email,

@@ -1,7 +1,7 @@
 //! Settings pages: the organization, its members and their roles.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use uuid::Uuid;
@@ -10,7 +10,7 @@ use super::{Chrome, PageError, PageMember, render};
 use crate::app::AppState;
 use crate::auth::Permission;
 use crate::auth::csrf::CsrfForm;
-use crate::error::ApiError;
+use crate::error::{ApiError, Path};
 use crate::orgs::members::{self, MemberView};
 use crate::orgs::roles::{self, RoleView};
 

@@ -45,6 +45,6 @@ pub async fn authenticate(
         .order_by_asc(member::Column::CreatedAt)
         .one(db)
         .await?
-        .ok_or_else(|| ApiError::Forbidden("membership of an organization".into()))?;
+        .ok_or(ApiError::NoOrganization)?;
     Ok((user, membership))
 }

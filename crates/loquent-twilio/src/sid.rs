@@ -205,6 +205,25 @@ sid_type!(
     "stream SID"
 );
 
+sid_type!(
+    /// API key SID (`SK…`): the username half of an API key credential.
+    ApiKeySid,
+    "SK",
+    "API key SID"
+);
+sid_type!(
+    /// Event Streams sink SID (`DG…`).
+    SinkSid,
+    "DG",
+    "sink SID"
+);
+sid_type!(
+    /// Event Streams subscription SID (`DF…`).
+    SubscriptionSid,
+    "DF",
+    "subscription SID"
+);
+
 impl AccountSid {
     /// The SID with everything but the prefix and the last four characters hidden,
     /// e.g. `AC••••••••1234`: enough to tell accounts apart on a settings page.
@@ -234,6 +253,15 @@ mod tests {
             .unwrap();
         "MZ0123456789abcdef0123456789abcdef"
             .parse::<StreamSid>()
+            .unwrap();
+        "SK0123456789abcdef0123456789abcdef"
+            .parse::<ApiKeySid>()
+            .unwrap();
+        "DG0123456789abcdef0123456789abcdef"
+            .parse::<SinkSid>()
+            .unwrap();
+        "DF0123456789abcdef0123456789abcdef"
+            .parse::<SubscriptionSid>()
             .unwrap();
     }
 

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# The whole test suite, on SQLite and on PostgreSQL, with the browser test.
+# Installs what the suite needs (Chromium and ChromeDriver from Debian) when it is missing.
+#
+#   ./scripts/test.sh
+#
+# LOQUENT_TEST_DATABASE_URL names the PostgreSQL server to use (default: the local one at
+# postgres://postgres@127.0.0.1:5432); each test creates and drops its own database there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+as_root() {
+  if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# 1. Browser for the end-to-end test.
+if ! command -v chromedriver >/dev/null 2>&1 || ! command -v chromium >/dev/null 2>&1; then
+  say "installing chromium and chromium-driver"
+  as_root apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq chromium chromium-driver >/dev/null
+fi
+
+# 2. PostgreSQL for the second pass.
+PG_URL="${LOQUENT_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432}"
+pg_up() {
+  if command -v pg_isready >/dev/null 2>&1; then
+    local hostport="${PG_URL#*@}"
+    hostport="${hostport%%/*}"
+    pg_isready -q -h "${hostport%%:*}" -p "${hostport##*:}"
+  else
+    (exec 3<>/dev/tcp/127.0.0.1/5432) 2>/dev/null
+  fi
+}
+if ! pg_up && command -v pg_ctlcluster >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  say "starting the local PostgreSQL server"
+  for version in /etc/postgresql/*; do
+    pg_ctlcluster --skip-systemctl-redirect "$(basename "$version")" main start || true
+  done
+  sleep 2
+fi
+run_pg=1
+if ! pg_up; then
+  if [ "${CI:-}" = "true" ]; then
+    echo "PostgreSQL is not reachable at $PG_URL" >&2
+    exit 1
+  fi
+  echo "warning: PostgreSQL is not reachable at $PG_URL; running the SQLite pass only" >&2
+  run_pg=0
+fi
+
+# 3. Lints, then the suite twice.
+say "cargo fmt --check"
+cargo fmt --all -- --check
+
+say "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+say "tests on SQLite"
+cargo test --workspace --locked
+
+if [ "$run_pg" = 1 ]; then
+  say "tests on PostgreSQL ($PG_URL)"
+  LOQUENT_TEST_DATABASE_URL="$PG_URL" cargo test --locked -p loquent
+fi
+
+say "all tests passed"

@@ -1,0 +1,12 @@
+//! Integration tests through the front door: HTTP, WebSocket and a real browser.
+
+mod support;
+
+mod auth;
+mod browser;
+mod cli;
+mod dashboard;
+mod members;
+mod ops;
+mod realtime;
+mod tenancy;

@@ -1,0 +1,236 @@
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::{TestApp, api_error};
+
+#[tokio::test]
+async fn owner_adds_a_member_with_a_role_and_the_member_gets_exactly_its_permissions() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner("Acme").await;
+    let member = app.member_with(&owner, &["Member:Collection:List"]).await;
+
+    assert_eq!(member.me["is_owner"], false);
+    assert_eq!(
+        member.me["organization"]["id"],
+        owner.me["organization"]["id"]
+    );
+    assert_eq!(member.me["permissions"], json!(["Member:Collection:List"]));
+
+    let list: Vec<Value> = member
+        .client
+        .get(app.url("/api/members"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let emails: Vec<&str> = list.iter().map(|m| m["email"].as_str().unwrap()).collect();
+    assert!(emails.contains(&owner.email.as_str()));
+    assert!(emails.contains(&member.email.as_str()));
+
+    // Listing is allowed; creating roles or adding people is not.
+    let res = member
+        .client
+        .post(app.url("/api/roles"))
+        .json(&json!({"name": "sneaky", "permissions": ["Role:*:*"]}))
+        .send()
+        .await
+        .unwrap();
+    let message = api_error(res, StatusCode::FORBIDDEN).await;
+    assert!(message.contains("Role:Collection:Create"));
+    let res = member
+        .client
+        .post(app.url("/api/members"))
+        .json(&json!({"email": "x@example.com", "password": "long enough"}))
+        .send()
+        .await
+        .unwrap();
+    api_error(res, StatusCode::FORBIDDEN).await;
+}
+
+#[tokio::test]
+async fn editing_roles_changes_permissions_at_once() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner("Acme").await;
+    let member = app.member_with(&owner, &[]).await;
+    let res = member
+        .client
+        .get(app.url("/api/roles"))
+        .send()
+        .await
+        .unwrap();
+    api_error(res, StatusCode::FORBIDDEN).await;
+
+    let role: Value = owner
+        .client
+        .post(app.url("/api/roles"))
+        .json(&json!({"name": "Viewer", "permissions": ["Role:Collection:List", "Call:*:*"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let member_id = member.me["user"]["id"].as_str().unwrap().to_owned();
+    let members: Vec<Value> = owner
+        .client
+        .get(app.url("/api/members"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let membership = members
+        .iter()
+        .find(|m| m["user_id"] == member_id.as_str())
+        .unwrap();
+    let res = owner
+        .client
+        .put(app.url(&format!(
+            "/api/members/{}",
+            membership["id"].as_str().unwrap()
+        )))
+        .json(&json!({"role_ids": [role["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let updated: Value = res.json().await.unwrap();
+    assert_eq!(updated["roles"][0]["name"], "Viewer");
+
+    let res = member
+        .client
+        .get(app.url("/api/roles"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn roles_reject_unknown_permissions_and_duplicate_names() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner("Acme").await;
+    let res = owner
+        .client
+        .post(app.url("/api/roles"))
+        .json(&json!({"name": "Typo", "permissions": ["Calls:Collection:List"]}))
+        .send()
+        .await
+        .unwrap();
+    let message = api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(message.contains("Calls:Collection:List"), "{message}");
+
+    let ok = owner
+        .client
+        .post(app.url("/api/roles"))
+        .json(&json!({"name": "Agent editors", "permissions": ["Agent:*:*"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::CREATED);
+    let dup = owner
+        .client
+        .post(app.url("/api/roles"))
+        .json(&json!({"name": "Agent editors"}))
+        .send()
+        .await
+        .unwrap();
+    api_error(dup, StatusCode::CONFLICT).await;
+
+    let catalog: Vec<String> = owner
+        .client
+        .get(app.url("/api/permissions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(catalog.contains(&"Twilio:Collection:Create".to_owned()));
+    assert!(catalog.contains(&"Twilio:Instance:Update".to_owned()));
+}
+
+#[tokio::test]
+async fn owner_cannot_be_removed_but_members_can() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner("Acme").await;
+    let member = app.member_with(&owner, &["Member:Collection:List"]).await;
+    let members: Vec<Value> = owner
+        .client
+        .get(app.url("/api/members"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let owner_row = members.iter().find(|m| m["is_owner"] == true).unwrap();
+    let member_row = members.iter().find(|m| m["is_owner"] == false).unwrap();
+
+    let res = owner
+        .client
+        .delete(app.url(&format!(
+            "/api/members/{}",
+            owner_row["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    api_error(res, StatusCode::CONFLICT).await;
+
+    let res = owner
+        .client
+        .delete(app.url(&format!(
+            "/api/members/{}",
+            member_row["id"].as_str().unwrap()
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    // Their session for this organization is gone with the membership.
+    let res = member
+        .client
+        .get(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap();
+    api_error(res, StatusCode::UNAUTHORIZED).await;
+}
+
+#[tokio::test]
+async fn adding_an_unknown_person_needs_an_initial_password() {
+    let app = TestApp::spawn().await;
+    let owner = app.owner("Acme").await;
+    let res = owner
+        .client
+        .post(app.url("/api/members"))
+        .json(&json!({"email": "new@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    let message = api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
+    assert!(message.contains("initial password"));
+
+    // Someone who already has an account elsewhere joins with it.
+    let other = app.owner("Other").await;
+    let res = owner
+        .client
+        .post(app.url("/api/members"))
+        .json(&json!({"email": other.email}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let again = owner
+        .client
+        .post(app.url("/api/members"))
+        .json(&json!({"email": other.email}))
+        .send()
+        .await
+        .unwrap();
+    api_error(again, StatusCode::CONFLICT).await;
+}

@@ -1,0 +1,282 @@
+//! `TestApp`: a real server on a free port with a fresh database, driven over HTTP like a user.
+//!
+//! SQLite by default (a temp file per test); PostgreSQL when `LOQUENT_TEST_DATABASE_URL` names a
+//! server (`postgres://postgres@127.0.0.1:5432`): each test then creates its own database and
+//! drops it afterwards.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use loquent::{App, Config};
+use reqwest::StatusCode;
+use sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: Arc<App>,
+    database_url: String,
+    pg: Option<PgDatabase>,
+    _dir: tempfile::TempDir,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// A throwaway PostgreSQL database, dropped with the test.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let admin_url = self.admin_url.clone();
+        let name = self.name.clone();
+        // Drop runs outside any runtime guarantee; a private runtime on its own thread is safe.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async {
+                if let Ok(db) = sea_orm::Database::connect(&admin_url).await {
+                    let _ = db
+                        .execute_unprepared(&format!(
+                            "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                        ))
+                        .await;
+                }
+            });
+        })
+        .join();
+    }
+}
+
+pub fn postgres_server() -> Option<String> {
+    std::env::var("LOQUENT_TEST_DATABASE_URL")
+        .ok()
+        .filter(|s| !s.is_empty())
+}
+
+async fn fresh_database(dir: &std::path::Path) -> (String, Option<PgDatabase>) {
+    match postgres_server() {
+        None => (
+            format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+            None,
+        ),
+        Some(server) => {
+            let server = server.trim_end_matches('/');
+            let base = match server.rsplit_once('/') {
+                // A URL with a database path: keep the server part.
+                Some((head, tail))
+                    if head.contains("://") && !head.ends_with('/') && !tail.contains('@') =>
+                {
+                    head.to_owned()
+                }
+                _ => server.to_owned(),
+            };
+            let name = format!("loquent_test_{}", uuid::Uuid::new_v4().simple());
+            let admin_url = format!("{base}/postgres");
+            let admin = sea_orm::Database::connect(&admin_url)
+                .await
+                .expect("connect to LOQUENT_TEST_DATABASE_URL");
+            admin
+                .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
+                .await
+                .expect("create test database");
+            (
+                format!("{base}/{name}"),
+                Some(PgDatabase { admin_url, name }),
+            )
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(&[]).await
+    }
+
+    /// A server with extra `LOQUENT_*` settings.
+    pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, pg) = fresh_database(dir.path()).await;
+        Self::start(dir, database_url, pg, settings).await
+    }
+
+    /// A second server process sharing this one's database, as behind a load balancer.
+    pub async fn spawn_sibling(&self) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let key = std::fs::read_to_string(self._dir.path().join("secret.key")).ok();
+        let mut settings = Vec::new();
+        if let Some(key) = key.as_deref() {
+            settings.push(("LOQUENT_SECRET_KEY", key.trim()));
+        }
+        Self::start(dir, self.database_url.clone(), None, &settings).await
+    }
+
+    async fn start(
+        dir: tempfile::TempDir,
+        database_url: String,
+        pg: Option<PgDatabase>,
+        settings: &[(&str, &str)],
+    ) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let mut env: BTreeMap<String, String> = BTreeMap::new();
+        env.insert("LOQUENT_LISTEN".into(), addr.to_string());
+        env.insert("LOQUENT_DATA_DIR".into(), dir.path().display().to_string());
+        env.insert("LOQUENT_DATABASE_URL".into(), database_url.clone());
+        for (k, v) in settings {
+            env.insert((*k).into(), (*v).into());
+        }
+        let config = Config::from_sources(None, &env).expect("test config");
+        let app = App::start(config).await.expect("app starts");
+        let (tx, rx) = oneshot::channel::<()>();
+        let served = app.clone();
+        tokio::spawn(async move {
+            loquent::serve(served, listener, async {
+                let _ = rx.await;
+            })
+            .await
+            .expect("server runs");
+        });
+        Self {
+            addr,
+            app,
+            database_url,
+            pg,
+            _dir: dir,
+            shutdown: Some(tx),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn ws_url(&self, path: &str) -> String {
+        format!("ws://{}{}", self.addr, path)
+    }
+
+    pub fn is_postgres(&self) -> bool {
+        self.pg.is_some() || self.database_url.starts_with("postgres")
+    }
+
+    /// A browser-like client that keeps cookies and does not follow redirects (tests look at them).
+    pub fn client() -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("client")
+    }
+
+    /// Signs up a new organization; returns its owner's signed-in client and `/api/auth/me`.
+    pub async fn owner(&self, org: &str) -> Member {
+        let client = Self::client();
+        let email = format!(
+            "owner-{}@{}.example.com",
+            uuid::Uuid::new_v4().simple(),
+            slug(org)
+        );
+        let res = client
+            .post(self.url("/api/auth/signup"))
+            .json(&json!({"email": email, "password": "correct horse battery", "organization_name": org}))
+            .send()
+            .await
+            .expect("signup");
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        let me: Value = res.json().await.expect("me");
+        Member { client, email, me }
+    }
+
+    /// Adds a member with the given permissions (through a fresh role) to `owner`'s organization.
+    pub async fn member_with(&self, owner: &Member, permissions: &[&str]) -> Member {
+        let role: Value = owner
+            .client
+            .post(self.url("/api/roles"))
+            .json(&json!({"name": format!("role-{}", uuid::Uuid::new_v4().simple()), "permissions": permissions}))
+            .send()
+            .await
+            .expect("create role")
+            .json()
+            .await
+            .expect("role json");
+        let email = format!("member-{}@example.com", uuid::Uuid::new_v4().simple());
+        let res = owner
+            .client
+            .post(self.url("/api/members"))
+            .json(
+                &json!({"email": email, "password": "member password 1", "role_ids": [role["id"]]}),
+            )
+            .send()
+            .await
+            .expect("add member");
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        let client = Self::client();
+        let res = client
+            .post(self.url("/api/auth/login"))
+            .json(&json!({"email": email, "password": "member password 1"}))
+            .send()
+            .await
+            .expect("login");
+        assert_eq!(res.status(), StatusCode::OK);
+        let me: Value = res.json().await.expect("me");
+        Member { client, email, me }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+fn slug(s: &str) -> String {
+    s.chars()
+        .filter(|c| c.is_ascii_alphanumeric())
+        .collect::<String>()
+        .to_lowercase()
+}
+
+pub struct Member {
+    pub client: reqwest::Client,
+    pub email: String,
+    pub me: Value,
+}
+
+impl Member {
+    pub fn org_id(&self) -> String {
+        self.me["organization"]["id"]
+            .as_str()
+            .expect("org id")
+            .to_owned()
+    }
+}
+
+/// Asserts the API's error shape and returns its message.
+pub async fn api_error(res: reqwest::Response, status: StatusCode) -> String {
+    assert_eq!(res.status(), status, "unexpected status");
+    let body: Value = res.json().await.expect("error body is JSON");
+    let code = body["error"]["code"].as_str().expect("error.code");
+    assert!(!code.is_empty());
+    body["error"]["message"]
+        .as_str()
+        .expect("error.message")
+        .to_owned()
+}
