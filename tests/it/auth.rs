@@ -11,15 +11,7 @@ async fn sign_up_signs_in_and_me_describes_the_owner() {
     assert_eq!(owner.me["is_owner"], true);
     assert_eq!(owner.me["user"]["email"], owner.email.as_str());
 
-    let me: Value = owner
-        .client
-        .get(app.url("/api/auth/me"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let me: Value = owner.get_json(&app, "/api/auth/me").await;
     assert_eq!(me, owner.me);
     // Secrets and hashes never appear in what the API returns.
     assert!(!me.to_string().contains("argon2"));

@@ -99,13 +99,23 @@ impl Driver {
             .as_str()
             .unwrap_or_else(|| panic!("no WebDriver session: {res}"))
             .to_owned();
-        Some(Self {
+        let driver = Self {
             process,
             base,
             session,
             http,
             _profile: profile,
-        })
+        };
+        // Element look-ups wait for the element, as a person waits for the next page to load;
+        // without this, a look-up right after a click races the navigation on a busy machine.
+        driver
+            .call(
+                reqwest::Method::POST,
+                "/timeouts",
+                Some(json!({"implicit": 15000})),
+            )
+            .await;
+        Some(driver)
     }
 
     async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {

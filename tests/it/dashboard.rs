@@ -161,15 +161,7 @@ async fn pages_send_strangers_to_sign_in_and_members_without_permission_get_403(
 async fn members_page_adds_a_member_and_creates_a_role() {
     let app = TestApp::spawn().await;
     let owner = app.owner("Acme").await;
-    let html = owner
-        .client
-        .get(app.url("/settings/members"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = owner.page(&app, "/settings/members").await;
     let token = token_in(&html);
 
     let res = owner
@@ -186,15 +178,7 @@ async fn members_page_adds_a_member_and_creates_a_role() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
 
-    let html = owner
-        .client
-        .get(app.url("/settings/members"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = owner.page(&app, "/settings/members").await;
     assert!(html.contains("Dispatch"));
     assert!(html.contains("Todo:Collection:List"));
 
@@ -225,14 +209,6 @@ async fn members_page_adds_a_member_and_creates_a_role() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    let html = owner
-        .client
-        .get(app.url("/settings/members"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = owner.page(&app, "/settings/members").await;
     assert!(html.contains("bob@example.com"));
 }

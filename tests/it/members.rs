@@ -16,15 +16,7 @@ async fn owner_adds_a_member_with_a_role_and_the_member_gets_exactly_its_permiss
     );
     assert_eq!(member.me["permissions"], json!(["Member:Collection:List"]));
 
-    let list: Vec<Value> = member
-        .client
-        .get(app.url("/api/members"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let list: Vec<Value> = member.get_json(&app, "/api/members").await;
     let emails: Vec<&str> = list.iter().map(|m| m["email"].as_str().unwrap()).collect();
     assert!(emails.contains(&owner.email.as_str()));
     assert!(emails.contains(&member.email.as_str()));
@@ -73,15 +65,7 @@ async fn editing_roles_changes_permissions_at_once() {
         .await
         .unwrap();
     let member_id = member.me["user"]["id"].as_str().unwrap().to_owned();
-    let members: Vec<Value> = owner
-        .client
-        .get(app.url("/api/members"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members: Vec<Value> = owner.get_json(&app, "/api/members").await;
     let membership = members
         .iter()
         .find(|m| m["user_id"] == member_id.as_str())
@@ -140,15 +124,7 @@ async fn roles_reject_unknown_permissions_and_duplicate_names() {
         .unwrap();
     api_error(dup, StatusCode::CONFLICT).await;
 
-    let catalog: Vec<String> = owner
-        .client
-        .get(app.url("/api/permissions"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog: Vec<String> = owner.get_json(&app, "/api/permissions").await;
     assert!(catalog.contains(&"Twilio:Collection:Create".to_owned()));
     assert!(catalog.contains(&"Twilio:Instance:Update".to_owned()));
 }
@@ -158,15 +134,7 @@ async fn owner_cannot_be_removed_but_members_can() {
     let app = TestApp::spawn().await;
     let owner = app.owner("Acme").await;
     let member = app.member_with(&owner, &["Member:Collection:List"]).await;
-    let members: Vec<Value> = owner
-        .client
-        .get(app.url("/api/members"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members: Vec<Value> = owner.get_json(&app, "/api/members").await;
     let owner_row = members.iter().find(|m| m["is_owner"] == true).unwrap();
     let member_row = members.iter().find(|m| m["is_owner"] == false).unwrap();
 

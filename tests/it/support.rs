@@ -261,6 +261,25 @@ pub struct Member {
 }
 
 impl Member {
+    /// GET a JSON resource that must exist.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, app: &TestApp, path: &str) -> T {
+        let res = self.client.get(app.url(path)).send().await.expect("GET");
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.json().await.expect("JSON body")
+    }
+
+    /// A page's HTML, which must render.
+    pub async fn page(&self, app: &TestApp, path: &str) -> String {
+        let res = self
+            .client
+            .get(app.url(path))
+            .send()
+            .await
+            .expect("GET page");
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        res.text().await.expect("HTML")
+    }
+
     pub fn org_id(&self) -> String {
         self.me["organization"]["id"]
             .as_str()

@@ -86,28 +86,12 @@ fn cases() -> Vec<Case> {
 
 async fn victim(app: &TestApp, owner: &Member) -> Victim {
     let member = app.member_with(owner, &["Member:Collection:List"]).await;
-    let members: Vec<Value> = owner
-        .client
-        .get(app.url("/api/members"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members: Vec<Value> = owner.get_json(app, "/api/members").await;
     let row = members
         .iter()
         .find(|m| m["email"] == member.email.as_str())
         .unwrap();
-    let roles: Vec<Value> = owner
-        .client
-        .get(app.url("/api/roles"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let roles: Vec<Value> = owner.get_json(app, "/api/roles").await;
     Victim {
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
@@ -162,15 +146,7 @@ async fn another_organizations_ids_are_not_found() {
     }
 
     // And nothing of the victim's changed.
-    let members: Vec<Value> = victim_owner
-        .client
-        .get(app.url("/api/members"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let members: Vec<Value> = victim_owner.get_json(&app, "/api/members").await;
     assert_eq!(members.len(), 2);
     let role = victim_owner
         .client

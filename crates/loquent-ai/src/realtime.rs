@@ -7,6 +7,11 @@
 //! [`crate::audio::Pcm24kToMulaw`].
 
 pub mod config;
+#[cfg(test)]
+mod fake_server;
+pub mod gemini;
+pub mod openai;
+mod socket;
 
 use std::fmt;
 
@@ -16,6 +21,8 @@ use serde::{Deserialize, Serialize};
 pub use config::{
     Eagerness, RealtimeConfig, Sensitivity, SpeechSensitivity, ToolSpec, TurnDetection,
 };
+pub use gemini::{GeminiLive, GeminiSession};
+pub use openai::{OpenAiRealtime, OpenAiSession};
 
 /// Which speech-to-speech service a session talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

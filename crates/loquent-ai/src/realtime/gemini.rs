@@ -1,0 +1,668 @@
+//! Gemini Live (`BidiGenerateContent`) over WebSocket, Developer API with an API key.
+//!
+//! Caller µ-law 8 kHz is converted to PCM16 16 kHz before it leaves, and model PCM16 24 kHz back
+//! to µ-law 8 kHz, so the bridge sees the same audio as with OpenAI. One task owns the socket:
+//! it reads server messages, writes what the session queues, and on `goAway` reconnects with the
+//! latest resumption handle, holding queued caller audio until the new `setupComplete`.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::socket::{self, Incoming, Socket};
+use super::{
+    AudioChunk, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
+    ResponseStatus, Role, Sensitivity, TurnDetection,
+};
+use crate::audio::{MulawToPcm16k, Pcm24kToMulaw};
+
+const PROVIDER: Provider = Provider::Gemini;
+const BIDI_PATH: &str =
+    "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
+const INPUT_MIME: &str = "audio/pcm;rate=16000";
+/// Queued commands (mostly 20 ms audio frames): about 10 s, enough to ride out a reconnect.
+const COMMAND_BUFFER: usize = 512;
+const EVENT_BUFFER: usize = 256;
+
+/// Opens Gemini Live sessions. Cheap to clone; `Debug` hides the API key.
+#[derive(Clone)]
+pub struct GeminiLive {
+    base_url: String,
+    api_key: String,
+    setup_timeout: Duration,
+    transcription: bool,
+}
+
+impl fmt::Debug for GeminiLive {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeminiLive")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("setup_timeout", &self.setup_timeout)
+            .field("transcription", &self.transcription)
+            .finish()
+    }
+}
+
+impl GeminiLive {
+    /// The Developer API host. A trailing `/v1beta` or `/v1alpha` (the REST base) is accepted.
+    pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
+    /// How long `connect` (and a resumption) waits for `setupComplete`.
+    pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: api_key.into(),
+            setup_timeout: Self::DEFAULT_SETUP_TIMEOUT,
+            transcription: true,
+        }
+    }
+
+    pub fn with_setup_timeout(mut self, timeout: Duration) -> Self {
+        self.setup_timeout = timeout;
+        self
+    }
+
+    /// Caller and model transcripts (`inputAudioTranscription` / `outputAudioTranscription`);
+    /// on by default.
+    pub fn with_transcription(mut self, enabled: bool) -> Self {
+        self.transcription = enabled;
+        self
+    }
+
+    /// The `wss://…BidiGenerateContent?key=…` URL. Contains the key: never log it.
+    pub fn live_url(&self) -> Result<String, RealtimeError> {
+        let base = socket::websocket_base(PROVIDER, &self.base_url)?;
+        let base = base
+            .strip_suffix("/v1beta")
+            .or_else(|| base.strip_suffix("/v1alpha"))
+            .unwrap_or(&base);
+        Ok(format!(
+            "{base}{BIDI_PATH}?key={}",
+            socket::query_value(&self.api_key)
+        ))
+    }
+
+    /// The `setup` message; `handle` resumes an earlier session.
+    pub fn setup_message(&self, config: &RealtimeConfig, handle: Option<&str>) -> Value {
+        let model = if config.model.starts_with("models/") {
+            config.model.clone()
+        } else {
+            format!("models/{}", config.model)
+        };
+        let mut detection = json!({ "disabled": false });
+        let sensitivity = config.turn_detection.gemini_sensitivity();
+        if let Some(start) = sensitivity.start_of_speech {
+            detection["startOfSpeechSensitivity"] = json!(match start {
+                Sensitivity::Low => "START_SENSITIVITY_LOW",
+                Sensitivity::High => "START_SENSITIVITY_HIGH",
+            });
+        }
+        if let Some(end) = sensitivity.end_of_speech {
+            detection["endOfSpeechSensitivity"] = json!(match end {
+                Sensitivity::Low => "END_SENSITIVITY_LOW",
+                Sensitivity::High => "END_SENSITIVITY_HIGH",
+            });
+        }
+        if let TurnDetection::ServerVad {
+            prefix_padding_ms,
+            silence_duration_ms,
+            ..
+        } = config.turn_detection
+        {
+            detection["prefixPaddingMs"] = json!(prefix_padding_ms);
+            detection["silenceDurationMs"] = json!(silence_duration_ms);
+        }
+        let mut setup = json!({
+            "model": model,
+            "generationConfig": {
+                "responseModalities": ["AUDIO"],
+                "speechConfig": {
+                    "voiceConfig": { "prebuiltVoiceConfig": { "voiceName": config.voice } }
+                }
+            },
+            "systemInstruction": { "parts": [{ "text": config.instructions }] },
+            "realtimeInputConfig": {
+                "automaticActivityDetection": detection,
+                "activityHandling": "START_OF_ACTIVITY_INTERRUPTS"
+            },
+            // Lifts the ~15 minute audio session limit.
+            "contextWindowCompression": { "slidingWindow": {} },
+            "sessionResumption": match handle {
+                Some(handle) => json!({ "handle": handle }),
+                None => json!({}),
+            },
+        });
+        if !config.tools.is_empty() {
+            let declarations: Vec<Value> = config
+                .tools
+                .iter()
+                .map(|tool| {
+                    json!({
+                        "name": tool.name,
+                        "description": tool.description,
+                        "parameters": tool.parameters,
+                    })
+                })
+                .collect();
+            setup["tools"] = json!([{ "functionDeclarations": declarations }]);
+        }
+        if self.transcription {
+            setup["inputAudioTranscription"] = json!({});
+            setup["outputAudioTranscription"] = json!({});
+        }
+        json!({ "setup": setup })
+    }
+
+    /// Connects, sends `setup` and waits for `setupComplete`; no audio goes out before it.
+    pub async fn connect(&self, config: &RealtimeConfig) -> Result<GeminiSession, RealtimeError> {
+        config.validate()?;
+        if config.provider != PROVIDER {
+            return Err(RealtimeError::InvalidConfig(format!(
+                "a {} config cannot open a {PROVIDER} session",
+                config.provider
+            )));
+        }
+        let socket = self.open(config, None).await?;
+        let (commands_tx, commands) = mpsc::channel(COMMAND_BUFFER);
+        let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
+        let actor = Actor {
+            live: self.clone(),
+            config: config.clone(),
+            socket,
+            commands,
+            events: events_tx,
+            downlink: Downlink::default(),
+            closing: false,
+        };
+        tokio::spawn(actor.run());
+        Ok(GeminiSession {
+            commands: commands_tx,
+            events,
+            uplink: MulawToPcm16k::new(),
+            audio: String::new(),
+            closed: false,
+        })
+    }
+
+    async fn open(
+        &self,
+        config: &RealtimeConfig,
+        handle: Option<&str>,
+    ) -> Result<Socket, RealtimeError> {
+        let url = self.live_url()?;
+        let mut ws = socket::open(PROVIDER, &url, &[]).await?;
+        let setup = self.setup_message(config, handle).to_string();
+        ws.send(Message::text(setup))
+            .await
+            .map_err(|e| connect_error(format!("could not send setup: {e}")))?;
+        match tokio::time::timeout(self.setup_timeout, await_setup_complete(&mut ws)).await {
+            Ok(Ok(())) => Ok(ws),
+            Ok(Err(error)) => {
+                let _ = ws.close(None).await;
+                Err(error)
+            }
+            Err(_) => {
+                let _ = ws.close(None).await;
+                Err(connect_error(format!(
+                    "no setupComplete within {} ms",
+                    self.setup_timeout.as_millis()
+                )))
+            }
+        }
+    }
+}
+
+fn connect_error(message: String) -> RealtimeError {
+    RealtimeError::Connect {
+        provider: PROVIDER,
+        message,
+    }
+}
+
+async fn await_setup_complete(ws: &mut Socket) -> Result<(), RealtimeError> {
+    while let Some(message) = ws.next().await {
+        let message = message.map_err(|e| connect_error(format!("connection failed: {e}")))?;
+        match socket::decode(message) {
+            Incoming::Json(Ok(value)) if value.get("setupComplete").is_some() => return Ok(()),
+            Incoming::Json(_) | Incoming::Ignore => {}
+            // Gemini rejects a bad setup with a close frame (1007 invalid argument, 1008 policy).
+            Incoming::Closed(reason) => {
+                return Err(connect_error(format!(
+                    "closed before setupComplete ({})",
+                    reason.as_deref().unwrap_or("normal close")
+                )));
+            }
+        }
+    }
+    Err(connect_error(
+        "connection ended before setupComplete".to_owned(),
+    ))
+}
+
+/// What the session asks of the socket task.
+enum Command {
+    /// A complete client message.
+    Send(String),
+    Close,
+}
+
+/// What a server message asks of the socket task besides its events.
+#[derive(Debug, PartialEq, Eq)]
+enum Control {
+    Continue,
+    /// `goAway`: this connection ends soon.
+    GoAway,
+}
+
+/// Server message → events, with the per-turn state and the model-audio converter.
+#[derive(Default)]
+struct Downlink {
+    pcm: Pcm24kToMulaw,
+    /// A model turn is under way (ResponseStarted was reported).
+    in_turn: bool,
+    /// The caller interrupted this turn: drop its late audio until `turnComplete`.
+    interrupted: bool,
+    /// Latest resumable `sessionResumptionUpdate.newHandle`.
+    handle: Option<String>,
+}
+
+impl Downlink {
+    fn handle(&mut self, value: &Value, out: &mut Vec<RealtimeEvent>) -> Control {
+        if let Some(content) = value.get("serverContent") {
+            self.server_content(content, out);
+        }
+        if let Some(calls) = value["toolCall"]["functionCalls"].as_array() {
+            for call in calls {
+                let name = string(&call["name"]).unwrap_or_default();
+                out.push(RealtimeEvent::ToolCall {
+                    // Ids are documented; fall back to the name so a reply can still be matched.
+                    call_id: string(&call["id"]).unwrap_or_else(|| name.clone()),
+                    name,
+                    arguments: match &call["args"] {
+                        Value::Null => "{}".to_owned(),
+                        args => args.to_string(),
+                    },
+                });
+            }
+        }
+        if let Some(ids) = value["toolCallCancellation"]["ids"].as_array() {
+            out.push(RealtimeEvent::ToolCallCancelled {
+                call_ids: ids.iter().filter_map(string).collect(),
+            });
+        }
+        if let Some(update) = value.get("sessionResumptionUpdate") {
+            let resumable = update["resumable"].as_bool().unwrap_or(false);
+            match update["newHandle"].as_str() {
+                Some(handle) if resumable && !handle.is_empty() => {
+                    self.handle = Some(handle.to_owned());
+                }
+                _ => {}
+            }
+        }
+        if value.get("goAway").is_some() {
+            return Control::GoAway;
+        }
+        Control::Continue
+    }
+
+    fn server_content(&mut self, content: &Value, out: &mut Vec<RealtimeEvent>) {
+        if let Some(parts) = content["modelTurn"]["parts"].as_array() {
+            if !self.in_turn && !self.interrupted {
+                self.in_turn = true;
+                out.push(RealtimeEvent::ResponseStarted { response_id: None });
+            }
+            for part in parts {
+                let inline = &part["inlineData"];
+                let is_audio = inline["mimeType"]
+                    .as_str()
+                    .is_some_and(|mime| mime.starts_with("audio/pcm"));
+                let Some(data) = inline["data"].as_str().filter(|_| is_audio) else {
+                    continue; // Text parts (thinking) and other media are not for the caller.
+                };
+                if self.interrupted {
+                    continue;
+                }
+                let mut payload = String::new();
+                match self.pcm.process_base64(data, &mut payload) {
+                    Ok(()) if !payload.is_empty() => {
+                        out.push(RealtimeEvent::AudioDelta(AudioChunk {
+                            payload,
+                            item_id: None,
+                            response_id: None,
+                        }));
+                    }
+                    Ok(()) => {}
+                    Err(error) => out.push(RealtimeEvent::Error {
+                        code: Some("invalid_audio".to_owned()),
+                        message: format!("model audio is not base64: {error}"),
+                    }),
+                }
+            }
+        }
+        for (field, role) in [
+            ("inputTranscription", Role::User),
+            ("outputTranscription", Role::Assistant),
+        ] {
+            if let Some(text) = content[field]["text"].as_str().filter(|t| !t.is_empty()) {
+                out.push(RealtimeEvent::Transcript {
+                    role,
+                    text: text.to_owned(),
+                    is_final: false,
+                });
+            }
+        }
+        if content["interrupted"].as_bool() == Some(true) {
+            // Nothing of the cut-off reply may leak out after Twilio's `clear`.
+            self.pcm.reset();
+            self.interrupted = true;
+            out.push(RealtimeEvent::SpeechStarted);
+        }
+        if content["turnComplete"].as_bool() == Some(true) {
+            let status = if self.interrupted {
+                ResponseStatus::Cancelled
+            } else {
+                ResponseStatus::Completed
+            };
+            if self.in_turn {
+                out.push(RealtimeEvent::ResponseDone {
+                    response_id: None,
+                    status,
+                });
+            }
+            self.in_turn = false;
+            self.interrupted = false;
+        }
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn string(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
+}
+
+/// The task that owns the socket.
+struct Actor {
+    live: GeminiLive,
+    config: RealtimeConfig,
+    socket: Socket,
+    commands: mpsc::Receiver<Command>,
+    events: mpsc::Sender<RealtimeEvent>,
+    downlink: Downlink,
+    /// `close()` was called; waiting for the server's close reply.
+    closing: bool,
+}
+
+/// How long `close()` waits for the server to answer the close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+enum Step {
+    Command(Option<Command>),
+    Socket(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+}
+
+impl Actor {
+    async fn run(mut self) {
+        let mut batch = Vec::new();
+        let mut go_away = false;
+        let mut close_deadline = None;
+        loop {
+            let step = tokio::select! {
+                command = self.commands.recv(), if !self.closing => Step::Command(command),
+                message = self.socket.next() => Step::Socket(message),
+                () = sleep_until(close_deadline), if close_deadline.is_some() => Step::Socket(None),
+            };
+            let ended = match step {
+                Step::Command(None) => {
+                    // The session was dropped without close().
+                    let _ = self.socket.close(None).await;
+                    return;
+                }
+                Step::Command(Some(Command::Send(text))) => {
+                    match self.socket.send(Message::text(text)).await {
+                        Ok(()) => None,
+                        Err(error) => Some(socket::end_reason(Some(error))),
+                    }
+                }
+                Step::Command(Some(Command::Close)) => {
+                    self.closing = true;
+                    close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
+                    let _ = self.socket.close(None).await;
+                    None
+                }
+                Step::Socket(None) => Some(socket::end_reason(None)),
+                Step::Socket(Some(Err(error))) => Some(socket::end_reason(Some(error))),
+                Step::Socket(Some(Ok(message))) => match socket::decode(message) {
+                    Incoming::Json(Ok(value)) => {
+                        if self.downlink.handle(&value, &mut batch) == Control::GoAway {
+                            go_away = true;
+                        }
+                        None
+                    }
+                    Incoming::Json(Err(message)) => {
+                        batch.push(RealtimeEvent::Error {
+                            code: Some("invalid_server_message".to_owned()),
+                            message,
+                        });
+                        None
+                    }
+                    Incoming::Closed(reason) => {
+                        socket::finish_close(&mut self.socket).await;
+                        Some(reason)
+                    }
+                    Incoming::Ignore => None,
+                },
+            };
+            for event in batch.drain(..) {
+                if self.events.send(event).await.is_err() {
+                    return; // The session is gone.
+                }
+            }
+            // Resume on `goAway` at once when a handle is at hand; otherwise when the old
+            // connection ends, in case a handle arrived meanwhile.
+            if go_away && !self.closing && self.downlink.handle.is_some() {
+                go_away = false;
+                if let Err(reason) = self.resume().await {
+                    self.finish(Some(reason)).await;
+                    return;
+                }
+                continue;
+            }
+            if let Some(reason) = ended {
+                let reason = if self.closing {
+                    None
+                } else if go_away {
+                    Some(format!(
+                        "server ended the connection (goAway) with no resumption handle: {}",
+                        reason.as_deref().unwrap_or("normal close")
+                    ))
+                } else {
+                    reason
+                };
+                self.finish(reason).await;
+                return;
+            }
+        }
+    }
+
+    /// Opens a new connection with the latest handle and swaps it in. Queued commands wait in
+    /// the channel meanwhile, so no caller audio goes out before the new `setupComplete`.
+    async fn resume(&mut self) -> Result<(), String> {
+        let handle = self.downlink.handle.clone();
+        match self.live.open(&self.config, handle.as_deref()).await {
+            Ok(socket) => {
+                let mut old = std::mem::replace(&mut self.socket, socket);
+                tokio::spawn(async move {
+                    let _ = tokio::time::timeout(Duration::from_secs(1), old.close(None)).await;
+                });
+                self.downlink.pcm.reset();
+                Ok(())
+            }
+            Err(error) => {
+                let _ = self
+                    .events
+                    .send(RealtimeEvent::Error {
+                        code: Some("resumption_failed".to_owned()),
+                        message: error.to_string(),
+                    })
+                    .await;
+                Err(format!("session resumption failed: {error}"))
+            }
+        }
+    }
+
+    async fn finish(self, reason: Option<String>) {
+        let _ = self.events.send(RealtimeEvent::Closed { reason }).await;
+    }
+}
+
+/// A connected Gemini Live session. Dropping it closes the connection.
+pub struct GeminiSession {
+    commands: mpsc::Sender<Command>,
+    events: mpsc::Receiver<RealtimeEvent>,
+    uplink: MulawToPcm16k,
+    /// Scratch for the converted audio.
+    audio: String,
+    closed: bool,
+}
+
+impl fmt::Debug for GeminiSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("GeminiSession")
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct RealtimeInput<'a> {
+    #[serde(rename = "realtimeInput")]
+    realtime_input: AudioInput<'a>,
+}
+
+#[derive(Serialize)]
+struct AudioInput<'a> {
+    audio: Blob<'a>,
+}
+
+#[derive(Serialize)]
+struct Blob<'a> {
+    #[serde(rename = "mimeType")]
+    mime_type: &'a str,
+    data: &'a str,
+}
+
+impl GeminiSession {
+    async fn queue(&mut self, text: String) -> Result<(), RealtimeError> {
+        if self.closed {
+            return Err(RealtimeError::Closed);
+        }
+        self.commands
+            .send(Command::Send(text))
+            .await
+            .map_err(|_| RealtimeError::Closed)
+    }
+}
+
+fn protocol_error(error: serde_json::Error) -> RealtimeError {
+    RealtimeError::Protocol {
+        provider: PROVIDER,
+        message: error.to_string(),
+    }
+}
+
+#[async_trait]
+impl RealtimeSession for GeminiSession {
+    async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError> {
+        let mut audio = std::mem::take(&mut self.audio);
+        audio.clear();
+        let converted = self.uplink.process_base64(mulaw_base64, &mut audio);
+        let text = converted.map_err(RealtimeError::from).and_then(|()| {
+            serde_json::to_string(&RealtimeInput {
+                realtime_input: AudioInput {
+                    audio: Blob {
+                        mime_type: INPUT_MIME,
+                        data: &audio,
+                    },
+                },
+            })
+            .map_err(protocol_error)
+        });
+        self.audio = audio;
+        self.queue(text?).await
+    }
+
+    /// Gemini has no truncation: it keeps its own estimate of what the caller heard.
+    async fn truncate(&mut self, _item_id: &str, _audio_end_ms: u32) -> Result<(), RealtimeError> {
+        Ok(())
+    }
+
+    async fn send_tool_result(
+        &mut self,
+        call_id: &str,
+        name: &str,
+        output: &str,
+    ) -> Result<(), RealtimeError> {
+        // `response` must be an object: a JSON object result goes as is, anything else is wrapped.
+        let response = match serde_json::from_str::<Value>(output) {
+            Ok(Value::Object(object)) => Value::Object(object),
+            Ok(other) => json!({ "result": other }),
+            Err(_) => json!({ "result": output }),
+        };
+        let message = json!({
+            "toolResponse": {
+                "functionResponses": [{ "id": call_id, "name": name, "response": response }]
+            }
+        });
+        self.queue(message.to_string()).await
+    }
+
+    async fn inject_text(
+        &mut self,
+        role: Role,
+        text: &str,
+        respond: bool,
+    ) -> Result<(), RealtimeError> {
+        let role = match role {
+            Role::User => "user",
+            Role::Assistant => "model",
+        };
+        let message = json!({
+            "clientContent": {
+                "turns": [{ "role": role, "parts": [{ "text": text }] }],
+                "turnComplete": respond,
+            }
+        });
+        self.queue(message.to_string()).await
+    }
+
+    async fn close(&mut self) -> Result<(), RealtimeError> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        // If the task already ended, `Closed` is queued (or was delivered) anyway.
+        let _ = self.commands.send(Command::Close).await;
+        Ok(())
+    }
+
+    async fn next_event(&mut self) -> Option<RealtimeEvent> {
+        self.events.recv().await
+    }
+}
+
+#[cfg(test)]
+mod tests;

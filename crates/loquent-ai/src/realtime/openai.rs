@@ -1,0 +1,488 @@
+//! OpenAI Realtime (GA interface) over WebSocket.
+//!
+//! Both directions are `audio/pcmu`, so caller frames and model deltas pass through as the same
+//! base64 strings. `connect` refuses to return a session until `session.updated` confirms both
+//! formats: a failed update would leave the model speaking PCM 24 kHz, which is loud noise on a
+//! phone leg.
+
+use std::fmt;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt as _, StreamExt as _};
+use serde::Serialize;
+use serde_json::{Value, json};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+
+use super::socket::{self, Incoming, Socket};
+use super::{
+    AudioChunk, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
+    ResponseStatus, Role, TurnDetection,
+};
+
+const PROVIDER: Provider = Provider::OpenAi;
+const PCMU: &str = "audio/pcmu";
+/// Events buffered between the socket reader and the bridge.
+const EVENT_BUFFER: usize = 256;
+
+/// Opens OpenAI Realtime sessions. Cheap to clone; holds the API key, which `Debug` hides.
+#[derive(Clone)]
+pub struct OpenAiRealtime {
+    base_url: String,
+    api_key: String,
+    setup_timeout: Duration,
+    input_transcription: Option<String>,
+}
+
+impl fmt::Debug for OpenAiRealtime {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiRealtime")
+            .field("base_url", &self.base_url)
+            .field("api_key", &"<redacted>")
+            .field("setup_timeout", &self.setup_timeout)
+            .field("input_transcription", &self.input_transcription)
+            .finish()
+    }
+}
+
+impl OpenAiRealtime {
+    /// The public API; any OpenAI-compatible server works (`http://` gives `ws://`).
+    pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
+    /// How long `connect` waits for `session.updated`.
+    pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+
+    /// `base_url` is the HTTP API base, e.g. [`Self::DEFAULT_BASE_URL`].
+    pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
+        Self {
+            base_url: base_url.into(),
+            api_key: api_key.into(),
+            setup_timeout: Self::DEFAULT_SETUP_TIMEOUT,
+            input_transcription: None,
+        }
+    }
+
+    pub fn with_setup_timeout(mut self, timeout: Duration) -> Self {
+        self.setup_timeout = timeout;
+        self
+    }
+
+    /// Turns on the caller transcript (`audio.input.transcription`), e.g. with
+    /// `gpt-4o-mini-transcribe`. Off by default: it is a separate, billed ASR pass.
+    pub fn with_input_transcription(mut self, model: impl Into<String>) -> Self {
+        self.input_transcription = Some(model.into());
+        self
+    }
+
+    /// `wss://…/realtime?model=…` for the configured base URL.
+    pub fn realtime_url(&self, model: &str) -> Result<String, RealtimeError> {
+        let base = socket::websocket_base(PROVIDER, &self.base_url)?;
+        Ok(format!(
+            "{base}/realtime?model={}",
+            socket::query_value(model)
+        ))
+    }
+
+    /// The GA `session.update` for `config`.
+    pub fn session_update(&self, config: &RealtimeConfig) -> Value {
+        let turn_detection = match config.turn_detection {
+            TurnDetection::ServerVad {
+                threshold,
+                prefix_padding_ms,
+                silence_duration_ms,
+            } => json!({
+                "type": "server_vad",
+                "threshold": threshold,
+                "prefix_padding_ms": prefix_padding_ms,
+                "silence_duration_ms": silence_duration_ms,
+                "create_response": true,
+                "interrupt_response": true,
+            }),
+            TurnDetection::SemanticVad { eagerness } => json!({
+                "type": "semantic_vad",
+                "eagerness": eagerness,
+                "create_response": true,
+                "interrupt_response": true,
+            }),
+        };
+        let mut input = json!({
+            "format": { "type": PCMU },
+            "turn_detection": turn_detection,
+        });
+        if let Some(model) = &self.input_transcription {
+            input["transcription"] = json!({ "model": model });
+        }
+        let tools: Vec<Value> = config
+            .tools
+            .iter()
+            .map(|tool| {
+                json!({
+                    "type": "function",
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                })
+            })
+            .collect();
+        json!({
+            "type": "session.update",
+            "session": {
+                "type": "realtime",
+                "output_modalities": ["audio"],
+                "instructions": config.instructions,
+                "audio": {
+                    "input": input,
+                    "output": { "format": { "type": PCMU }, "voice": config.voice },
+                },
+                "tools": tools,
+            }
+        })
+    }
+
+    /// Connects, configures the session and waits until `session.updated` confirms µ-law in both
+    /// directions.
+    pub async fn connect(&self, config: &RealtimeConfig) -> Result<OpenAiSession, RealtimeError> {
+        config.validate()?;
+        if config.provider != PROVIDER {
+            return Err(RealtimeError::InvalidConfig(format!(
+                "a {} config cannot open an {PROVIDER} session",
+                config.provider
+            )));
+        }
+        let url = self.realtime_url(&config.model)?;
+        let mut ws = socket::open(
+            PROVIDER,
+            &url,
+            &[("authorization", format!("Bearer {}", self.api_key))],
+        )
+        .await?;
+        ws.send(Message::text(self.session_update(config).to_string()))
+            .await
+            .map_err(|e| connect_error(format!("could not send session.update: {e}")))?;
+        match tokio::time::timeout(self.setup_timeout, await_session_updated(&mut ws)).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => {
+                let _ = ws.close(None).await;
+                return Err(error);
+            }
+            Err(_) => {
+                let _ = ws.close(None).await;
+                return Err(connect_error(format!(
+                    "no session.updated within {} ms",
+                    self.setup_timeout.as_millis()
+                )));
+            }
+        }
+        let (sink, stream) = ws.split();
+        let (events_tx, events) = mpsc::channel(EVENT_BUFFER);
+        let reader = tokio::spawn(read_events(stream, events_tx));
+        Ok(OpenAiSession {
+            sink,
+            events,
+            reader,
+            closed: false,
+        })
+    }
+}
+
+fn connect_error(message: String) -> RealtimeError {
+    RealtimeError::Connect {
+        provider: PROVIDER,
+        message,
+    }
+}
+
+async fn await_session_updated(ws: &mut Socket) -> Result<(), RealtimeError> {
+    while let Some(message) = ws.next().await {
+        let message = message.map_err(|e| connect_error(format!("connection failed: {e}")))?;
+        let value = match socket::decode(message) {
+            Incoming::Json(Ok(value)) => value,
+            Incoming::Json(Err(_)) | Incoming::Ignore => continue,
+            Incoming::Closed(reason) => {
+                return Err(connect_error(format!(
+                    "closed before session.updated ({})",
+                    reason.as_deref().unwrap_or("normal close")
+                )));
+            }
+        };
+        match value["type"].as_str() {
+            Some("session.updated") => {
+                let audio = &value["session"]["audio"];
+                let input = audio["input"]["format"]["type"].as_str();
+                let output = audio["output"]["format"]["type"].as_str();
+                if input == Some(PCMU) && output == Some(PCMU) {
+                    return Ok(());
+                }
+                return Err(connect_error(format!(
+                    "session.updated kept input format {input:?} and output format {output:?}, \
+                     not {PCMU}"
+                )));
+            }
+            Some("error") => {
+                let (code, message) = error_fields(&value);
+                return Err(connect_error(format!(
+                    "session.update rejected ({}): {message}",
+                    code.as_deref().unwrap_or("no code")
+                )));
+            }
+            _ => {}
+        }
+    }
+    Err(connect_error(
+        "connection ended before session.updated".to_owned(),
+    ))
+}
+
+/// Reads server events until the socket ends, then reports `Closed` and drops the sender.
+async fn read_events(mut stream: SplitStream<Socket>, events: mpsc::Sender<RealtimeEvent>) {
+    let mut batch = Vec::new();
+    let reason = loop {
+        match stream.next().await {
+            None => break socket::end_reason(None),
+            Some(Err(error)) => break socket::end_reason(Some(error)),
+            Some(Ok(message)) => match socket::decode(message) {
+                Incoming::Json(Ok(value)) => map_server_event(&value, &mut batch),
+                Incoming::Json(Err(message)) => batch.push(RealtimeEvent::Error {
+                    code: Some("invalid_server_message".to_owned()),
+                    message,
+                }),
+                Incoming::Closed(reason) => {
+                    socket::finish_close(&mut stream).await;
+                    break reason;
+                }
+                Incoming::Ignore => {}
+            },
+        }
+        for event in batch.drain(..) {
+            if events.send(event).await.is_err() {
+                return; // The session is gone.
+            }
+        }
+    };
+    let _ = events.send(RealtimeEvent::Closed { reason }).await;
+}
+
+fn string(value: &Value) -> Option<String> {
+    value.as_str().map(str::to_owned)
+}
+
+fn error_fields(value: &Value) -> (Option<String>, String) {
+    let error = &value["error"];
+    let message = error["message"]
+        .as_str()
+        .unwrap_or("unknown error")
+        .to_owned();
+    (
+        string(&error["code"]).or_else(|| string(&error["type"])),
+        message,
+    )
+}
+
+/// Maps one server event; most types are bookkeeping the bridge does not need.
+fn map_server_event(value: &Value, out: &mut Vec<RealtimeEvent>) {
+    let Some(kind) = value["type"].as_str() else {
+        out.push(RealtimeEvent::Error {
+            code: Some("invalid_server_message".to_owned()),
+            message: "server event has no type".to_owned(),
+        });
+        return;
+    };
+    match kind {
+        "response.output_audio.delta" => {
+            if let Some(payload) = string(&value["delta"]) {
+                out.push(RealtimeEvent::AudioDelta(AudioChunk {
+                    payload,
+                    item_id: string(&value["item_id"]),
+                    response_id: string(&value["response_id"]),
+                }));
+            }
+        }
+        "input_audio_buffer.speech_started" => out.push(RealtimeEvent::SpeechStarted),
+        "response.created" => out.push(RealtimeEvent::ResponseStarted {
+            response_id: string(&value["response"]["id"]),
+        }),
+        "response.done" => {
+            let response = &value["response"];
+            // Tool calls are taken from here, not from `response.function_call_arguments.done`,
+            // so each is reported once; calls cut short by a cancellation are not reported.
+            for item in response["output"].as_array().into_iter().flatten() {
+                let completed = matches!(item["status"].as_str(), None | Some("completed"));
+                if item["type"] == "function_call" && completed {
+                    out.push(RealtimeEvent::ToolCall {
+                        call_id: string(&item["call_id"]).unwrap_or_default(),
+                        name: string(&item["name"]).unwrap_or_default(),
+                        arguments: string(&item["arguments"]).unwrap_or_else(|| "{}".to_owned()),
+                    });
+                }
+            }
+            let status = match response["status"].as_str() {
+                Some("completed") => ResponseStatus::Completed,
+                Some("cancelled") => ResponseStatus::Cancelled,
+                Some("incomplete") => ResponseStatus::Incomplete,
+                _ => ResponseStatus::Failed,
+            };
+            out.push(RealtimeEvent::ResponseDone {
+                response_id: string(&response["id"]),
+                status,
+            });
+        }
+        "response.output_audio_transcript.done" => {
+            if let Some(text) = string(&value["transcript"]) {
+                out.push(RealtimeEvent::Transcript {
+                    role: Role::Assistant,
+                    text,
+                    is_final: true,
+                });
+            }
+        }
+        "conversation.item.input_audio_transcription.completed" => {
+            if let Some(text) = string(&value["transcript"]) {
+                out.push(RealtimeEvent::Transcript {
+                    role: Role::User,
+                    text,
+                    is_final: true,
+                });
+            }
+        }
+        "error" => {
+            let (code, message) = error_fields(value);
+            out.push(RealtimeEvent::Error { code, message });
+        }
+        _ => {}
+    }
+}
+
+/// A connected OpenAI Realtime session. Dropping it stops the reader task.
+pub struct OpenAiSession {
+    sink: SplitSink<Socket, Message>,
+    events: mpsc::Receiver<RealtimeEvent>,
+    reader: JoinHandle<()>,
+    closed: bool,
+}
+
+impl fmt::Debug for OpenAiSession {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("OpenAiSession")
+            .field("closed", &self.closed)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for OpenAiSession {
+    fn drop(&mut self) {
+        self.reader.abort();
+    }
+}
+
+#[derive(Serialize)]
+struct AppendAudio<'a> {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    audio: &'a str,
+}
+
+impl OpenAiSession {
+    async fn send_text(&mut self, text: String) -> Result<(), RealtimeError> {
+        if self.closed {
+            return Err(RealtimeError::Closed);
+        }
+        self.sink
+            .send(Message::text(text))
+            .await
+            .map_err(|e| socket::send_error(PROVIDER, e))
+    }
+
+    async fn send_json(&mut self, value: Value) -> Result<(), RealtimeError> {
+        self.send_text(value.to_string()).await
+    }
+}
+
+#[async_trait]
+impl RealtimeSession for OpenAiSession {
+    async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError> {
+        // The Twilio payload goes out as is: same format, no decode, no re-encode.
+        let text = serde_json::to_string(&AppendAudio {
+            kind: "input_audio_buffer.append",
+            audio: mulaw_base64,
+        })
+        .map_err(|e| RealtimeError::Protocol {
+            provider: PROVIDER,
+            message: e.to_string(),
+        })?;
+        self.send_text(text).await
+    }
+
+    async fn truncate(&mut self, item_id: &str, audio_end_ms: u32) -> Result<(), RealtimeError> {
+        self.send_json(json!({
+            "type": "conversation.item.truncate",
+            "item_id": item_id,
+            "content_index": 0,
+            "audio_end_ms": audio_end_ms,
+        }))
+        .await
+    }
+
+    async fn send_tool_result(
+        &mut self,
+        call_id: &str,
+        _name: &str,
+        output: &str,
+    ) -> Result<(), RealtimeError> {
+        self.send_json(json!({
+            "type": "conversation.item.create",
+            "item": { "type": "function_call_output", "call_id": call_id, "output": output },
+        }))
+        .await?;
+        // Without it the model stays silent until the caller speaks again.
+        self.send_json(json!({ "type": "response.create" })).await
+    }
+
+    async fn inject_text(
+        &mut self,
+        role: Role,
+        text: &str,
+        respond: bool,
+    ) -> Result<(), RealtimeError> {
+        let (role, part) = match role {
+            Role::User => ("user", "input_text"),
+            Role::Assistant => ("assistant", "output_text"),
+        };
+        self.send_json(json!({
+            "type": "conversation.item.create",
+            "item": {
+                "type": "message",
+                "role": role,
+                "content": [{ "type": part, "text": text }],
+            },
+        }))
+        .await?;
+        if respond {
+            self.send_json(json!({ "type": "response.create" })).await?;
+        }
+        Ok(())
+    }
+
+    async fn close(&mut self) -> Result<(), RealtimeError> {
+        if self.closed {
+            return Ok(());
+        }
+        self.closed = true;
+        // The reader reports `Closed` when the server answers the close frame.
+        match self.sink.close().await {
+            Ok(()) => Ok(()),
+            Err(error) => match socket::send_error(PROVIDER, error) {
+                RealtimeError::Closed => Ok(()),
+                other => Err(other),
+            },
+        }
+    }
+
+    async fn next_event(&mut self) -> Option<RealtimeEvent> {
+        self.events.recv().await
+    }
+}
+
+#[cfg(test)]
+mod tests;
