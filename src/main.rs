@@ -29,6 +29,13 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
+    /// Run the Twilio emulator for tests and demos; prints its base URLs as one JSON line,
+    /// usable as LOQUENT_TWILIO_API_BASE and LOQUENT_TWILIO_EVENTS_BASE.
+    Sandbox {
+        /// Address to listen on (port 0 picks a free one).
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: std::net::SocketAddr,
+    },
     /// Manage user accounts.
     User {
         #[command(subcommand)]
@@ -54,6 +61,10 @@ enum UserCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Some(Command::Sandbox { listen }) = cli.command {
+        // The emulator needs no configuration, database or data directory.
+        return run_sandbox(listen);
+    }
     let config = match Config::load() {
         Ok(c) => c,
         Err(e) => {
@@ -81,8 +92,30 @@ fn main() -> ExitCode {
     }
 }
 
+fn run_sandbox(listen: std::net::SocketAddr) -> ExitCode {
+    telemetry::init_logging(loquent::config::LogFormat::Human);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("loquent: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(loquent_sandbox::serve_forever(listen)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("loquent sandbox: cannot listen on {listen}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Sandbox { .. } => unreachable!("handled before configuration is loaded"),
         Command::Serve => {
             let listen = config.listen;
             let public = config.public_url.clone();

@@ -121,3 +121,71 @@ async fn user_create_then_serve_then_sign_in_then_sigterm() {
     assert!(dir.path().join("secret.key").exists());
     assert!(dir.path().join("loquent.db").exists());
 }
+
+#[tokio::test]
+async fn sandbox_prints_its_base_urls_and_serves_twilio() {
+    use std::io::{BufRead, BufReader};
+
+    let mut sandbox = Command::new(BIN)
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = sandbox.stdout.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).map(|_| line)
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let urls: serde_json::Value = serde_json::from_str(&line).expect("one JSON line");
+    let api = urls["twilio_api_base"].as_str().unwrap().to_owned();
+    assert!(urls["twilio_events_base"].is_string());
+
+    // The server accepts the printed URLs as they are.
+    let env = [
+        ("LOQUENT_TWILIO_API_BASE".to_owned(), api.clone()),
+        (
+            "LOQUENT_TWILIO_EVENTS_BASE".to_owned(),
+            urls["twilio_events_base"].as_str().unwrap().to_owned(),
+        ),
+    ]
+    .into_iter()
+    .collect();
+    loquent::Config::from_sources(None, &env).expect("sandbox URLs are valid settings");
+
+    let http = reqwest::Client::new();
+    let account: serde_json::Value = http
+        .post(format!("{api}/sandbox/accounts"))
+        .json(&json!({"numbers": 1, "calls_per_number": 3, "recording_share": 0.5, "seed": 7}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = account["account_sid"].as_str().unwrap();
+    let token = account["auth_token"].as_str().unwrap();
+    let calls: serde_json::Value = http
+        .get(format!("{api}/2010-04-01/Accounts/{sid}/Calls.json"))
+        .basic_auth(sid, Some(token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(calls["calls"].as_array().unwrap().len(), 3);
+    let refused = http
+        .get(format!("{api}/2010-04-01/Accounts/{sid}/Calls.json"))
+        .basic_auth(sid, Some("wrong"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), reqwest::StatusCode::UNAUTHORIZED);
+
+    let _ = sandbox.kill();
+    let _ = sandbox.wait();
+}

@@ -1,1 +1,169 @@
-//! Emulators of Twilio, OpenAI and Gemini speaking their documented wire formats, for tests and demo mode.
+//! Emulators of Twilio, OpenAI and Gemini speaking their documented wire formats, for tests and
+//! demo mode. So far: the Twilio REST APIs.
+//!
+//! # Twilio
+//!
+//! One HTTP listener serves:
+//!
+//! - **v2010 REST** at Twilio's exact paths (`/2010-04-01/Accounts/...`): `FetchAccount`,
+//!   `CreateAccount` (subaccounts), `ListCall` (`To`, `From`, `Status`, `StartTime`,
+//!   `StartTime>`, `StartTime<`, `PageSize` ≤ 1000 default 50, `Page` + `PageToken`), `FetchCall`,
+//!   `UpdateCall` (`Status`, `Twiml`, `Url`), `ListCallRecording`, `CreateCallRecording`,
+//!   `FetchRecording`, `DeleteRecording`, recording media (`…/Recordings/{Sid}.mp3`, a valid
+//!   silent MP3 as long as the recording, `RequestedChannels=1|2`),
+//!   `ListIncomingPhoneNumber` (`PhoneNumber`), `FetchIncomingPhoneNumber`,
+//!   `UpdateIncomingPhoneNumber` (an empty `VoiceUrl` clears it), `CreateIncomingPhoneNumber`
+//!   and `ListAvailablePhoneNumberLocal` (`AreaCode`, `Contains`). For area code `AAA` the
+//!   numbers for sale are `+1AAA5550100`–`+1AAA5550199` (415 without `AreaCode`); buying any
+//!   other number answers 400 with error 21422.
+//! - **Event Streams v1** at `/v1/Sinks`, `/v1/Subscriptions`,
+//!   `/v1/Subscriptions/{Sid}/SubscribedEvents` (create, list, fetch, delete). The
+//!   `TwilioClient` ignores any path in its base URLs, so Events live on the same origin:
+//!   [`SandboxHandle::twilio_events_base`] equals [`SandboxHandle::twilio_api_base`].
+//!
+//! Requests use HTTP Basic auth with an Account SID and its Auth Token; wrong credentials get
+//! 401 with Twilio's error body (code 20003). A main account's credentials may act on its
+//! subaccounts; a subaccount's only on itself (others: 401). Unknown resources get 404 / 20404.
+//! Responses are Twilio's JSON (snake_case, RFC 2822 dates in v2010, ISO 8601 in Events, the
+//! v2010 paging envelope with relative `…_page_uri`s, Events' `meta` with absolute URLs).
+//!
+//! # Control API (`/sandbox`, JSON, no auth)
+//!
+//! | Request | Effect |
+//! | --- | --- |
+//! | `POST /sandbox/accounts` `{numbers, calls_per_number, recording_share, seed, since?, until?, friendly_name?}` | Creates a main account with `numbers` numbers and `calls_per_number` completed calls each (inbound: `To` = the number; outbound-api: `From` = the number), spread over `[since, until)` (default 2025-01-01 to 2025-04-01), `recording_share` of them recorded. Everything derives from `seed`: the same request gives the same SIDs, token and calls; seeding again resets that account. Answers 201 `{account_sid, auth_token, numbers: [{sid, phone_number}], calls, recordings}`. |
+//! | `POST /sandbox/numbers` `{account_sid, phone_number?, voice_url?, voice_method?, status_callback?, friendly_name?}` | Gives an account a number (any number, e.g. with or without a voice URL). 201 with the IncomingPhoneNumber JSON. |
+//! | `POST /sandbox/calls` `{account_sid, from, to, status?, direction?}` | Adds a call starting now, `in-progress` and `inbound` by default: a live call to hang up, redirect or record. 201 with the Call JSON. |
+//! | `GET /sandbox/requests?account_sid=AC…&mutating=true` | `{requests: [{method, path, query, form, account_sid, status, at}]}`: every API request (control requests excluded) in arrival order; `mutating=true` keeps POST and DELETE only. |
+//! | `DELETE /sandbox/requests` | Clears the log. |
+//! | `POST /sandbox/faults` `{account_sid?, rate, statuses?, seed?, retry_after?}` | From now on a `rate` share of API requests (of that account only, if given) fail with one of `statuses` (default `[429, 500]`), chosen by a PRNG seeded with `seed`. 429s carry `Retry-After: retry_after` (default 0) and error 20429; 5xx carry 20500 (503: 20503). Faulted requests do not run. |
+//! | `DELETE /sandbox/faults` | Stops injecting faults. |
+//!
+//! # Running it
+//!
+//! In process: [`Sandbox::start`] returns a [`SandboxHandle`] with the base URLs; the server
+//! stops when the handle is dropped. As a process: [`serve_forever`] prints one JSON line
+//! `{"twilio_api_base": "...", "twilio_events_base": "..."}` on stdout, then serves.
+
+mod twilio;
+
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use twilio::{SeedRequest, SeededAccount, SeededNumber};
+
+/// The emulators, served over HTTP.
+#[derive(Debug, Clone, Copy)]
+pub struct Sandbox;
+
+impl Sandbox {
+    /// Bind `listen` (port 0 picks a free port) and serve in a background task.
+    pub async fn start(listen: SocketAddr) -> io::Result<SandboxHandle> {
+        let listener = TcpListener::bind(listen).await?;
+        let local_addr = listener.local_addr()?;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let shutdown = async {
+                let _ = stopped.await;
+            };
+            if let Err(e) = axum::serve(listener, twilio::router())
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                eprintln!("loquent sandbox stopped: {e}");
+            }
+        });
+        Ok(SandboxHandle {
+            local_addr,
+            stop: Some(stop),
+            task,
+        })
+    }
+}
+
+/// A running sandbox; dropping it stops the server.
+#[derive(Debug)]
+pub struct SandboxHandle {
+    local_addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+}
+
+impl SandboxHandle {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// `http://127.0.0.1:PORT`: the value for `LOQUENT_TWILIO_API_BASE` /
+    /// `TwilioClientBuilder::api_base`. The control API lives under `/sandbox` here too.
+    pub fn twilio_api_base(&self) -> String {
+        origin(self.local_addr)
+    }
+
+    /// The value for `LOQUENT_TWILIO_EVENTS_BASE` / `TwilioClientBuilder::events_base`
+    /// (the same origin: Events v1 paths start with `/v1`).
+    pub fn twilio_events_base(&self) -> String {
+        origin(self.local_addr)
+    }
+
+    /// Stop accepting requests and wait for the server to finish.
+    pub async fn shutdown(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let task = std::mem::replace(&mut self.task, tokio::spawn(async {}));
+        let _ = task.await;
+    }
+}
+
+impl Drop for SandboxHandle {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// `http://host:port`, with a wildcard bind address replaced by loopback.
+fn origin(addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    format!("http://{}", SocketAddr::new(ip, addr.port()))
+}
+
+/// Serve until the process ends: print one JSON line with the base URLs on stdout, then serve.
+pub async fn serve_forever(listen: SocketAddr) -> io::Result<()> {
+    let handle = Sandbox::start(listen).await?;
+    let line = serde_json::json!({
+        "twilio_api_base": handle.twilio_api_base(),
+        "twilio_events_base": handle.twilio_events_base(),
+    });
+    let mut stdout = io::stdout().lock();
+    writeln!(stdout, "{line}")?;
+    stdout.flush()?;
+    drop(stdout);
+    std::future::pending::<()>().await;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcard_binds_advertise_loopback() {
+        assert_eq!(
+            origin("0.0.0.0:8080".parse().unwrap()),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(origin("[::]:80".parse().unwrap()), "http://[::1]:80");
+        assert_eq!(origin("10.0.0.2:1".parse().unwrap()), "http://10.0.0.2:1");
+    }
+}

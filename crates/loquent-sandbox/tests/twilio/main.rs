@@ -1,0 +1,9 @@
+//! The Twilio emulator driven through `loquent_twilio::TwilioClient` and raw HTTP.
+//! One test binary (one link step).
+
+mod common;
+mod conformance;
+mod numbers;
+mod paging;
+mod recordings;
+mod resources;
