@@ -21,6 +21,7 @@ pub struct App {
 impl App {
     /// Connects to the database, applies migrations and starts the event hub.
     pub async fn start(config: Config) -> anyhow::Result<Arc<Self>> {
+        crate::install_crypto_provider();
         let secrets = SecretBox::load_or_create(
             config.secret_key.as_ref().map(|s| s.expose().as_str()),
             &config.data_dir,
@@ -49,5 +50,18 @@ impl Deref for AppState {
     type Target = App;
     fn deref(&self) -> &App {
         &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_tls_client_config_can_be_built_after_start_up() {
+        crate::install_crypto_provider();
+        assert!(rustls::crypto::CryptoProvider::get_default().is_some());
+        // Would panic with two compiled-in providers and none installed.
+        let _ = rustls::ClientConfig::builder()
+            .with_root_certificates(rustls::RootCertStore::empty())
+            .with_no_client_auth();
     }
 }

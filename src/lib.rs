@@ -27,6 +27,13 @@ use tokio::net::TcpListener;
 pub use app::{App, AppState};
 pub use config::Config;
 
+/// Chooses aws-lc-rs as the process's TLS crypto provider. Our dependencies compile rustls with
+/// both ring (sqlx) and aws-lc-rs (reqwest); with two providers and none installed, the first
+/// `ClientConfig::builder()` anywhere (e.g. a `wss://` connection) panics. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
 /// Serves `app` on `listener` until `shutdown` completes, then finishes in-flight requests.
 pub async fn serve(
     app: Arc<App>,

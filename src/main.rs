@@ -61,6 +61,7 @@ enum UserCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    loquent::install_crypto_provider();
     if let Some(Command::Sandbox { listen }) = cli.command {
         // The emulator needs no configuration, database or data directory.
         return run_sandbox(listen);
