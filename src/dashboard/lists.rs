@@ -6,6 +6,7 @@ use axum::extract::State;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use uuid::Uuid;
 
 use super::{Chrome, PageError, PageMember, render};
 use crate::app::AppState;
@@ -25,6 +26,35 @@ struct ListPage {
     empty: &'static str,
 }
 
+/// What one list page is: who may see it and how it reads. The rows are each handler's own.
+struct Listing {
+    permission: &'static str,
+    nav: &'static str,
+    title: &'static str,
+    intro: &'static str,
+    columns: &'static [&'static str],
+    empty: &'static str,
+}
+
+impl Listing {
+    /// The organization to list for, once the member may see this page.
+    fn org(&self, page: &PageMember) -> Result<Uuid, PageError> {
+        page.member.require(self.permission)?;
+        Ok(page.member.org_id())
+    }
+
+    fn render(&self, page: &PageMember, rows: Vec<Vec<String>>) -> Response {
+        render(&ListPage {
+            chrome: page.chrome(self.nav),
+            title: self.title,
+            intro: self.intro,
+            columns: self.columns,
+            rows,
+            empty: self.empty,
+        })
+    }
+}
+
 fn when(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
@@ -36,10 +66,31 @@ fn duration(secs: Option<i32>) -> String {
     }
 }
 
+fn yes_no(value: bool) -> String {
+    if value { "yes" } else { "no" }.into()
+}
+
+const CALLS: Listing = Listing {
+    permission: "Call:Collection:List",
+    nav: "calls",
+    title: "Calls",
+    intro: "Calls answered by your agents and calls imported from Twilio.",
+    columns: &[
+        "When",
+        "Direction",
+        "From",
+        "To",
+        "Status",
+        "Duration",
+        "Recording",
+    ],
+    empty: "No calls yet. Connect Twilio in Settings and calls will appear here.",
+};
+
 pub async fn calls(State(state): State<AppState>, page: PageMember) -> Result<Response, PageError> {
-    page.member.require("Call:Collection:List")?;
+    let org = CALLS.org(&page)?;
     let rows = call::Entity::find()
-        .filter(call::Column::OrganizationId.eq(page.member.org_id()))
+        .filter(call::Column::OrganizationId.eq(org))
         .order_by_desc(call::Column::CreatedAt)
         .limit(PAGE_ROWS)
         .all(&state.db)
@@ -53,40 +104,29 @@ pub async fn calls(State(state): State<AppState>, page: PageMember) -> Result<Re
                 c.to_number,
                 c.status,
                 duration(c.duration_secs),
-                if c.recording_url.is_some() {
-                    "yes"
-                } else {
-                    "no"
-                }
-                .into(),
+                yes_no(c.recording_url.is_some()),
             ]
         })
         .collect();
-    Ok(render(&ListPage {
-        chrome: page.chrome("calls"),
-        title: "Calls",
-        intro: "Calls answered by your agents and calls imported from Twilio.",
-        columns: &[
-            "When",
-            "Direction",
-            "From",
-            "To",
-            "Status",
-            "Duration",
-            "Recording",
-        ],
-        rows,
-        empty: "No calls yet. Connect Twilio in Settings and calls will appear here.",
-    }))
+    Ok(CALLS.render(&page, rows))
 }
+
+const CONTACTS: Listing = Listing {
+    permission: "Contact:Collection:List",
+    nav: "contacts",
+    title: "Contacts",
+    intro: "People who called you or whom you called.",
+    columns: &["Name", "E-mail", "Source", "Last contacted"],
+    empty: "No contacts yet. Callers become contacts automatically.",
+};
 
 pub async fn contacts(
     State(state): State<AppState>,
     page: PageMember,
 ) -> Result<Response, PageError> {
-    page.member.require("Contact:Collection:List")?;
+    let org = CONTACTS.org(&page)?;
     let rows = contact::Entity::find()
-        .filter(contact::Column::OrganizationId.eq(page.member.org_id()))
+        .filter(contact::Column::OrganizationId.eq(org))
         .order_by_desc(contact::Column::CreatedAt)
         .limit(PAGE_ROWS)
         .all(&state.db)
@@ -101,57 +141,55 @@ pub async fn contacts(
             ]
         })
         .collect();
-    Ok(render(&ListPage {
-        chrome: page.chrome("contacts"),
-        title: "Contacts",
-        intro: "People who called you or whom you called.",
-        columns: &["Name", "E-mail", "Source", "Last contacted"],
-        rows,
-        empty: "No contacts yet. Callers become contacts automatically.",
-    }))
+    Ok(CONTACTS.render(&page, rows))
 }
+
+const AGENTS: Listing = Listing {
+    permission: "Agent:Collection:List",
+    nav: "agents",
+    title: "Agents",
+    intro: "The AI voices that answer your numbers.",
+    columns: &["Name", "Provider", "Model", "Updated"],
+    empty: "No agents yet.",
+};
 
 pub async fn agents(
     State(state): State<AppState>,
     page: PageMember,
 ) -> Result<Response, PageError> {
-    page.member.require("Agent:Collection:List")?;
+    let org = AGENTS.org(&page)?;
     let rows = agent::Entity::find()
-        .filter(agent::Column::OrganizationId.eq(page.member.org_id()))
+        .filter(agent::Column::OrganizationId.eq(org))
         .order_by_asc(agent::Column::Name)
         .limit(PAGE_ROWS)
         .all(&state.db)
         .await?
         .into_iter()
         .map(|a| {
-            let provider = a.realtime_config["provider"]
-                .as_str()
-                .unwrap_or("—")
-                .to_owned();
-            let model = a.realtime_config["model"]
-                .as_str()
-                .unwrap_or("—")
-                .to_owned();
+            let field = |key: &str| a.realtime_config[key].as_str().unwrap_or("—").to_owned();
+            let (provider, model) = (field("provider"), field("model"));
             vec![a.name, provider, model, when(&a.updated_at)]
         })
         .collect();
-    Ok(render(&ListPage {
-        chrome: page.chrome("agents"),
-        title: "Agents",
-        intro: "The AI voices that answer your numbers.",
-        columns: &["Name", "Provider", "Model", "Updated"],
-        rows,
-        empty: "No agents yet.",
-    }))
+    Ok(AGENTS.render(&page, rows))
 }
+
+const ANALYZERS: Listing = Listing {
+    permission: "Analyzer:Collection:List",
+    nav: "analyzers",
+    title: "Analyzers",
+    intro: "Prompts run over every call transcript.",
+    columns: &["Name", "State", "Default for new numbers"],
+    empty: "No analyzers yet.",
+};
 
 pub async fn analyzers(
     State(state): State<AppState>,
     page: PageMember,
 ) -> Result<Response, PageError> {
-    page.member.require("Analyzer:Collection:List")?;
+    let org = ANALYZERS.org(&page)?;
     let rows = analyzer::Entity::find()
-        .filter(analyzer::Column::OrganizationId.eq(page.member.org_id()))
+        .filter(analyzer::Column::OrganizationId.eq(org))
         .order_by_asc(analyzer::Column::Name)
         .limit(PAGE_ROWS)
         .all(&state.db)
@@ -161,24 +199,26 @@ pub async fn analyzers(
             vec![
                 a.name,
                 if a.active { "active" } else { "paused" }.into(),
-                if a.is_default { "yes" } else { "no" }.into(),
+                yes_no(a.is_default),
             ]
         })
         .collect();
-    Ok(render(&ListPage {
-        chrome: page.chrome("analyzers"),
-        title: "Analyzers",
-        intro: "Prompts run over every call transcript.",
-        columns: &["Name", "State", "Default for new numbers"],
-        rows,
-        empty: "No analyzers yet.",
-    }))
+    Ok(ANALYZERS.render(&page, rows))
 }
 
+const TODOS: Listing = Listing {
+    permission: "Todo:Collection:List",
+    nav: "todos",
+    title: "To-dos",
+    intro: "Follow-ups taken from your calls.",
+    columns: &["Task", "State", "Due", "Created"],
+    empty: "Nothing to do yet. To-dos are extracted from call transcripts.",
+};
+
 pub async fn todos(State(state): State<AppState>, page: PageMember) -> Result<Response, PageError> {
-    page.member.require("Todo:Collection:List")?;
+    let org = TODOS.org(&page)?;
     let rows = todo::Entity::find()
-        .filter(todo::Column::OrganizationId.eq(page.member.org_id()))
+        .filter(todo::Column::OrganizationId.eq(org))
         .order_by_asc(todo::Column::Done)
         .order_by_desc(todo::Column::CreatedAt)
         .limit(PAGE_ROWS)
@@ -194,12 +234,5 @@ pub async fn todos(State(state): State<AppState>, page: PageMember) -> Result<Re
             ]
         })
         .collect();
-    Ok(render(&ListPage {
-        chrome: page.chrome("todos"),
-        title: "To-dos",
-        intro: "Follow-ups taken from your calls.",
-        columns: &["Task", "State", "Due", "Created"],
-        rows,
-        empty: "Nothing to do yet. To-dos are extracted from call transcripts.",
-    }))
+    Ok(TODOS.render(&page, rows))
 }

@@ -23,21 +23,21 @@ async fn owner_adds_a_member_with_a_role_and_the_member_gets_exactly_its_permiss
 
     // Listing is allowed; creating roles or adding people is not.
     let res = member
-        .client
-        .post(app.url("/api/roles"))
-        .json(&json!({"name": "sneaky", "permissions": ["Role:*:*"]}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            &app,
+            "/api/roles",
+            &json!({"name": "sneaky", "permissions": ["Role:*:*"]}),
+        )
+        .await;
     let message = api_error(res, StatusCode::FORBIDDEN).await;
     assert!(message.contains("Role:Collection:Create"));
     let res = member
-        .client
-        .post(app.url("/api/members"))
-        .json(&json!({"email": "x@example.com", "password": "long enough"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            &app,
+            "/api/members",
+            &json!({"email": "x@example.com", "password": "long enough"}),
+        )
+        .await;
     api_error(res, StatusCode::FORBIDDEN).await;
 }
 
@@ -55,12 +55,12 @@ async fn editing_roles_changes_permissions_at_once() {
     api_error(res, StatusCode::FORBIDDEN).await;
 
     let role: Value = owner
-        .client
-        .post(app.url("/api/roles"))
-        .json(&json!({"name": "Viewer", "permissions": ["Role:Collection:List", "Call:*:*"]}))
-        .send()
+        .post_json(
+            &app,
+            "/api/roles",
+            &json!({"name": "Viewer", "permissions": ["Role:Collection:List", "Call:*:*"]}),
+        )
         .await
-        .unwrap()
         .json()
         .await
         .unwrap();
@@ -98,30 +98,26 @@ async fn roles_reject_unknown_permissions_and_duplicate_names() {
     let app = TestApp::spawn().await;
     let owner = app.owner("Acme").await;
     let res = owner
-        .client
-        .post(app.url("/api/roles"))
-        .json(&json!({"name": "Typo", "permissions": ["Calls:Collection:List"]}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            &app,
+            "/api/roles",
+            &json!({"name": "Typo", "permissions": ["Calls:Collection:List"]}),
+        )
+        .await;
     let message = api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(message.contains("Calls:Collection:List"), "{message}");
 
     let ok = owner
-        .client
-        .post(app.url("/api/roles"))
-        .json(&json!({"name": "Agent editors", "permissions": ["Agent:*:*"]}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(
+            &app,
+            "/api/roles",
+            &json!({"name": "Agent editors", "permissions": ["Agent:*:*"]}),
+        )
+        .await;
     assert_eq!(ok.status(), StatusCode::CREATED);
     let dup = owner
-        .client
-        .post(app.url("/api/roles"))
-        .json(&json!({"name": "Agent editors"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(&app, "/api/roles", &json!({"name": "Agent editors"}))
+        .await;
     api_error(dup, StatusCode::CONFLICT).await;
 
     let catalog: Vec<String> = owner.get_json(&app, "/api/permissions").await;
@@ -174,31 +170,19 @@ async fn adding_an_unknown_person_needs_an_initial_password() {
     let app = TestApp::spawn().await;
     let owner = app.owner("Acme").await;
     let res = owner
-        .client
-        .post(app.url("/api/members"))
-        .json(&json!({"email": "new@example.com"}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(&app, "/api/members", &json!({"email": "new@example.com"}))
+        .await;
     let message = api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
     assert!(message.contains("initial password"));
 
     // Someone who already has an account elsewhere joins with it.
     let other = app.owner("Other").await;
     let res = owner
-        .client
-        .post(app.url("/api/members"))
-        .json(&json!({"email": other.email}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(&app, "/api/members", &json!({"email": other.email}))
+        .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let again = owner
-        .client
-        .post(app.url("/api/members"))
-        .json(&json!({"email": other.email}))
-        .send()
-        .await
-        .unwrap();
+        .post_json(&app, "/api/members", &json!({"email": other.email}))
+        .await;
     api_error(again, StatusCode::CONFLICT).await;
 }

@@ -268,6 +268,16 @@ impl Member {
         res.json().await.expect("JSON body")
     }
 
+    /// POST a JSON body as this member; the caller checks the answer.
+    pub async fn post_json(&self, app: &TestApp, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(app.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("POST")
+    }
+
     /// A page's HTML, which must render.
     pub async fn page(&self, app: &TestApp, path: &str) -> String {
         let res = self
