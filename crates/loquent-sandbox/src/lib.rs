@@ -45,6 +45,7 @@
 //! stops when the handle is dropped. As a process: [`serve_forever`] prints one JSON line
 //! `{"twilio_api_base": "...", "twilio_events_base": "..."}` on stdout, then serves.
 
+pub mod speech;
 mod twilio;
 
 use std::io::{self, Write};
