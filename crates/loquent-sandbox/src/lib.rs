@@ -1,5 +1,5 @@
 //! Emulators of Twilio, OpenAI and Gemini speaking their documented wire formats, for tests and
-//! demo mode. So far: the Twilio REST APIs.
+//! demo mode. So far: the Twilio REST APIs, webhooks and a simulated caller.
 //!
 //! # Twilio
 //!
@@ -33,11 +33,51 @@
 //! | --- | --- |
 //! | `POST /sandbox/accounts` `{numbers, calls_per_number, recording_share, seed, since?, until?, friendly_name?}` | Creates a main account with `numbers` numbers and `calls_per_number` completed calls each (inbound: `To` = the number; outbound-api: `From` = the number), spread over `[since, until)` (default 2025-01-01 to 2025-04-01), `recording_share` of them recorded. Everything derives from `seed`: the same request gives the same SIDs, token and calls; seeding again resets that account. Answers 201 `{account_sid, auth_token, numbers: [{sid, phone_number}], calls, recordings}`. |
 //! | `POST /sandbox/numbers` `{account_sid, phone_number?, voice_url?, voice_method?, status_callback?, friendly_name?}` | Gives an account a number (any number, e.g. with or without a voice URL). 201 with the IncomingPhoneNumber JSON. |
-//! | `POST /sandbox/calls` `{account_sid, from, to, status?, direction?}` | Adds a call starting now, `in-progress` and `inbound` by default: a live call to hang up, redirect or record. 201 with the Call JSON. |
+//! | `POST /sandbox/calls` `{account_sid, from, to, script?, wait?}` | Places a simulated inbound call to `to` (a number of the account) and answers 200 with its report once it has ended; with `wait: false`, 202 `{call_sid, report}` at once. See "Call simulator" below. |
+//! | `GET /sandbox/calls/{CallSid}` | The report of a simulated call: 202 `{status: "in-progress"}` while it runs, 200 with the report after. |
+//! | `POST /sandbox/live-calls` `{account_sid, from, to, status?, direction?}` | Adds a call starting now, `in-progress` and `inbound` by default, with nobody on it: a live call to hang up, redirect or record through the REST API. 201 with the Call JSON. |
 //! | `GET /sandbox/requests?account_sid=AC…&mutating=true` | `{requests: [{method, path, query, form, account_sid, status, at}]}`: every API request (control requests excluded) in arrival order; `mutating=true` keeps POST and DELETE only. |
 //! | `DELETE /sandbox/requests` | Clears the log. |
 //! | `POST /sandbox/faults` `{account_sid?, rate, statuses?, seed?, retry_after?}` | From now on a `rate` share of API requests (of that account only, if given) fail with one of `statuses` (default `[429, 500]`), chosen by a PRNG seeded with `seed`. 429s carry `Retry-After: retry_after` (default 0) and error 20429; 5xx carry 20500 (503: 20503). Faulted requests do not run. |
 //! | `DELETE /sandbox/faults` | Stops injecting faults. |
+//!
+//! # Call simulator
+//!
+//! A simulated call rings the way Twilio rings: the number's voice URL gets Twilio's form
+//! parameters (`CallSid`, `AccountSid`, `From`, `To`, `CallStatus=ringing`, `Direction`, …) with a
+//! valid `X-Twilio-Signature` and an `I-Twilio-Idempotency-Token`. The TwiML is parsed as strictly
+//! as Twilio does (invalid documents fail the call with error 12100/12200; an unreachable app or a
+//! non-2xx answer with 11200) and run: `<Start><Recording>` starts a recording, `<Say>` (30 ms per
+//! character, at most 3 s) and `<Pause>` take time, `<Dial>` is reported as a transfer (and its
+//! `action` requested), `<Redirect>` fetches the next document, `<Hangup>` ends the call, and
+//! `<Connect><Stream>` opens the Media Stream with a signed upgrade and plays the caller:
+//! `connected`, `start` (with the `<Parameter>`s), a 20 ms µ-law `media` frame every 20 ms from the
+//! caller's script, `dtmf`, marks echoed as the server's audio plays out in real time, all pending
+//! marks echoed on `clear`, and `stop` at hang-up. Frames the server sends are checked like
+//! Twilio checks them (31950 binary frame, 31951 invalid message or wrong `streamSid`). Twilio only
+//! connects to `wss://`; when the number's voice URL is plain `http://` (an app on a developer's
+//! machine or in a test) the sandbox connects to the same `wss://` URL without TLS, and still
+//! signs the URL as written.
+//!
+//! When the stream ends the `<Connect action>` URL is requested: with `CallStatus=in-progress`
+//! if the server closed the socket (its TwiML runs next), with `CallStatus=completed` and
+//! `CallDuration` if the caller hung up or the call was ended through the REST API. Hanging up
+//! (`Status=completed`) or redirecting (`Twiml`, `Url`) the call through the REST API meanwhile
+//! ends the stream with `stop`, as on Twilio. Then recordings complete (status callback with
+//! `RecordingSid`, `RecordingUrl` without extension, `RecordingStatus=completed`,
+//! `RecordingChannels`, `RecordingDuration`, …), the number's own `StatusCallback` hears the final
+//! status, and Event Streams webhook sinks get a JSON array of the subscribed events
+//! (`com.twilio.voice.insights.call-summary.complete` for every call;
+//! `com.twilio.voice.status-callback.call.completed` when the number has a status callback),
+//! signed with `bodySHA256`.
+//!
+//! The caller's `script` is a list of steps: `{"say": PHRASE, "ms": N}`, `{"silence": MS}`,
+//! `{"dtmf": "12#"}`, `{"wait_for_speech": MS}`, `{"wait_for_reply": MS}`,
+//! `{"wait_for_hangup": MS}`, `"hangup"`; phrases are the tones of [`speech`]. The report
+//! ([`CallReport`]) lists the TwiML documents, what was said and dialled, per stream the frames sent
+//! and received, agent-voice frames, audio played, marks played and cleared, clears, DTMF, the time
+//! to first audio, reply latencies and barge-in-to-`clear` times, every callback with the status
+//! the app answered, Event Streams deliveries, errors and warnings.
 //!
 //! # Running it
 //!
@@ -55,7 +95,10 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-pub use twilio::{SeedRequest, SeededAccount, SeededNumber};
+pub use twilio::{
+    CallReport, Callback, EventDelivery, RecordingReport, SeedRequest, SeededAccount, SeededNumber,
+    StreamError, StreamReport,
+};
 
 /// The emulators, served over HTTP.
 #[derive(Debug, Clone, Copy)]

@@ -3,24 +3,31 @@
 
 mod accounts;
 mod api;
+mod caller_script;
 mod calls;
 mod control;
 mod error;
 mod events;
+mod media_session;
 mod mp3;
 mod paging;
 mod phone_numbers;
+mod place_call;
 mod recordings;
 mod rng;
 mod seed;
 mod store;
+mod webhooks;
 
 use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::routing::{delete, post};
 
+pub use media_session::{StreamError, StreamReport};
+pub use place_call::{CallReport, RecordingReport};
 pub use seed::{SeedRequest, SeededAccount, SeededNumber};
+pub use webhooks::{Callback, EventDelivery};
 
 pub(crate) type Shared = Arc<Mutex<store::Store>>;
 
@@ -30,7 +37,12 @@ pub(crate) fn router() -> Router {
     Router::new()
         .route("/sandbox/accounts", post(control::create_account))
         .route("/sandbox/numbers", post(control::add_number))
-        .route("/sandbox/calls", post(control::add_call))
+        .route("/sandbox/calls", post(place_call::place))
+        .route(
+            "/sandbox/calls/{sid}",
+            axum::routing::get(place_call::report),
+        )
+        .route("/sandbox/live-calls", post(control::add_call))
         .route(
             "/sandbox/requests",
             axum::routing::get(control::list_requests).delete(control::clear_requests),

@@ -19,6 +19,8 @@ pub(crate) struct Store {
     pub(crate) rng: Rng,
     pub(crate) requests: Vec<LoggedRequest>,
     pub(crate) faults: Option<FaultPlan>,
+    /// Reports of finished simulated calls, by Call SID.
+    pub(crate) call_reports: BTreeMap<String, Value>,
 }
 
 impl Store {
@@ -28,6 +30,7 @@ impl Store {
             rng: Rng::new(0x10_0E17),
             requests: Vec::new(),
             faults: None,
+            call_reports: BTreeMap::new(),
         }
     }
 

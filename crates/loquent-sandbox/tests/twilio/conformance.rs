@@ -175,7 +175,7 @@ async fn responses_match_the_openapi_schemas_and_fixtures() {
     let (_, live) = control(
         &sandbox,
         reqwest::Method::POST,
-        "/sandbox/calls",
+        "/sandbox/live-calls",
         Some(json!({"account_sid": account, "from": "+13035550000", "to": seeded.numbers[0].phone_number})),
     )
     .await;

@@ -7,3 +7,4 @@ mod numbers;
 mod paging;
 mod recordings;
 mod resources;
+mod simulated_calls;

@@ -203,7 +203,7 @@ async fn live_calls_can_be_redirected_recorded_and_hung_up() {
     let (status, call) = control(
         &sandbox,
         reqwest::Method::POST,
-        "/sandbox/calls",
+        "/sandbox/live-calls",
         Some(json!({"account_sid": seeded.account_sid, "from": "+14155550000", "to": seeded.numbers[0].phone_number})),
     )
     .await;
