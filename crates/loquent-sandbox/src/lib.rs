@@ -21,7 +21,8 @@
 //!   `TwilioClient` ignores any path in its base URLs, so Events live on the same origin:
 //!   [`SandboxHandle::twilio_events_base`] equals [`SandboxHandle::twilio_api_base`].
 //!
-//! Requests use HTTP Basic auth with an Account SID and its Auth Token; wrong credentials get
+//! Requests use HTTP Basic auth with an Account SID and its Auth Token, or an API key SID and its
+//! secret (`CreateNewKey`, `ListKey`, `FetchKey`, `DeleteKey` are served); wrong credentials get
 //! 401 with Twilio's error body (code 20003). A main account's credentials may act on its
 //! subaccounts; a subaccount's only on itself (others: 401). Unknown resources get 404 / 20404.
 //! Responses are Twilio's JSON (snake_case, RFC 2822 dates in v2010, ISO 8601 in Events, the
@@ -38,7 +39,8 @@
 //! | `POST /sandbox/live-calls` `{account_sid, from, to, status?, direction?}` | Adds a call starting now, `in-progress` and `inbound` by default, with nobody on it: a live call to hang up, redirect or record through the REST API. 201 with the Call JSON. |
 //! | `GET /sandbox/requests?account_sid=AC…&mutating=true` | `{requests: [{method, path, query, form, account_sid, status, at}]}`: every API request (control requests excluded) in arrival order; `mutating=true` keeps POST and DELETE only. |
 //! | `DELETE /sandbox/requests` | Clears the log. |
-//! | `POST /sandbox/faults` `{account_sid?, rate, statuses?, seed?, retry_after?}` | From now on a `rate` share of API requests (of that account only, if given) fail with one of `statuses` (default `[429, 500]`), chosen by a PRNG seeded with `seed`. 429s carry `Retry-After: retry_after` (default 0) and error 20429; 5xx carry 20500 (503: 20503). Faulted requests do not run. |
+//! | `POST /sandbox/faults` `{account_sid?, method?, path_contains?, rate, statuses?, latency_ms?, drop_connection?, seed?, retry_after?}` | Adds a fault rule (rules accumulate; the first that fires decides). A `rate` share of the API requests it matches (that account, that method, a path containing `path_contains`; PRNG seeded with `seed`) waits `latency_ms`, then loses its connection (`drop_connection`, logged as 499) or fails with one of `statuses` (default `[429, 500]`; `[]` means latency only). 429s carry `Retry-After: retry_after` (default 0) and error 20429; 5xx carry 20500 (503: 20503). Faulted requests do not run. |
+//! | `POST /sandbox/api-keys` `{account_sid, friendly_name?}` | Creates an API key: 201 `{sid, secret, friendly_name, …}`. `SK…` + secret then authenticate as that account (the REST `…/Keys.json` does the same). |
 //! | `DELETE /sandbox/faults` | Stops injecting faults. |
 //!
 //! # Call simulator

@@ -14,7 +14,7 @@ use url::form_urlencoded;
 
 use super::error::ApiError;
 use super::store::{LoggedRequest, Store};
-use super::{Shared, accounts, calls, events, phone_numbers, recordings};
+use super::{Shared, accounts, calls, events, keys, phone_numbers, recordings};
 
 /// One parsed API request.
 #[derive(Debug, Clone)]
@@ -95,6 +95,15 @@ fn authenticate(store: &Store, headers: &HeaderMap) -> Result<String, ApiError> 
         .map_err(|_| ApiError::authenticate())?;
     let decoded = String::from_utf8(decoded).map_err(|_| ApiError::authenticate())?;
     let (user, password) = decoded.split_once(':').ok_or_else(ApiError::authenticate)?;
+    if user.starts_with("SK") {
+        // An API key acts for the account that owns it.
+        return store
+            .accounts
+            .values()
+            .find(|a| a.keys.iter().any(|k| k.sid == user && k.secret == password))
+            .map(|a| a.sid.clone())
+            .ok_or_else(ApiError::authenticate);
+    }
     match store.accounts.get(user) {
         Some(account) if account.auth_token == password => Ok(account.sid.clone()),
         _ => Err(ApiError::authenticate()),
@@ -113,25 +122,74 @@ fn acting_account(path: &str, caller: Option<&str>) -> Option<String> {
     caller.map(str::to_owned)
 }
 
-fn injected_fault(store: &mut Store, account: Option<&str>) -> Option<ApiError> {
-    let plan = store.faults.as_mut()?;
-    if let Some(only) = &plan.account_sid
-        && account != Some(only.as_str())
-    {
-        return None;
-    }
-    if plan.statuses.is_empty() || plan.rng.unit() >= plan.rate {
-        return None;
-    }
-    let status = plan.statuses[plan.rng.below(plan.statuses.len() as u64) as usize];
-    Some(match status {
-        429 => ApiError {
-            retry_after: Some(plan.retry_after_secs),
-            ..ApiError::new(429, 20429, "Too Many Requests")
-        },
-        503 => ApiError::new(503, 20503, "Service Unavailable"),
-        other => ApiError::new(other, 20500, "Internal Server Error"),
+/// What an injected fault does to one request.
+struct Fault {
+    latency: std::time::Duration,
+    effect: Effect,
+}
+
+enum Effect {
+    /// Run the request normally (after the latency).
+    Proceed,
+    Fail(ApiError),
+    Drop,
+}
+
+fn injected_fault(
+    store: &mut Store,
+    account: Option<&str>,
+    method: &Method,
+    path: &str,
+) -> Option<Fault> {
+    store.faults.iter_mut().find_map(|plan| {
+        let applies = plan
+            .account_sid
+            .as_deref()
+            .is_none_or(|only| account == Some(only))
+            && plan
+                .method
+                .as_deref()
+                .is_none_or(|m| m.eq_ignore_ascii_case(method.as_str()))
+            && plan
+                .path_contains
+                .as_deref()
+                .is_none_or(|p| path.contains(p));
+        if !applies || plan.rng.unit() >= plan.rate {
+            return None;
+        }
+        let effect = if plan.drop_connection {
+            Effect::Drop
+        } else if plan.statuses.is_empty() {
+            Effect::Proceed
+        } else {
+            let status = plan.statuses[plan.rng.below(plan.statuses.len() as u64) as usize];
+            Effect::Fail(match status {
+                429 => ApiError {
+                    retry_after: Some(plan.retry_after_secs),
+                    ..ApiError::new(429, 20429, "Too Many Requests")
+                },
+                503 => ApiError::new(503, 20503, "Service Unavailable"),
+                other if other >= 500 => ApiError::new(other, 20500, "Internal Server Error"),
+                other => ApiError::new(other, 20001, "Injected fault"),
+            })
+        };
+        Some(Fault {
+            latency: plan.latency,
+            effect,
+        })
     })
+}
+
+/// A response whose body fails before a byte is sent: hyper aborts the connection, which the
+/// client sees as a reset, as when a proxy or Twilio's edge drops it.
+fn dropped_connection() -> Response {
+    let failing = futures_util::stream::once(async {
+        Err::<Bytes, std::io::Error>(std::io::Error::new(
+            std::io::ErrorKind::ConnectionReset,
+            "injected: connection dropped",
+        ))
+    });
+    axum::body::Body::from_stream(failing).into_response()
 }
 
 /// Axum fallback serving every Twilio API path.
@@ -156,31 +214,55 @@ pub(crate) async fn handle(
             .and_then(|h| h.to_str().ok())
             .unwrap_or("localhost")
     );
-    let mut store = shared
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
-    let caller = authenticate(&store, &headers);
-    let account = acting_account(&path, caller.as_ref().ok().map(String::as_str));
-    let outcome = match caller {
-        Err(e) => Err(e),
-        Ok(caller) => match injected_fault(&mut store, account.as_deref()) {
-            Some(fault) => Err(fault),
-            None => {
-                let request = ApiRequest {
-                    method: method.clone(),
-                    path: path.clone(),
-                    query: query.clone(),
-                    form: form.clone(),
-                    origin,
-                    caller,
-                };
-                route(&mut store, &request)
-            }
-        },
+    let lock = || {
+        shared
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     };
-    let response = match outcome {
-        Ok(reply) => reply.into_response(),
-        Err(error) => error.into_response(),
+    // Authenticate and decide on a fault under the lock, then wait (if the fault says so)
+    // without it, then run the request under the lock again.
+    let (caller, account, fault) = {
+        let mut store = lock();
+        let caller = authenticate(&store, &headers);
+        let account = acting_account(&path, caller.as_ref().ok().map(String::as_str));
+        let fault = match caller {
+            Ok(_) => injected_fault(&mut store, account.as_deref(), &method, &path),
+            Err(_) => None,
+        };
+        (caller, account, fault)
+    };
+    let mut effect = Effect::Proceed;
+    if let Some(fault) = fault {
+        if !fault.latency.is_zero() {
+            tokio::time::sleep(fault.latency).await;
+        }
+        effect = fault.effect;
+    }
+    let mut store = lock();
+    let (response, status) = match (caller, effect) {
+        (Err(e), _) | (Ok(_), Effect::Fail(e)) => {
+            let response = e.into_response();
+            let status = response.status().as_u16();
+            (response, status)
+        }
+        // Logged as 499, nginx's "client closed request": no status ever went out.
+        (Ok(_), Effect::Drop) => (dropped_connection(), 499),
+        (Ok(caller), Effect::Proceed) => {
+            let request = ApiRequest {
+                method: method.clone(),
+                path: path.clone(),
+                query: query.clone(),
+                form: form.clone(),
+                origin,
+                caller,
+            };
+            let response = match route(&mut store, &request) {
+                Ok(reply) => reply.into_response(),
+                Err(error) => error.into_response(),
+            };
+            let status = response.status().as_u16();
+            (response, status)
+        }
     };
     store.requests.push(LoggedRequest {
         method: method.to_string(),
@@ -188,7 +270,7 @@ pub(crate) async fn handle(
         query,
         form,
         account_sid: account,
-        status: response.status().as_u16(),
+        status,
         at: chrono::Utc::now().to_rfc3339(),
     });
     response
@@ -322,6 +404,21 @@ fn v2010(
             }
         }
         ["AvailablePhoneNumbers", _, "Local.json"] => not_allowed(),
+        ["Keys.json"] => match method {
+            "GET" => keys::list(account, request),
+            "POST" => keys::create(account, rng, request),
+            _ => not_allowed(),
+        },
+        ["Keys", key_json] => {
+            let Some(sid) = strip(key_json, ".json") else {
+                return not_found();
+            };
+            match method {
+                "GET" => keys::fetch(account, request, sid),
+                "DELETE" => keys::delete(account, request, sid),
+                _ => not_allowed(),
+            }
+        }
         _ => not_found(),
     }
 }

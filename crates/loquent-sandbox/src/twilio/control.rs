@@ -170,8 +170,11 @@ pub(crate) async fn clear_requests(State(shared): State<Shared>) -> StatusCode {
 }
 
 #[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct Faults {
     account_sid: Option<String>,
+    method: Option<String>,
+    path_contains: Option<String>,
     rate: f64,
     #[serde(default = "default_statuses")]
     statuses: Vec<u16>,
@@ -180,12 +183,17 @@ pub(crate) struct Faults {
     /// `Retry-After` seconds on injected 429s; default 0.
     #[serde(default)]
     retry_after: u64,
+    #[serde(default)]
+    latency_ms: u64,
+    #[serde(default)]
+    drop_connection: bool,
 }
 
 fn default_statuses() -> Vec<u16> {
     vec![429, 500]
 }
 
+/// Adds a fault rule; rules accumulate until `DELETE /sandbox/faults`.
 pub(crate) async fn set_faults(
     State(shared): State<Shared>,
     Json(faults): Json<Faults>,
@@ -196,17 +204,58 @@ pub(crate) async fn set_faults(
     if faults.statuses.iter().any(|s| !(400..600).contains(s)) {
         return ApiError::invalid("statuses must be 4xx or 5xx").into_response();
     }
-    lock(&shared).faults = Some(FaultPlan {
+    if faults.latency_ms > 60_000 {
+        return ApiError::invalid("latency_ms must be at most 60000").into_response();
+    }
+    if let Some(method) = &faults.method
+        && !["GET", "POST", "DELETE"].contains(&method.to_ascii_uppercase().as_str())
+    {
+        return ApiError::invalid("method must be GET, POST or DELETE").into_response();
+    }
+    lock(&shared).faults.push(FaultPlan {
         account_sid: faults.account_sid,
+        method: faults.method,
+        path_contains: faults.path_contains,
         rate: faults.rate,
         statuses: faults.statuses,
         retry_after_secs: faults.retry_after,
+        latency: std::time::Duration::from_millis(faults.latency_ms),
+        drop_connection: faults.drop_connection,
         rng: Rng::new(faults.seed),
     });
     StatusCode::NO_CONTENT.into_response()
 }
 
 pub(crate) async fn clear_faults(State(shared): State<Shared>) -> StatusCode {
-    lock(&shared).faults = None;
+    lock(&shared).faults.clear();
     StatusCode::NO_CONTENT
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct NewKey {
+    account_sid: String,
+    friendly_name: Option<String>,
+}
+
+/// `POST /sandbox/api-keys {account_sid, friendly_name?}` → 201 `{sid, secret, ...}`.
+pub(crate) async fn create_api_key(
+    State(shared): State<Shared>,
+    Json(request): Json<NewKey>,
+) -> Response {
+    let mut store = lock(&shared);
+    let store = &mut *store;
+    let sid = store.rng.sid("SK");
+    let secret = store.rng.sid("XX")[2..].to_owned();
+    let Some(account) = store.accounts.get_mut(&request.account_sid) else {
+        return ApiError::not_found(&request.account_sid).into_response();
+    };
+    let key = super::store::ApiKey {
+        sid,
+        secret,
+        friendly_name: request.friendly_name.unwrap_or_default(),
+        created: Utc::now(),
+    };
+    let body = key.to_json(true);
+    account.keys.push(key);
+    (StatusCode::CREATED, Json(body)).into_response()
 }

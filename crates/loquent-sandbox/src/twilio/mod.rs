@@ -8,6 +8,7 @@ mod calls;
 mod control;
 mod error;
 mod events;
+mod keys;
 mod media_session;
 mod mp3;
 mod paging;
@@ -43,6 +44,7 @@ pub(crate) fn router() -> Router {
             axum::routing::get(place_call::report),
         )
         .route("/sandbox/live-calls", post(control::add_call))
+        .route("/sandbox/api-keys", post(control::create_api_key))
         .route(
             "/sandbox/requests",
             axum::routing::get(control::list_requests).delete(control::clear_requests),

@@ -18,7 +18,8 @@ pub(crate) struct Store {
     /// Source of SIDs for resources created at run time (not seeded ones).
     pub(crate) rng: Rng,
     pub(crate) requests: Vec<LoggedRequest>,
-    pub(crate) faults: Option<FaultPlan>,
+    /// Fault rules, in the order they were added; the first that fires decides.
+    pub(crate) faults: Vec<FaultPlan>,
     /// Reports of finished simulated calls, by Call SID.
     pub(crate) call_reports: BTreeMap<String, Value>,
 }
@@ -29,7 +30,7 @@ impl Store {
             accounts: BTreeMap::new(),
             rng: Rng::new(0x10_0E17),
             requests: Vec::new(),
-            faults: None,
+            faults: Vec::new(),
             call_reports: BTreeMap::new(),
         }
     }
@@ -62,6 +63,7 @@ pub(crate) struct Account {
     pub(crate) recordings: Vec<Recording>,
     pub(crate) sinks: Vec<Sink>,
     pub(crate) subscriptions: Vec<Subscription>,
+    pub(crate) keys: Vec<ApiKey>,
 }
 
 impl Account {
@@ -83,6 +85,7 @@ impl Account {
             recordings: Vec::new(),
             sinks: Vec::new(),
             subscriptions: Vec::new(),
+            keys: Vec::new(),
         }
     }
 
@@ -459,14 +462,46 @@ pub(crate) struct LoggedRequest {
     pub(crate) at: String,
 }
 
-/// Injected failures (`POST /sandbox/faults`).
+/// One rule of injected failures (`POST /sandbox/faults`).
 #[derive(Debug, Clone)]
 pub(crate) struct FaultPlan {
     pub(crate) account_sid: Option<String>,
+    /// Only requests with this method (`GET`, `POST`, `DELETE`).
+    pub(crate) method: Option<String>,
+    /// Only requests whose path contains this, e.g. `/Calls.json` or `/IncomingPhoneNumbers/`.
+    pub(crate) path_contains: Option<String>,
     pub(crate) rate: f64,
+    /// Answer with one of these; empty means the request runs (after `latency`).
     pub(crate) statuses: Vec<u16>,
     pub(crate) retry_after_secs: u64,
+    pub(crate) latency: std::time::Duration,
+    /// Close the connection without an answer.
+    pub(crate) drop_connection: bool,
     pub(crate) rng: Rng,
+}
+
+/// An API key (`SK…`) and its secret: HTTP Basic credentials for the account that owns it.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiKey {
+    pub(crate) sid: String,
+    pub(crate) secret: String,
+    pub(crate) friendly_name: String,
+    pub(crate) created: DateTime<Utc>,
+}
+
+impl ApiKey {
+    pub(crate) fn to_json(&self, with_secret: bool) -> Value {
+        let mut body = json!({
+            "sid": self.sid,
+            "friendly_name": self.friendly_name,
+            "date_created": rfc2822(self.created),
+            "date_updated": rfc2822(self.created),
+        });
+        if with_secret {
+            body["secret"] = Value::String(self.secret.clone());
+        }
+        body
+    }
 }
 
 /// `Fri, 18 Oct 2019 17:00:00 +0000`, as v2010 writes dates.

@@ -199,3 +199,76 @@ async fn paging_throughput() {
         );
     }
 }
+
+#[tokio::test]
+async fn faults_can_target_one_route_add_latency_and_drop_connections() {
+    let sandbox = start().await;
+    let seeded = seed(
+        &sandbox,
+        json!({"numbers": 1, "calls_per_number": 120, "recording_share": 0.0, "seed": 6}),
+    )
+    .await;
+    let client = seeded_client(&sandbox, &seeded);
+    let filter = CallFilter::new().page_size(20);
+    let clean = sids(&all_calls(&client, &filter).await);
+
+    // Half of the call-list requests lose their connection; other routes are untouched.
+    for rule in [
+        json!({"path_contains": "/Calls.json", "method": "GET", "rate": 0.5, "drop_connection": true, "seed": 3}),
+        json!({"path_contains": "/IncomingPhoneNumbers", "rate": 1.0, "statuses": [], "latency_ms": 300}),
+    ] {
+        let (status, body) = control(
+            &sandbox,
+            reqwest::Method::POST,
+            "/sandbox/faults",
+            Some(rule),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+    }
+    control(&sandbox, reqwest::Method::DELETE, "/sandbox/requests", None).await;
+    assert_eq!(sids(&all_calls(&client, &filter).await), clean);
+    assert!(client.fetch_account().await.is_ok());
+    let log = logged(&sandbox, &seeded.account_sid, false).await;
+    let dropped = log.iter().filter(|r| r["status"] == 499).count();
+    assert!(dropped > 0, "connections were dropped");
+    assert!(
+        log.iter()
+            .filter(|r| r["status"] == 499)
+            .all(|r| r["path"].as_str().unwrap().ends_with("/Calls.json"))
+    );
+    assert_eq!(
+        log.iter().filter(|r| r["status"] == 200).count(),
+        6 + 1,
+        "6 pages and the account"
+    );
+
+    // Latency only: the request runs, late.
+    let started = std::time::Instant::now();
+    let numbers: Vec<_> = client
+        .list_incoming_phone_numbers(None)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(numbers.len(), 1);
+    assert!(started.elapsed() >= std::time::Duration::from_millis(300));
+
+    for (bad, message) in [
+        (json!({"rate": 2.0}), "rate"),
+        (json!({"rate": 0.5, "method": "PATCH"}), "method"),
+        (json!({"rate": 0.5, "latency_ms": 120000}), "latency_ms"),
+    ] {
+        let (status, body) = control(
+            &sandbox,
+            reqwest::Method::POST,
+            "/sandbox/faults",
+            Some(bad),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(
+            body["message"].as_str().unwrap().contains(message),
+            "{body}"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use loquent_twilio::phone_numbers::{NumberSearch, VoiceConfig};
 use loquent_twilio::recordings::RequestedChannels;
 use loquent_twilio::twiml::Method;
 use loquent_twilio::{CallSid, TwilioError};
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::common::*;
 
@@ -321,4 +321,104 @@ async fn event_streams_sinks_and_subscriptions() {
     let left: Vec<_> = c.list_sinks().try_collect().await.unwrap();
     assert!(left.is_empty());
     assert!(c.delete_sink(&sink_sid).await.unwrap_err().is_not_found());
+}
+
+#[tokio::test]
+async fn api_keys_authenticate_for_their_account() {
+    let sandbox = start().await;
+    let seeded = seed_small(&sandbox, 77).await;
+    let other = seed_small(&sandbox, 78).await;
+
+    // Created through the REST API with the auth token; the secret is shown once.
+    let http = reqwest::Client::new();
+    let base = sandbox.twilio_api_base();
+    let created: Value = http
+        .post(format!(
+            "{base}/2010-04-01/Accounts/{}/Keys.json",
+            seeded.account_sid
+        ))
+        .basic_auth(&seeded.account_sid, Some(&seeded.auth_token))
+        .form(&[("FriendlyName", "loquent")])
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let key_sid = created["sid"].as_str().unwrap().to_owned();
+    let secret = created["secret"].as_str().unwrap().to_owned();
+    assert!(key_sid.starts_with("SK"));
+    assert_eq!(created["friendly_name"], "loquent");
+    let fetched: Value = http
+        .get(format!(
+            "{base}/2010-04-01/Accounts/{}/Keys/{key_sid}.json",
+            seeded.account_sid
+        ))
+        .basic_auth(&seeded.account_sid, Some(&seeded.auth_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(fetched.get("secret").is_none(), "{fetched}");
+
+    let with_key = |secret: &str| {
+        loquent_twilio::TwilioClient::builder(loquent_twilio::Credentials::api_key(
+            seeded.account_sid.parse().unwrap(),
+            key_sid.parse().unwrap(),
+            secret.to_owned(),
+        ))
+        .api_base(sandbox.twilio_api_base())
+        .retry_policy(loquent_twilio::RetryPolicy::none())
+        .build()
+        .unwrap()
+    };
+    let account = with_key(&secret).fetch_account().await.unwrap();
+    assert_eq!(account.sid.unwrap().as_str(), seeded.account_sid);
+    let err = with_key("wrong").fetch_account().await.unwrap_err();
+    assert_eq!(err.status(), Some(401), "{err}");
+
+    // The key is no credential for another account.
+    let status = http
+        .get(format!(
+            "{base}/2010-04-01/Accounts/{}.json",
+            other.account_sid
+        ))
+        .basic_auth(&key_sid, Some(&secret))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 404);
+
+    // A key made through the control API works too; deleting a key revokes it.
+    let (status, control_key) = control(
+        &sandbox,
+        reqwest::Method::POST,
+        "/sandbox/api-keys",
+        Some(json!({"account_sid": seeded.account_sid})),
+    )
+    .await;
+    assert_eq!(status, 201);
+    assert!(control_key["secret"].as_str().unwrap().len() >= 32);
+    let deleted = http
+        .delete(format!(
+            "{base}/2010-04-01/Accounts/{}/Keys/{key_sid}.json",
+            seeded.account_sid
+        ))
+        .basic_auth(&seeded.account_sid, Some(&seeded.auth_token))
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(deleted, 204);
+    assert_eq!(
+        with_key(&secret)
+            .fetch_account()
+            .await
+            .unwrap_err()
+            .status(),
+        Some(401)
+    );
 }
