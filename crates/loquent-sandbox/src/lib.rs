@@ -10,7 +10,7 @@
 //!   `StartTime>`, `StartTime<`, `PageSize` ≤ 1000 default 50, `Page` + `PageToken`), `FetchCall`,
 //!   `UpdateCall` (`Status`, `Twiml`, `Url`), `ListCallRecording`, `CreateCallRecording`,
 //!   `FetchRecording`, `DeleteRecording`, recording media (`…/Recordings/{Sid}.mp3`, a valid
-//!   silent MP3 as long as the recording, `RequestedChannels=1|2`),
+//!   real MP3 as long as the recording (a caller-and-agent loop, see `fixtures/`), `RequestedChannels=1|2`),
 //!   `ListIncomingPhoneNumber` (`PhoneNumber`), `FetchIncomingPhoneNumber`,
 //!   `UpdateIncomingPhoneNumber` (an empty `VoiceUrl` clears it), `CreateIncomingPhoneNumber`
 //!   and `ListAvailablePhoneNumberLocal` (`AreaCode`, `Contains`). For area code `AAA` the

@@ -109,7 +109,7 @@ pub(crate) fn delete(account: &mut Account, request: &ApiRequest, sid: &str) -> 
     Ok(Reply::NoContent)
 }
 
-/// The audio: silence as long as the recording, mono or dual as `RequestedChannels` asks.
+/// The audio: a caller-and-agent loop as long as the recording, mono or dual as `RequestedChannels` asks.
 pub(crate) fn media(account: &Account, request: &ApiRequest, sid: &str) -> Outcome {
     let recording = find(account, request, sid)?;
     if recording.status != "completed" {
@@ -132,5 +132,5 @@ pub(crate) fn media(account: &Account, request: &ApiRequest, sid: &str) -> Outco
         }
     };
     let seconds = recording.duration.unwrap_or(1).max(1) as u64;
-    Ok(Reply::Mp3(mp3::silence(seconds, channels)))
+    Ok(Reply::Mp3(mp3::recording(seconds, channels)))
 }
