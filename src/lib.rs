@@ -13,6 +13,7 @@ pub mod error;
 pub mod health;
 pub mod migration;
 pub mod orgs;
+pub mod phone_numbers;
 pub mod realtime;
 pub mod router;
 pub mod secrets;

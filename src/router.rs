@@ -34,6 +34,44 @@ pub fn router(state: AppState) -> Router {
                 .put(api::roles::update)
                 .delete(api::roles::delete),
         )
+        .route("/settings", get(api::settings::read))
+        .route("/twilio/connect", post(api::twilio::connect))
+        .route("/twilio/disconnect", post(api::twilio::disconnect))
+        .route("/twilio/subaccount", post(api::twilio::subaccount))
+        .route(
+            "/twilio/imported-numbers",
+            get(api::twilio::imported_numbers),
+        )
+        .route(
+            "/twilio/get-unsynced-numbers",
+            post(api::twilio::unsynced_numbers),
+        )
+        .route("/twilio/sync-numbers", post(api::twilio::sync_numbers))
+        .route(
+            "/twilio/search-available-numbers",
+            post(api::twilio::search_available_numbers),
+        )
+        .route(
+            "/twilio/buy-phone-number",
+            post(api::twilio::buy_phone_number),
+        )
+        .route(
+            "/twilio/configure-phone-voice",
+            post(api::twilio::configure_phone_voice),
+        )
+        .route(
+            "/twilio/restore-phone-voice",
+            post(api::twilio::restore_phone_voice),
+        )
+        .route("/phones", get(api::phones::list))
+        .route(
+            "/phones/{id}",
+            get(api::phones::read).put(api::phones::update),
+        )
+        .route(
+            "/phones/{id}/agent",
+            axum::routing::delete(api::phones::remove_agent),
+        )
         .route("/realtime", get(api::realtime::subscribe))
         .fallback(|| async { ApiError::NotFound("API route") });
 

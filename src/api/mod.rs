@@ -2,5 +2,8 @@
 
 pub mod auth;
 pub mod members;
+pub mod phones;
 pub mod realtime;
 pub mod roles;
+pub mod settings;
+pub mod twilio;

@@ -8,5 +8,6 @@ mod cli;
 mod dashboard;
 mod members;
 mod ops;
+mod phone_numbers;
 mod realtime;
 mod tenancy;

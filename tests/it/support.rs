@@ -309,3 +309,78 @@ pub async fn api_error(res: reqwest::Response, status: StatusCode) -> String {
         .expect("error.message")
         .to_owned()
 }
+
+/// A Twilio sandbox and a server wired to it (`LOQUENT_TWILIO_API_BASE`, events base).
+pub async fn app_with_sandbox(extra: &[(&str, &str)]) -> (TestApp, loquent_sandbox::SandboxHandle) {
+    let sandbox = loquent_sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap())
+        .await
+        .expect("sandbox starts");
+    let api = sandbox.twilio_api_base();
+    let events = sandbox.twilio_events_base();
+    let mut settings = vec![
+        ("LOQUENT_TWILIO_API_BASE", api.as_str()),
+        ("LOQUENT_TWILIO_EVENTS_BASE", events.as_str()),
+        ("LOQUENT_PUBLIC_URL", "https://loquent.example.com"),
+    ];
+    settings.extend_from_slice(extra);
+    (TestApp::spawn_with(&settings).await, sandbox)
+}
+
+/// A seeded sandbox account: `numbers` numbers, no call history.
+pub async fn sandbox_account(
+    sandbox: &loquent_sandbox::SandboxHandle,
+    numbers: u32,
+    seed: u64,
+) -> loquent_sandbox::SeededAccount {
+    let res = reqwest::Client::new()
+        .post(format!("{}/sandbox/accounts", sandbox.twilio_api_base()))
+        .json(&json!({"numbers": numbers, "calls_per_number": 0, "recording_share": 0.0, "seed": seed}))
+        .send()
+        .await
+        .expect("seed account");
+    assert_eq!(res.status(), StatusCode::CREATED);
+    res.json().await.expect("seeded account")
+}
+
+/// `owner`'s organization connected to `account` and all its numbers imported; returns them.
+pub async fn connect_and_import(
+    app: &TestApp,
+    owner: &Member,
+    account: &loquent_sandbox::SeededAccount,
+) -> Vec<Value> {
+    let res = owner
+        .post_json(
+            app,
+            "/api/twilio/connect",
+            &json!({"account_sid": account.account_sid, "auth_token": account.auth_token}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    let numbers: Vec<String> = account
+        .numbers
+        .iter()
+        .map(|n| n.phone_number.clone())
+        .collect();
+    if numbers.is_empty() {
+        return Vec::new();
+    }
+    let res = owner
+        .post_json(
+            app,
+            "/api/twilio/sync-numbers",
+            &json!({"numbers": numbers}),
+        )
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::OK,
+        "{}",
+        res.text().await.unwrap_or_default()
+    );
+    owner.get_json(app, "/api/twilio/imported-numbers").await
+}

@@ -5,12 +5,13 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Member, TestApp};
+use crate::support::{Member, TestApp, app_with_sandbox, connect_and_import, sandbox_account};
 
 /// Ids of things that belong to the victim organization.
 struct Victim {
     member_id: String,
     role_id: String,
+    phone_id: String,
 }
 
 struct Case {
@@ -61,6 +62,27 @@ fn cases() -> Vec<Case> {
             page: false,
         },
         Case {
+            route: "/phones/{id}",
+            method: Method::GET,
+            path: |v| format!("/api/phones/{}", v.phone_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/phones/{id}",
+            method: Method::PUT,
+            path: |v| format!("/api/phones/{}", v.phone_id),
+            body: Some(json!({"friendly_name": "stolen"})),
+            page: false,
+        },
+        Case {
+            route: "/phones/{id}/agent",
+            method: Method::DELETE,
+            path: |v| format!("/api/phones/{}/agent", v.phone_id),
+            body: None,
+            page: false,
+        },
+        Case {
             route: "/settings/members/{id}/roles",
             method: Method::POST,
             path: |v| format!("/settings/members/{}/roles", v.member_id),
@@ -84,7 +106,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-async fn victim(app: &TestApp, owner: &Member) -> Victim {
+async fn victim(app: &TestApp, sandbox: &loquent_sandbox::SandboxHandle, owner: &Member) -> Victim {
+    let account = sandbox_account(sandbox, 1, 99).await;
+    let phones = connect_and_import(app, owner, &account).await;
     let member = app.member_with(owner, &["Member:Collection:List"]).await;
     let members: Vec<Value> = owner.get_json(app, "/api/members").await;
     let row = members
@@ -95,6 +119,7 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
     Victim {
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
+        phone_id: phones[0]["id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -116,9 +141,9 @@ async fn csrf(app: &TestApp, member: &Member) -> String {
 
 #[tokio::test]
 async fn another_organizations_ids_are_not_found() {
-    let app = TestApp::spawn().await;
+    let (app, sandbox) = app_with_sandbox(&[]).await;
     let victim_owner = app.owner("Victim").await;
-    let ids = victim(&app, &victim_owner).await;
+    let ids = victim(&app, &sandbox, &victim_owner).await;
     let attacker = app.owner("Attacker").await;
     let token = csrf(&app, &attacker).await;
 
@@ -157,6 +182,10 @@ async fn another_organizations_ids_are_not_found() {
     assert_eq!(role.status(), StatusCode::OK);
     let role: Value = role.json().await.unwrap();
     assert_ne!(role["name"], "stolen");
+    let phone: Value = victim_owner
+        .get_json(&app, &format!("/api/phones/{}", ids.phone_id))
+        .await;
+    assert_ne!(phone["friendly_name"], "stolen");
 }
 
 #[tokio::test]

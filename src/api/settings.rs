@@ -1,0 +1,31 @@
+//! `GET /api/settings`: the organization's settings as the dashboard shows them. Secrets are
+//! never part of it: the Twilio Account SID is masked and the Auth Token absent.
+
+use axum::extract::State;
+use serde::Serialize;
+
+use crate::app::AppState;
+use crate::auth::{Allowed, permissions};
+use crate::error::{ApiError, Json};
+use crate::orgs::twilio::{self, TwilioConnectionView};
+
+permissions! {
+    ReadSettings = "Settings:Instance:Read",
+}
+
+#[derive(Serialize)]
+pub struct SettingsView {
+    organization: String,
+    twilio: TwilioConnectionView,
+}
+
+pub async fn read(
+    State(state): State<AppState>,
+    member: Allowed<ReadSettings>,
+) -> Result<Json<SettingsView>, ApiError> {
+    let org = twilio::reload(&state, member.org_id()).await?;
+    Ok(Json(SettingsView {
+        twilio: twilio::view(&state, &org),
+        organization: org.name,
+    }))
+}

@@ -1,0 +1,124 @@
+//! Search numbers for sale by area code and buy one. A bought number is ours from the start: its
+//! voice URL is set to our webhook in the purchase itself, and it gets the default analyzers.
+
+use loquent_twilio::phone_numbers::{BuyNumber, NumberSearch, VoiceConfig};
+use loquent_twilio::{E164, TwilioError};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use serde::Serialize;
+
+use super::{attach_default_analyzers, voice_webhook_url};
+use crate::app::App;
+use crate::entity::{organization, phone_number};
+use crate::error::ApiError;
+use crate::orgs::twilio::{client_for, upstream};
+
+/// A number for sale.
+#[derive(Debug, Clone, Serialize)]
+pub struct AvailableNumber {
+    pub phone_number: String,
+    pub friendly_name: String,
+    pub locality: Option<String>,
+    pub region: Option<String>,
+    pub voice: bool,
+    pub sms: bool,
+    pub mms: bool,
+}
+
+/// `POST /api/twilio/search-available-numbers {area_code}`: US local numbers.
+pub async fn search(
+    app: &App,
+    org: &organization::Model,
+    area_code: &str,
+) -> Result<Vec<AvailableNumber>, ApiError> {
+    let code = area_code.trim();
+    if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(ApiError::BadRequest(
+            "area_code must be three digits, e.g. 415".into(),
+        ));
+    }
+    let search = NumberSearch {
+        area_code: code.parse().ok(),
+        voice_enabled: Some(true),
+        ..NumberSearch::default()
+    };
+    let found = client_for(app, org)?
+        .search_local_numbers("US", &search)
+        .await
+        .map_err(|e| upstream("search numbers for sale", &e))?;
+    Ok(found
+        .into_iter()
+        .filter_map(|n| {
+            let number = n.phone_number?.as_str().to_owned();
+            let capabilities = n.capabilities.unwrap_or_default();
+            Some(AvailableNumber {
+                friendly_name: n.friendly_name.unwrap_or_else(|| number.clone()),
+                phone_number: number,
+                locality: n.locality,
+                region: n.region,
+                voice: capabilities.voice,
+                sms: capabilities.sms,
+                mms: capabilities.mms,
+            })
+        })
+        .collect())
+}
+
+/// `POST /api/twilio/buy-phone-number {phone_number}`.
+pub async fn buy(
+    app: &App,
+    org: &organization::Model,
+    phone_number: &str,
+) -> Result<phone_number::Model, ApiError> {
+    let number: E164 = phone_number.trim().parse().map_err(|_| {
+        ApiError::BadRequest(format!(
+            "{phone_number:?} is not a phone number in E.164 form (e.g. +14155550123)"
+        ))
+    })?;
+    let taken = phone_number::Entity::find()
+        .filter(phone_number::Column::Number.eq(number.as_str()))
+        .one(&app.db)
+        .await?;
+    if taken.is_some() {
+        return Err(ApiError::Conflict(format!(
+            "{} is already in use on this server",
+            number.as_str()
+        )));
+    }
+    let order = BuyNumber {
+        phone_number: number.clone(),
+        voice: VoiceConfig::webhook(voice_webhook_url(app)),
+    };
+    let bought = client_for(app, org)?
+        .buy_phone_number(&order)
+        .await
+        .map_err(|e| match e {
+            // 21422: not available / not for sale any more; 21452: no numbers found.
+            TwilioError::Api(ref api) if matches!(api.code, Some(21422 | 21452)) => {
+                ApiError::NotFound("available phone number (it may have been sold)")
+            }
+            TwilioError::NotFound(_) => {
+                ApiError::NotFound("available phone number (it may have been sold)")
+            }
+            other => upstream("buy the number", &other),
+        })?;
+    let now = chrono::Utc::now();
+    let row = phone_number::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org.id),
+        number: Set(number.as_str().to_owned()),
+        twilio_sid: Set(bought.sid.as_ref().map(|s| s.as_str().to_owned())),
+        friendly_name: Set(bought
+            .friendly_name
+            .clone()
+            .unwrap_or_else(|| number.as_str().to_owned())),
+        agent_id: Set(None),
+        previous_voice_url: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.db)
+    .await?;
+    let analyzers = attach_default_analyzers(&app.db, org.id, row.id).await?;
+    tracing::info!(org_id = %org.id, number = %row.number, analyzers, "number bought");
+    Ok(row)
+}
