@@ -1,5 +1,6 @@
 //! Emulators of Twilio, OpenAI and Gemini speaking their documented wire formats, for tests and
-//! demo mode. So far: the Twilio REST APIs, webhooks and a simulated caller.
+//! demo mode: the Twilio REST APIs, webhooks and a simulated caller; OpenAI Realtime,
+//! transcription and Chat Completions; Gemini Live.
 //!
 //! # Twilio
 //!
@@ -81,12 +82,63 @@
 //! to first audio, reply latencies and barge-in-to-`clear` times, every callback with the status
 //! the app answered, Event Streams deliveries, errors and warnings.
 //!
+//! # OpenAI Realtime and Gemini Live
+//!
+//! - **OpenAI Realtime (GA)**: `GET {openai_base_url}/realtime?model=…` (WebSocket), where
+//!   [`SandboxHandle::openai_base_url`] is `{origin}/openai/v1`. Bearer auth (401 without);
+//!   `session.created`, then `session.updated` with the full effective session after each
+//!   accepted `session.update` (beta shapes get `beta_api_shape_disabled` and close 4000, the
+//!   `OpenAI-Beta` header gets `invalid_beta`); server VAD on `audio/pcmu` or `audio/pcm` input;
+//!   scripted responses whose `response.output_audio.delta`s are paced in real time; function
+//!   calls; barge-in (`response.done` `cancelled`); `conversation.item.truncate` bounded by the
+//!   audio sent, as OpenAI bounds it; input transcription when configured.
+//! - **Gemini Live**: `{gemini_base_url}/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent?key=…`,
+//!   where [`SandboxHandle::gemini_base_url`] is `{origin}/gemini`. `setup` first (otherwise close
+//!   1007), JSON in binary frames, PCM16 input at the rate in its MIME type, PCM16 24 kHz model
+//!   turns paced in real time, `interrupted`, `toolCall` / `toolResponse`,
+//!   `toolCallCancellation`, transcriptions, `sessionResumptionUpdate` handles that resume.
+//!
+//! Both hear the caller's [`speech::Phrase`]s: a phrase whose [`speech::Phrase::tool`] the
+//! session declared becomes a call of that tool (arguments made up from its JSON schema); others
+//! get a spoken reply in the agent's voice ([`speech::AGENT_VOICE_HZ`]); a tool's result gets a
+//! short spoken reply.
+//!
+//! Per-connection modes and faults are words of the model id (OpenAI `?model=`, Gemini
+//! `setup.model`), e.g. `sandbox-echo`, `gpt-realtime-slow-start`, `models/sandbox-go-away`:
+//!
+//! | Word | OpenAI | Gemini |
+//! | --- | --- | --- |
+//! | `echo` | every `input_audio_buffer.append` comes straight back as a `response.output_audio.delta` (no VAD, no responses): latency benchmarks | every `realtimeInput.audio` comes straight back as model audio, resampled to 24 kHz |
+//! | `slow-start` | `session.created` 2 s late | `setupComplete` 2 s late |
+//! | `error` | an `error` event (`server_error`) 200 ms after setup | close 1011 200 ms after setup |
+//! | `drop` | TCP dropped without a close frame 200 ms after setup | the same |
+//! | `expire` | the 60-minute limit 1 s after setup: `error` `session_expired`, then close 1001 | — |
+//! | `go-away` | — | `goAway` (`timeLeft` 1 s) 1 s after setup, then close 1000; resumed connections are not sent away again |
+//!
+//! Control API:
+//!
+//! | Request | Effect |
+//! | --- | --- |
+//! | `POST /sandbox/realtime/faults` `{provider?: "openai"\|"gemini", connections?, faults: {echo?, slow_start_ms?, error_after_ms?, drop_after_ms?, expire_after_ms?, go_away_after_ms?}}` | The next `connections` connections (all, without it) of that provider (both, without it) get these faults, on top of the model-id words. 204; unknown fields 422. |
+//! | `DELETE /sandbox/realtime/faults` | Drops the queued faults. |
+//! | `GET /sandbox/realtime/connections` | `{connections: [{id, provider, model, received, sent, ended}]}`: the last 64 connections with every client message received and server message sent (audio replaced by its length), and how each ended. |
+//! | `DELETE /sandbox/realtime/connections` | Clears that log. |
+//!
+//! # OpenAI transcription and Chat Completions
+//!
+//! `POST {openai_base_url}/audio/transcriptions` and `POST {openai_base_url}/chat/completions`,
+//! with their control API under `/sandbox/openai` (canned chat answers, faults, request log):
+//! see the `openai` module's documentation.
+//!
 //! # Running it
 //!
 //! In process: [`Sandbox::start`] returns a [`SandboxHandle`] with the base URLs; the server
 //! stops when the handle is dropped. As a process: [`serve_forever`] prints one JSON line
-//! `{"twilio_api_base": "...", "twilio_events_base": "..."}` on stdout, then serves.
+//! `{"twilio_api_base": "...", "twilio_events_base": "...", "openai_base_url": "...",
+//! "gemini_base_url": "..."}` on stdout, then serves.
 
+mod openai;
+mod realtime;
 pub mod speech;
 mod twilio;
 
@@ -116,7 +168,10 @@ impl Sandbox {
             let shutdown = async {
                 let _ = stopped.await;
             };
-            if let Err(e) = axum::serve(listener, twilio::router())
+            let router = twilio::router()
+                .merge(openai::router())
+                .merge(realtime::router());
+            if let Err(e) = axum::serve(listener, router)
                 .with_graceful_shutdown(shutdown)
                 .await
             {
@@ -156,6 +211,17 @@ impl SandboxHandle {
         origin(self.local_addr)
     }
 
+    /// `http://127.0.0.1:PORT/openai/v1`: the OpenAI base URL for transcription, chat
+    /// (`/sandbox/openai` control API) and the Realtime WebSocket (`{base}/realtime`).
+    pub fn openai_base_url(&self) -> String {
+        format!("{}/openai/v1", origin(self.local_addr))
+    }
+
+    /// `http://127.0.0.1:PORT/gemini`: the Gemini base URL (`GeminiLive::new`).
+    pub fn gemini_base_url(&self) -> String {
+        format!("{}/gemini", origin(self.local_addr))
+    }
+
     /// Stop accepting requests and wait for the server to finish.
     pub async fn shutdown(mut self) {
         if let Some(stop) = self.stop.take() {
@@ -190,6 +256,8 @@ pub async fn serve_forever(listen: SocketAddr) -> io::Result<()> {
     let line = serde_json::json!({
         "twilio_api_base": handle.twilio_api_base(),
         "twilio_events_base": handle.twilio_events_base(),
+        "openai_base_url": handle.openai_base_url(),
+        "gemini_base_url": handle.gemini_base_url(),
     });
     let mut stdout = io::stdout().lock();
     writeln!(stdout, "{line}")?;

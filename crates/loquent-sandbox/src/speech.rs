@@ -155,9 +155,51 @@ pub fn power_at(pcm: &[i16], frequency_hz: f64, sample_rate: u32) -> f64 {
     2.0 * magnitude / (pcm.len() as f64 * pcm.len() as f64)
 }
 
-/// Which phrase `pcm` (speech, at `sample_rate`) is, if it clearly is one: the phrase whose tone
-/// carries most (over 60 %) of the signal's power.
+/// Which phrase `pcm` (at `sample_rate`) is, if it clearly is one.
+///
+/// Judged 20 ms at a time over the frames that are speech, then by majority: a window may hold
+/// several bursts of a phrase with silence between them (a whole recording, say), and one
+/// Goertzel over all of it would let the bursts' phases cancel.
 pub fn recognise(pcm: &[i16], sample_rate: u32) -> Option<Phrase> {
+    let mut votes = [0usize; Phrase::ALL.len()];
+    let speech_frames = vote(pcm, sample_rate, |frame| {
+        if let Some(i) = recognise_frame(frame, sample_rate)
+            .and_then(|p| Phrase::ALL.iter().position(|q| *q == p))
+        {
+            votes[i] += 1;
+        }
+    });
+    let (best, count) = votes.iter().enumerate().max_by_key(|(_, n)| **n)?;
+    (speech_frames > 0 && *count * 10 > speech_frames * 6).then_some(Phrase::ALL[best])
+}
+
+/// Whether `pcm` is mostly the agent's voice ([`AGENT_VOICE_HZ`]), judged like [`recognise`].
+pub fn is_agent_voice(pcm: &[i16], sample_rate: u32) -> bool {
+    let mut agent = 0usize;
+    let speech_frames = vote(pcm, sample_rate, |frame| {
+        let total = power(frame);
+        if power_at(frame, AGENT_VOICE_HZ, sample_rate) > total * 0.6 {
+            agent += 1;
+        }
+    });
+    speech_frames > 0 && agent * 10 > speech_frames * 6
+}
+
+/// Calls `judge` with every 20 ms frame of `pcm` that is speech; returns how many there were.
+fn vote(pcm: &[i16], sample_rate: u32, mut judge: impl FnMut(&[i16])) -> usize {
+    let frame = (sample_rate / 50).max(1) as usize;
+    let mut speech_frames = 0;
+    for chunk in pcm.chunks(frame) {
+        if is_speech(chunk) {
+            speech_frames += 1;
+            judge(chunk);
+        }
+    }
+    speech_frames
+}
+
+/// The phrase whose tone carries most (over 60 %) of one frame's power.
+fn recognise_frame(pcm: &[i16], sample_rate: u32) -> Option<Phrase> {
     let total = power(pcm);
     if total <= 0.0 {
         return None;
@@ -167,12 +209,6 @@ pub fn recognise(pcm: &[i16], sample_rate: u32) -> Option<Phrase> {
         .map(|p| (p, power_at(pcm, p.frequency_hz(), sample_rate)))
         .max_by(|a, b| a.1.total_cmp(&b.1))?;
     (at > total * 0.6).then_some(best)
-}
-
-/// Whether `pcm` is mostly the agent's voice ([`AGENT_VOICE_HZ`]).
-pub fn is_agent_voice(pcm: &[i16], sample_rate: u32) -> bool {
-    let total = power(pcm);
-    total > 0.0 && power_at(pcm, AGENT_VOICE_HZ, sample_rate) > total * 0.6
 }
 
 #[cfg(test)]
@@ -201,6 +237,20 @@ mod tests {
         // Even a single 20 ms frame is enough.
         let one = spoken(Phrase::Transfer.frequency_hz(), 1);
         assert_eq!(recognise(&one, SAMPLE_RATE), Some(Phrase::Transfer));
+    }
+
+    #[test]
+    fn bursts_separated_by_silence_are_still_one_phrase() {
+        let mut pcm = Vec::new();
+        for _ in 0..3 {
+            pcm.extend(spoken(Phrase::Hello.frequency_hz(), 7));
+            pcm.extend(vec![0i16; 1_234]);
+        }
+        assert_eq!(recognise(&pcm, SAMPLE_RATE), Some(Phrase::Hello));
+        let mut agent = spoken(AGENT_VOICE_HZ, 9);
+        agent.extend(vec![0i16; 4_000]);
+        agent.extend(spoken(AGENT_VOICE_HZ, 3));
+        assert!(is_agent_voice(&agent, SAMPLE_RATE));
     }
 
     #[test]

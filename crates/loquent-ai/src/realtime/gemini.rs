@@ -4,11 +4,18 @@
 //! to µ-law 8 kHz, so the bridge sees the same audio as with OpenAI. One task owns the socket:
 //! it reads server messages, writes what the session queues, and on `goAway` reconnects with the
 //! latest resumption handle, holding queued caller audio until the new `setupComplete`.
+//!
+//! Caller audio goes up in batches (60 ms by default) rather than one message per 20 ms Twilio
+//! frame: a third of the messages, base64 runs and JSON envelopes, as Google's toolkit advises
+//! (50–100 ms). A frame waits at most one batch duration; any other message, an interruption and
+//! `close()` send what is pending at once.
 
 use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::{SinkExt as _, StreamExt as _};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -37,6 +44,7 @@ pub struct GeminiLive {
     api_key: String,
     setup_timeout: Duration,
     transcription: bool,
+    uplink_batch: Duration,
 }
 
 impl fmt::Debug for GeminiLive {
@@ -46,6 +54,7 @@ impl fmt::Debug for GeminiLive {
             .field("api_key", &"<redacted>")
             .field("setup_timeout", &self.setup_timeout)
             .field("transcription", &self.transcription)
+            .field("uplink_batch", &self.uplink_batch)
             .finish()
     }
 }
@@ -55,6 +64,8 @@ impl GeminiLive {
     pub const DEFAULT_BASE_URL: &str = "https://generativelanguage.googleapis.com";
     /// How long `connect` (and a resumption) waits for `setupComplete`.
     pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Caller audio per `realtimeInput` message: three Twilio frames.
+    pub const DEFAULT_UPLINK_BATCH: Duration = Duration::from_millis(60);
 
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
         Self {
@@ -62,7 +73,15 @@ impl GeminiLive {
             api_key: api_key.into(),
             setup_timeout: Self::DEFAULT_SETUP_TIMEOUT,
             transcription: true,
+            uplink_batch: Self::DEFAULT_UPLINK_BATCH,
         }
+    }
+
+    /// How much caller audio goes into one `realtimeInput` message, and so the longest a frame
+    /// waits before it is sent. 20 ms (or less) sends every frame on its own.
+    pub fn with_uplink_batch(mut self, batch: Duration) -> Self {
+        self.uplink_batch = batch;
+        self
     }
 
     pub fn with_setup_timeout(mut self, timeout: Duration) -> Self {
@@ -181,13 +200,14 @@ impl GeminiLive {
             events: events_tx,
             downlink: Downlink::default(),
             closing: false,
+            uplink: Uplink::new(self.uplink_batch),
         };
         tokio::spawn(actor.run());
         Ok(GeminiSession {
             commands: commands_tx,
             events,
             uplink: MulawToPcm16k::new(),
-            audio: String::new(),
+            mulaw: Vec::new(),
             closed: false,
         })
     }
@@ -249,9 +269,64 @@ async fn await_setup_complete(ws: &mut Socket) -> Result<(), RealtimeError> {
 
 /// What the session asks of the socket task.
 enum Command {
+    /// Caller audio, PCM16LE 16 kHz, to batch.
+    Audio(Vec<u8>),
     /// A complete client message.
     Send(String),
     Close,
+}
+
+/// Caller audio waiting to fill a batch.
+struct Uplink {
+    pcm: Vec<u8>,
+    /// Bytes of one batch (PCM16 16 kHz: 32 per millisecond).
+    batch_bytes: usize,
+    batch: Duration,
+    /// When the oldest pending audio has waited one batch duration.
+    flush_at: Option<tokio::time::Instant>,
+}
+
+impl Uplink {
+    const BYTES_PER_MS: usize = 32;
+
+    fn new(batch: Duration) -> Self {
+        let batch_bytes = (batch.as_millis() as usize * Self::BYTES_PER_MS).max(1);
+        Self {
+            pcm: Vec::with_capacity(batch_bytes + 640),
+            batch_bytes,
+            batch,
+            flush_at: None,
+        }
+    }
+
+    /// Adds audio; true when a batch is full.
+    fn push(&mut self, pcm: &[u8]) -> bool {
+        if self.pcm.is_empty() {
+            self.flush_at = Some(tokio::time::Instant::now() + self.batch);
+        }
+        self.pcm.extend_from_slice(pcm);
+        self.pcm.len() >= self.batch_bytes
+    }
+
+    /// The pending audio as one `realtimeInput` message, if there is any.
+    fn take_message(&mut self) -> Option<String> {
+        self.flush_at = None;
+        if self.pcm.is_empty() {
+            return None;
+        }
+        let data = BASE64.encode(&self.pcm);
+        self.pcm.clear();
+        let message = RealtimeInput {
+            realtime_input: AudioInput {
+                audio: Blob {
+                    mime_type: INPUT_MIME,
+                    data: &data,
+                },
+            },
+        };
+        // Serializing two string fields cannot fail.
+        serde_json::to_string(&message).ok()
+    }
 }
 
 /// What a server message asks of the socket task besides its events.
@@ -260,6 +335,8 @@ enum Control {
     Continue,
     /// `goAway`: this connection ends soon.
     GoAway,
+    /// The caller barged in.
+    Interrupted,
 }
 
 /// Server message → events, with the per-turn state and the model-audio converter.
@@ -309,6 +386,9 @@ impl Downlink {
         }
         if value.get("goAway").is_some() {
             return Control::GoAway;
+        }
+        if value["serverContent"]["interrupted"].as_bool() == Some(true) {
+            return Control::Interrupted;
         }
         Control::Continue
     }
@@ -404,6 +484,7 @@ struct Actor {
     downlink: Downlink,
     /// `close()` was called; waiting for the server's close reply.
     closing: bool,
+    uplink: Uplink,
 }
 
 /// How long `close()` waits for the server to answer the close frame.
@@ -412,6 +493,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 enum Step {
     Command(Option<Command>),
     Socket(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    /// The pending caller audio has waited a whole batch duration.
+    Flush,
 }
 
 impl Actor {
@@ -424,6 +507,7 @@ impl Actor {
                 command = self.commands.recv(), if !self.closing => Step::Command(command),
                 message = self.socket.next() => Step::Socket(message),
                 () = sleep_until(close_deadline), if close_deadline.is_some() => Step::Socket(None),
+                () = sleep_until(self.uplink.flush_at), if self.uplink.flush_at.is_some() => Step::Flush,
             };
             let ended = match step {
                 Step::Command(None) => {
@@ -431,13 +515,26 @@ impl Actor {
                     let _ = self.socket.close(None).await;
                     return;
                 }
+                Step::Command(Some(Command::Audio(pcm))) => {
+                    if self.uplink.push(&pcm) {
+                        self.flush().await
+                    } else {
+                        None
+                    }
+                }
+                Step::Flush => self.flush().await,
                 Step::Command(Some(Command::Send(text))) => {
-                    match self.socket.send(Message::text(text)).await {
-                        Ok(()) => None,
-                        Err(error) => Some(socket::end_reason(Some(error))),
+                    // Pending audio first: the model hears the caller before, say, a tool result.
+                    match self.flush().await {
+                        None => match self.socket.send(Message::text(text)).await {
+                            Ok(()) => None,
+                            Err(error) => Some(socket::end_reason(Some(error))),
+                        },
+                        ended => ended,
                     }
                 }
                 Step::Command(Some(Command::Close)) => {
+                    let _ = self.flush().await;
                     self.closing = true;
                     close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
                     let _ = self.socket.close(None).await;
@@ -447,8 +544,13 @@ impl Actor {
                 Step::Socket(Some(Err(error))) => Some(socket::end_reason(Some(error))),
                 Step::Socket(Some(Ok(message))) => match socket::decode(message) {
                     Incoming::Json(Ok(value)) => {
-                        if self.downlink.handle(&value, &mut batch) == Control::GoAway {
-                            go_away = true;
+                        match self.downlink.handle(&value, &mut batch) {
+                            Control::GoAway => go_away = true,
+                            // The caller is talking over the model: no batching delay now.
+                            Control::Interrupted => {
+                                let _ = self.flush().await;
+                            }
+                            Control::Continue => {}
                         }
                         None
                     }
@@ -498,6 +600,15 @@ impl Actor {
         }
     }
 
+    /// Sends the pending caller audio; `Some(reason)` if the connection failed.
+    async fn flush(&mut self) -> Option<Option<String>> {
+        let text = self.uplink.take_message()?;
+        match self.socket.send(Message::text(text)).await {
+            Ok(()) => None,
+            Err(error) => Some(socket::end_reason(Some(error))),
+        }
+    }
+
     /// Opens a new connection with the latest handle and swaps it in. Queued commands wait in
     /// the channel meanwhile, so no caller audio goes out before the new `setupComplete`.
     async fn resume(&mut self) -> Result<(), String> {
@@ -534,8 +645,8 @@ pub struct GeminiSession {
     commands: mpsc::Sender<Command>,
     events: mpsc::Receiver<RealtimeEvent>,
     uplink: MulawToPcm16k,
-    /// Scratch for the converted audio.
-    audio: String,
+    /// Scratch for the decoded caller frame.
+    mulaw: Vec<u8>,
     closed: bool,
 }
 
@@ -577,32 +688,26 @@ impl GeminiSession {
     }
 }
 
-fn protocol_error(error: serde_json::Error) -> RealtimeError {
-    RealtimeError::Protocol {
-        provider: PROVIDER,
-        message: error.to_string(),
-    }
-}
-
 #[async_trait]
 impl RealtimeSession for GeminiSession {
     async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError> {
-        let mut audio = std::mem::take(&mut self.audio);
-        audio.clear();
-        let converted = self.uplink.process_base64(mulaw_base64, &mut audio);
-        let text = converted.map_err(RealtimeError::from).and_then(|()| {
-            serde_json::to_string(&RealtimeInput {
-                realtime_input: AudioInput {
-                    audio: Blob {
-                        mime_type: INPUT_MIME,
-                        data: &audio,
-                    },
-                },
-            })
-            .map_err(protocol_error)
-        });
-        self.audio = audio;
-        self.queue(text?).await
+        if self.closed {
+            return Err(RealtimeError::Closed);
+        }
+        let mut mulaw = std::mem::take(&mut self.mulaw);
+        mulaw.clear();
+        let decoded = BASE64.decode_vec(mulaw_base64, &mut mulaw);
+        // Four PCM bytes per µ-law byte; base64 happens once per batch, in the socket task.
+        let mut pcm = Vec::with_capacity(mulaw.len() * 4);
+        if decoded.is_ok() {
+            self.uplink.process(&mulaw, &mut pcm);
+        }
+        self.mulaw = mulaw;
+        decoded?;
+        self.commands
+            .send(Command::Audio(pcm))
+            .await
+            .map_err(|_| RealtimeError::Closed)
     }
 
     /// Gemini has no truncation: it keeps its own estimate of what the caller heard.

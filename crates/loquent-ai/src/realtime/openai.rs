@@ -27,6 +27,12 @@ const PROVIDER: Provider = Provider::OpenAi;
 const PCMU: &str = "audio/pcmu";
 /// Events buffered between the socket reader and the bridge.
 const EVENT_BUFFER: usize = 256;
+/// How long `close()` and the events after it wait for the server's close reply: a server that
+/// never answers must not hold a finished call open.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// The `error.code` OpenAI sends when a session reaches its 60-minute cap, just before it closes
+/// the socket (1001).
+const SESSION_EXPIRED: &str = "session_expired";
 
 /// Opens OpenAI Realtime sessions. Cheap to clone; holds the API key, which `Debug` hides.
 #[derive(Clone)]
@@ -183,6 +189,8 @@ impl OpenAiRealtime {
             events,
             reader,
             closed: false,
+            close_deadline: None,
+            finished: false,
         })
     }
 }
@@ -238,6 +246,7 @@ async fn await_session_updated(ws: &mut Socket) -> Result<(), RealtimeError> {
 /// Reads server events until the socket ends, then reports `Closed` and drops the sender.
 async fn read_events(mut stream: SplitStream<Socket>, events: mpsc::Sender<RealtimeEvent>) {
     let mut batch = Vec::new();
+    let mut expired = false;
     let reason = loop {
         match stream.next().await {
             None => break socket::end_reason(None),
@@ -256,10 +265,20 @@ async fn read_events(mut stream: SplitStream<Socket>, events: mpsc::Sender<Realt
             },
         }
         for event in batch.drain(..) {
+            expired |= matches!(&event, RealtimeEvent::Error { code: Some(code), .. } if code == SESSION_EXPIRED);
             if events.send(event).await.is_err() {
                 return; // The session is gone.
             }
         }
+    };
+    let reason = if expired {
+        // Say why in words the bridge can log and act on: the call outlived the session.
+        Some(format!(
+            "{SESSION_EXPIRED}: OpenAI ended the session at its 60-minute limit ({})",
+            reason.as_deref().unwrap_or("normal close")
+        ))
+    } else {
+        reason
     };
     let _ = events.send(RealtimeEvent::Closed { reason }).await;
 }
@@ -360,6 +379,10 @@ pub struct OpenAiSession {
     events: mpsc::Receiver<RealtimeEvent>,
     reader: JoinHandle<()>,
     closed: bool,
+    /// Set by `close()`: past it, `next_event` stops waiting for the server's close reply.
+    close_deadline: Option<tokio::time::Instant>,
+    /// `Closed` was delivered.
+    finished: bool,
 }
 
 impl fmt::Debug for OpenAiSession {
@@ -469,10 +492,12 @@ impl RealtimeSession for OpenAiSession {
             return Ok(());
         }
         self.closed = true;
-        // The reader reports `Closed` when the server answers the close frame.
-        match self.sink.close().await {
-            Ok(()) => Ok(()),
-            Err(error) => match socket::send_error(PROVIDER, error) {
+        self.close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
+        // The reader reports `Closed` when the server answers the close frame. Sending the frame
+        // can itself stall when the peer stopped reading (full TCP buffers): bounded too.
+        match tokio::time::timeout(CLOSE_TIMEOUT, self.sink.close()).await {
+            Ok(Ok(())) | Err(_) => Ok(()),
+            Ok(Err(error)) => match socket::send_error(PROVIDER, error) {
                 RealtimeError::Closed => Ok(()),
                 other => Err(other),
             },
@@ -480,7 +505,25 @@ impl RealtimeSession for OpenAiSession {
     }
 
     async fn next_event(&mut self) -> Option<RealtimeEvent> {
-        self.events.recv().await
+        if self.finished {
+            return None;
+        }
+        let event = match self.close_deadline {
+            None => self.events.recv().await,
+            // Cancel-safe: a lost race leaves the event in the channel.
+            Some(deadline) => match tokio::time::timeout_at(deadline, self.events.recv()).await {
+                Ok(event) => event,
+                Err(_) => {
+                    // We asked to close and the server never answered: stop waiting.
+                    self.reader.abort();
+                    Some(RealtimeEvent::Closed { reason: None })
+                }
+            },
+        };
+        if matches!(event, None | Some(RealtimeEvent::Closed { .. })) {
+            self.finished = true;
+        }
+        event
     }
 }
 

@@ -432,3 +432,66 @@ async fn close_does_not_wait_forever_for_a_silent_server() {
     );
     assert_eq!(session.next_event().await, None);
 }
+
+fn audio_bytes(message: &Value) -> usize {
+    let data = message["realtimeInput"]["audio"]["data"].as_str().unwrap();
+    STANDARD.decode(data).unwrap().len()
+}
+
+#[tokio::test]
+async fn caller_audio_goes_up_in_batches_without_waiting_longer_than_one() {
+    let mut server = FakeServer::start().await;
+    let (mut session, mut conn, _) = connect(&mut server).await;
+    // Five frames at once: one full batch of three (60 ms = 1920 bytes at 16 kHz) goes at once,
+    // the other two when they have waited a batch duration.
+    let started = std::time::Instant::now();
+    for _ in 0..5 {
+        session.send_audio(&silence_frame()).await.unwrap();
+    }
+    assert_eq!(audio_bytes(&conn.recv().await), 3 * 640);
+    assert_eq!(audio_bytes(&conn.recv().await), 2 * 640);
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(50) && waited < Duration::from_millis(500),
+        "the tail waited one batch duration, not {waited:?}"
+    );
+
+    // Anything else sends the pending audio first, without waiting.
+    session.send_audio(&silence_frame()).await.unwrap();
+    session
+        .inject_text(Role::User, "Hello?", false)
+        .await
+        .unwrap();
+    assert_eq!(audio_bytes(&conn.recv().await), 640);
+    assert!(conn.recv().await.get("clientContent").is_some());
+
+    // An interruption flushes too: the model should hear a barge-in at once.
+    session.send_audio(&silence_frame()).await.unwrap();
+    let sent = std::time::Instant::now();
+    conn.send(json!({ "serverContent": { "interrupted": true } }))
+        .await;
+    assert_eq!(audio_bytes(&conn.recv().await), 640);
+    assert!(sent.elapsed() < Duration::from_millis(500));
+    assert_eq!(next(&mut session).await, RealtimeEvent::SpeechStarted);
+
+    // So does close().
+    session.send_audio(&silence_frame()).await.unwrap();
+    session.close().await.unwrap();
+    assert_eq!(audio_bytes(&conn.recv().await), 640);
+    conn.expect_close().await;
+}
+
+#[tokio::test]
+async fn a_batch_of_one_frame_sends_every_frame_alone() {
+    let mut server = FakeServer::start().await;
+    let live = live(&server).with_uplink_batch(Duration::from_millis(20));
+    let config = config();
+    let (session, (mut conn, _)) = tokio::join!(live.connect(&config), handshake(&mut server));
+    let mut session = session.unwrap();
+    for _ in 0..3 {
+        session.send_audio(&silence_frame()).await.unwrap();
+    }
+    for _ in 0..3 {
+        assert_eq!(audio_bytes(&conn.recv().await), 640);
+    }
+}

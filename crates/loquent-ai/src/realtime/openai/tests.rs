@@ -489,3 +489,54 @@ fn beta_event_names_are_not_mistaken_for_ga_ones() {
     }
     assert!(out.is_empty(), "{out:?}");
 }
+
+#[tokio::test]
+async fn close_does_not_wait_forever_for_a_silent_server() {
+    let mut server = FakeServer::start().await;
+    let (mut session, conn, _) = connect(&mut server).await;
+    // The server never reads again, so it never answers our close frame.
+    let started = std::time::Instant::now();
+    session.close().await.unwrap();
+    let event = tokio::time::timeout(Duration::from_secs(5), session.next_event())
+        .await
+        .expect("Closed within the close timeout");
+    assert_eq!(event, Some(RealtimeEvent::Closed { reason: None }));
+    assert!(
+        started.elapsed() >= CLOSE_TIMEOUT / 2,
+        "it did wait for a reply first"
+    );
+    assert_eq!(session.next_event().await, None);
+    drop(conn);
+}
+
+#[tokio::test]
+async fn the_sixty_minute_limit_is_reported_as_session_expired() {
+    let mut server = FakeServer::start().await;
+    let (mut session, mut conn, _) = connect(&mut server).await;
+    let message = "Your session hit the maximum duration of 60 minutes.";
+    conn.send(json!({
+        "type": "error",
+        "event_id": "event_1",
+        "error": { "type": "invalid_request_error", "code": "session_expired", "message": message }
+    }))
+    .await;
+    conn.close_with(1001, message).await;
+    assert_eq!(
+        next(&mut session).await,
+        RealtimeEvent::Error {
+            code: Some("session_expired".into()),
+            message: message.into()
+        }
+    );
+    match next(&mut session).await {
+        RealtimeEvent::Closed {
+            reason: Some(reason),
+        } => assert!(
+            reason.starts_with("session_expired: OpenAI ended the session at its 60-minute limit")
+                && reason.contains("1001"),
+            "{reason}"
+        ),
+        other => panic!("expected Closed, got {other:?}"),
+    }
+    assert_eq!(session.next_event().await, None);
+}

@@ -1,0 +1,298 @@
+use std::time::Duration;
+
+use loquent_ai::realtime::{
+    OpenAiRealtime, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
+    ResponseStatus, Role, TurnDetection,
+};
+use loquent_sandbox::speech::Phrase;
+use serde_json::{Value, json};
+
+use crate::common::*;
+
+fn config(model: &str) -> RealtimeConfig {
+    RealtimeConfig {
+        model: model.to_owned(),
+        // A short end-of-turn silence keeps the test quick.
+        turn_detection: TurnDetection::ServerVad {
+            threshold: 0.5,
+            prefix_padding_ms: 300,
+            silence_duration_ms: 200,
+        },
+        tools: vec![end_call_tool()],
+        ..RealtimeConfig::for_provider(Provider::OpenAi)
+    }
+}
+
+fn client(sandbox: &loquent_sandbox::SandboxHandle) -> OpenAiRealtime {
+    OpenAiRealtime::new(sandbox.openai_base_url(), "sk-sandbox")
+        .with_input_transcription("gpt-4o-mini-transcribe")
+}
+
+#[tokio::test]
+async fn a_whole_call_with_barge_in_and_a_tool_call() {
+    let sandbox = sandbox().await;
+    let mut session = client(&sandbox)
+        .connect(&config("gpt-realtime"))
+        .await
+        .expect("connects and confirms audio/pcmu");
+    let session: &mut dyn RealtimeSession = &mut session;
+
+    // The agent speaks first when asked to.
+    session
+        .inject_text(Role::User, "Greet the caller.", true)
+        .await
+        .unwrap();
+    let greeting = until(session, "the greeting", is_response_done).await;
+    assert_agent_voice(&audio(&greeting), 600);
+
+    // A caller turn: VAD, the caller's transcript, a spoken reply in µ-law at the agent's pitch.
+    say(session, Phrase::Hello).await;
+    let turn = until(session, "the reply", is_response_done).await;
+    assert_eq!(turn[0], RealtimeEvent::SpeechStarted, "{turn:#?}");
+    assert!(turn.contains(&RealtimeEvent::Transcript {
+        role: Role::User,
+        text: "Hello.".into(),
+        is_final: true
+    }));
+    assert!(
+        turn.iter()
+            .any(|e| matches!(e, RealtimeEvent::ResponseStarted { .. }))
+    );
+    assert_agent_voice(&audio(&turn), 600);
+    assert_eq!(
+        turn.last(),
+        Some(&RealtimeEvent::ResponseDone {
+            response_id: audio(&turn)[0].response_id.clone(),
+            status: ResponseStatus::Completed
+        })
+    );
+    assert!(turn.contains(&RealtimeEvent::Transcript {
+        role: Role::Assistant,
+        text: "Hi! How can I help you today?".into(),
+        is_final: true
+    }));
+
+    // A question gets a long answer; the caller talks over it.
+    say(session, Phrase::Question).await;
+    let answer = until(session, "the answer's audio", |e| {
+        matches!(e, RealtimeEvent::AudioDelta(_))
+    })
+    .await;
+    let first = audio(&answer)[0].clone();
+    let item_id = first.item_id.clone().expect("OpenAI audio has an item id");
+    let mut heard = first.mulaw_len();
+    for frame in utterance(Phrase::Hello, 200, 0) {
+        session.send_audio(&frame).await.unwrap();
+    }
+    let barge_in = until(session, "the cancelled answer", is_response_done).await;
+    heard += audio(&barge_in)
+        .iter()
+        .map(|chunk| chunk.mulaw_len())
+        .sum::<usize>();
+    assert!(barge_in.contains(&RealtimeEvent::SpeechStarted));
+    assert_eq!(
+        barge_in.last(),
+        Some(&RealtimeEvent::ResponseDone {
+            response_id: first.response_id.clone(),
+            status: ResponseStatus::Cancelled
+        })
+    );
+    let heard_ms = u32::try_from(heard / 8).unwrap();
+    assert!(
+        heard_ms < 2_000,
+        "the answer was cut short at {heard_ms} ms"
+    );
+
+    // The model is told what was heard; more than was sent is refused, as OpenAI does.
+    session.truncate(&item_id, heard_ms).await.unwrap();
+    session.truncate(&item_id, heard_ms + 5_000).await.unwrap();
+    let refused = until(session, "the truncate error", |e| {
+        matches!(e, RealtimeEvent::Error { .. })
+    })
+    .await;
+    match refused.last() {
+        Some(RealtimeEvent::Error { code, message }) => {
+            assert_eq!(code.as_deref(), Some("invalid_value"));
+            assert!(message.contains("shorter than"), "{message}");
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    // The caller finishes the interrupting turn; it is answered.
+    for frame in utterance(Phrase::Hello, 0, 300) {
+        session.send_audio(&frame).await.unwrap();
+    }
+    let answered = until(session, "the answer to the interruption", is_response_done).await;
+    assert_agent_voice(&audio(&answered), 600);
+
+    // Goodbye: the declared end_call tool is called with arguments from its schema.
+    say(session, Phrase::EndCall).await;
+    let call = until(session, "the tool call", |e| {
+        matches!(e, RealtimeEvent::ToolCall { .. })
+    })
+    .await;
+    assert!(audio(&call).is_empty(), "a tool call is not spoken");
+    let Some(RealtimeEvent::ToolCall {
+        call_id,
+        name,
+        arguments,
+    }) = call.last().cloned()
+    else {
+        unreachable!()
+    };
+    assert_eq!(name, "end_call");
+    let arguments: Value = serde_json::from_str(&arguments).unwrap();
+    assert!(arguments["reason"].is_string(), "{arguments}");
+    // The tool-call response itself ends right after the call.
+    assert!(matches!(
+        next(session).await,
+        RealtimeEvent::ResponseDone {
+            status: ResponseStatus::Completed,
+            ..
+        }
+    ));
+    session
+        .send_tool_result(&call_id, &name, r#"{"ok":true}"#)
+        .await
+        .unwrap();
+    let farewell = until(session, "the farewell", is_response_done).await;
+    assert_agent_voice(&audio(&farewell), 500);
+    assert!(farewell.contains(&RealtimeEvent::Transcript {
+        role: Role::Assistant,
+        text: "Thanks for calling, goodbye.".into(),
+        is_final: true
+    }));
+
+    session.close().await.unwrap();
+    assert_eq!(
+        until(session, "Closed", |e| matches!(
+            e,
+            RealtimeEvent::Closed { .. }
+        ))
+        .await
+        .last(),
+        Some(&RealtimeEvent::Closed { reason: None })
+    );
+    assert_eq!(session.next_event().await, None);
+
+    // What the emulator saw: the truncation it honoured, with the client's exact value.
+    let log = connections(&sandbox).await;
+    let sent = log[0]["sent"].as_array().unwrap();
+    let truncated: Vec<&Value> = sent
+        .iter()
+        .filter(|event| event["type"] == "conversation.item.truncated")
+        .collect();
+    assert_eq!(truncated.len(), 1);
+    assert_eq!(truncated[0]["item_id"], json!(item_id));
+    assert_eq!(truncated[0]["audio_end_ms"], json!(heard_ms));
+    assert_eq!(log[0]["ended"], "client closed");
+}
+
+#[tokio::test]
+async fn echo_mode_returns_every_frame_at_once() {
+    let sandbox = sandbox().await;
+    let mut session = client(&sandbox)
+        .connect(&config("sandbox-echo"))
+        .await
+        .unwrap();
+    let frames = utterance(Phrase::Transfer, 100, 0);
+    for frame in &frames {
+        session.send_audio(frame).await.unwrap();
+        match next(&mut session).await {
+            RealtimeEvent::AudioDelta(chunk) => assert_eq!(&chunk.payload, frame),
+            other => panic!("expected the echo, got {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn faults_surface_as_typed_errors_and_events() {
+    let sandbox = sandbox().await;
+
+    // No key: the upgrade is refused with 401.
+    let error = OpenAiRealtime::new(sandbox.openai_base_url(), "")
+        .connect(&config("gpt-realtime"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RealtimeError::Connect { message, .. } if message.contains("401")),
+        "{error}"
+    );
+
+    // A server slower than the setup timeout.
+    let error = client(&sandbox)
+        .with_setup_timeout(Duration::from_millis(300))
+        .connect(&config("sandbox-slow-start"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&error, RealtimeError::Connect { message, .. } if message.contains("no session.updated")),
+        "{error}"
+    );
+
+    // A server error is an event; the session stays open.
+    let mut session = client(&sandbox)
+        .connect(&config("sandbox-error"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut session).await,
+        RealtimeEvent::Error { code: Some(code), .. } if code == "server_error"
+    ));
+    session
+        .inject_text(Role::User, "Still there?", true)
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut session).await,
+        RealtimeEvent::ResponseStarted { .. }
+    ));
+
+    // A dropped connection ends the session with a reason.
+    let mut session = client(&sandbox)
+        .connect(&config("sandbox-drop"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut session).await,
+        RealtimeEvent::Closed { reason: Some(_) }
+    ));
+    assert_eq!(session.next_event().await, None);
+
+    // The 60-minute limit, reached early.
+    let mut session = client(&sandbox)
+        .connect(&config("sandbox-expire"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut session).await,
+        RealtimeEvent::Error { code: Some(code), .. } if code == "session_expired"
+    ));
+    assert!(matches!(
+        next(&mut session).await,
+        RealtimeEvent::Closed { reason: Some(reason) } if reason.starts_with("session_expired")
+    ));
+
+    // Faults queued through the control API apply to the next connection only.
+    queue_faults(
+        &sandbox,
+        json!({ "provider": "openai", "connections": 1, "faults": { "error_after_ms": 10 } }),
+    )
+    .await;
+    let mut faulty = client(&sandbox)
+        .connect(&config("gpt-realtime"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        next(&mut faulty).await,
+        RealtimeEvent::Error { .. }
+    ));
+    let mut healthy = client(&sandbox)
+        .connect(&config("gpt-realtime"))
+        .await
+        .unwrap();
+    healthy.inject_text(Role::User, "Hi", true).await.unwrap();
+    assert!(matches!(
+        next(&mut healthy).await,
+        RealtimeEvent::ResponseStarted { .. }
+    ));
+}
