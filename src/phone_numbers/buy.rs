@@ -3,10 +3,10 @@
 
 use loquent_twilio::phone_numbers::{BuyNumber, NumberSearch, VoiceConfig};
 use loquent_twilio::{E164, TwilioError};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use super::{attach_default_analyzers, voice_webhook_url};
+use super::{attach_default_analyzers, new_row, voice_webhook_url};
 use crate::app::App;
 use crate::entity::{organization, phone_number};
 use crate::error::ApiError;
@@ -101,23 +101,7 @@ pub async fn buy(
             }
             other => upstream("buy the number", &other),
         })?;
-    let now = chrono::Utc::now();
-    let row = phone_number::ActiveModel {
-        id: Set(uuid::Uuid::now_v7()),
-        organization_id: Set(org.id),
-        number: Set(number.as_str().to_owned()),
-        twilio_sid: Set(bought.sid.as_ref().map(|s| s.as_str().to_owned())),
-        friendly_name: Set(bought
-            .friendly_name
-            .clone()
-            .unwrap_or_else(|| number.as_str().to_owned())),
-        agent_id: Set(None),
-        previous_voice_url: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.db)
-    .await?;
+    let row = new_row(org.id, &number, &bought).insert(&app.db).await?;
     let analyzers = attach_default_analyzers(&app.db, org.id, row.id).await?;
     tracing::info!(org_id = %org.id, number = %row.number, analyzers, "number bought");
     Ok(row)

@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use futures_util::TryStreamExt as _;
 use loquent_twilio::E164;
 use loquent_twilio::phone_numbers::IncomingPhoneNumber;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use super::attach_default_analyzers;
+use super::{attach_default_analyzers, new_row};
 use crate::app::App;
 use crate::entity::{organization, phone_number};
 use crate::error::ApiError;
@@ -110,21 +110,7 @@ pub async fn sync(
             result.unavailable.push(number.as_str().to_owned());
             continue;
         };
-        let now = chrono::Utc::now();
-        let row = phone_number::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            organization_id: Set(org.id),
-            number: Set(number.as_str().to_owned()),
-            twilio_sid: Set(found.sid.as_ref().map(|s| s.as_str().to_owned())),
-            friendly_name: Set(found
-                .friendly_name
-                .clone()
-                .unwrap_or_else(|| number.as_str().to_owned())),
-            agent_id: Set(None),
-            previous_voice_url: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        };
+        let row = new_row(org.id, &number, found);
         match row.insert(&app.db).await {
             Ok(inserted) => {
                 attach_default_analyzers(&app.db, org.id, inserted.id).await?;

@@ -91,6 +91,32 @@ pub async fn find(
         .ok_or(ApiError::NotFound("phone number"))
 }
 
+/// A new row for `number`, an incoming number of the organization's Twilio account, not yet
+/// configured by us (`previous_voice_url` NULL) and without an agent.
+pub fn new_row(
+    org_id: Uuid,
+    number: &loquent_twilio::E164,
+    on_twilio: &loquent_twilio::phone_numbers::IncomingPhoneNumber,
+) -> phone_number::ActiveModel {
+    use sea_orm::Set;
+
+    let now = Utc::now();
+    phone_number::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(org_id),
+        number: Set(number.as_str().to_owned()),
+        twilio_sid: Set(on_twilio.sid.as_ref().map(|s| s.as_str().to_owned())),
+        friendly_name: Set(on_twilio
+            .friendly_name
+            .clone()
+            .unwrap_or_else(|| number.as_str().to_owned())),
+        agent_id: Set(None),
+        previous_voice_url: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+}
+
 /// Where Twilio must send this server's inbound calls.
 pub fn voice_webhook_url(app: &App) -> String {
     let base = app.config.public_url.as_str().trim_end_matches('/');

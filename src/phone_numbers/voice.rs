@@ -50,10 +50,7 @@ pub async fn configure(
     require_byo(org)?;
     let number = find(&app.db, org.id, id).await?;
     if number.previous_voice_url.is_some() {
-        return Err(ApiError::BadRequest(format!(
-            "{} is already configured; restore it first",
-            number.number
-        )));
+        return Err(already_configured(&number));
     }
     let sid = twilio_sid(&number)?;
     let twilio = client_for(app, org)?;
@@ -86,10 +83,7 @@ pub async fn configure(
             tracing::info!(org_id = %org.id, number = %number.number, "voice URL configured");
             Ok(Some(previous).filter(|u| !u.is_empty()))
         }
-        Ok(_) => Err(ApiError::BadRequest(format!(
-            "{} is already configured; restore it first",
-            number.number
-        ))),
+        Ok(_) => Err(already_configured(&number)),
         Err(e) => {
             // Put Twilio back so that a retry starts from the true previous URL.
             let back = restore_config(&previous);
@@ -99,6 +93,13 @@ pub async fn configure(
             Err(e.into())
         }
     }
+}
+
+fn already_configured(number: &phone_number::Model) -> ApiError {
+    ApiError::BadRequest(format!(
+        "{} is already configured; restore it first",
+        number.number
+    ))
 }
 
 fn restore_config(previous: &str) -> VoiceConfig {
