@@ -1,16 +1,16 @@
-//! A real browser (headless Chromium through ChromeDriver) signs up, signs out, signs in and sees
-//! the dashboard. The WebDriver protocol is a handful of JSON calls, so it is spoken directly.
+//! A real browser (headless Chromium through ChromeDriver) drives the dashboard. The WebDriver
+//! protocol is a handful of JSON calls, so it is spoken directly.
+
+mod auth;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
-
 const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
-struct Driver {
+pub struct Driver {
     process: Child,
     base: String,
     session: String,
@@ -36,7 +36,7 @@ fn find_chromedriver() -> Option<String> {
 }
 
 impl Driver {
-    async fn start() -> Option<Self> {
+    pub async fn start() -> Option<Self> {
         let Some(binary) = find_chromedriver() else {
             assert!(
                 std::env::var("CI").is_err(),
@@ -118,7 +118,7 @@ impl Driver {
         Some(driver)
     }
 
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+    pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
         let url = format!("{}/session/{}{}", self.base, self.session, path);
         let mut req = self.http.request(method, url);
         if let Some(body) = body {
@@ -131,12 +131,12 @@ impl Driver {
         res["value"].clone()
     }
 
-    async fn goto(&self, url: &str) {
+    pub async fn goto(&self, url: &str) {
         self.call(reqwest::Method::POST, "/url", Some(json!({"url": url})))
             .await;
     }
 
-    async fn url(&self) -> String {
+    pub async fn url(&self) -> String {
         self.call(reqwest::Method::GET, "/url", None)
             .await
             .as_str()
@@ -144,7 +144,7 @@ impl Driver {
             .to_owned()
     }
 
-    async fn find(&self, css: &str) -> String {
+    pub async fn find(&self, css: &str) -> String {
         let v = self
             .call(
                 reqwest::Method::POST,
@@ -155,7 +155,7 @@ impl Driver {
         v[ELEMENT].as_str().unwrap().to_owned()
     }
 
-    async fn type_into(&self, css: &str, text: &str) {
+    pub async fn type_into(&self, css: &str, text: &str) {
         let el = self.find(css).await;
         self.call(
             reqwest::Method::POST,
@@ -165,7 +165,7 @@ impl Driver {
         .await;
     }
 
-    async fn click(&self, css: &str) {
+    pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.call(
             reqwest::Method::POST,
@@ -175,7 +175,7 @@ impl Driver {
         .await;
     }
 
-    async fn text_of(&self, css: &str) -> String {
+    pub async fn text_of(&self, css: &str) -> String {
         let el = self.find(css).await;
         self.call(reqwest::Method::GET, &format!("/element/{el}/text"), None)
             .await
@@ -184,7 +184,7 @@ impl Driver {
             .to_owned()
     }
 
-    async fn wait_for_path(&self, path: &str) {
+    pub async fn wait_for_path(&self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
             let url = self.url().await;
@@ -200,7 +200,7 @@ impl Driver {
     }
 
     /// Severe console messages (JavaScript errors, failed loads) since the last call.
-    async fn console_errors(&self) -> Vec<String> {
+    pub async fn console_errors(&self) -> Vec<String> {
         let url = format!("{}/session/{}/se/log", self.base, self.session);
         let res: Value = match self
             .http
@@ -225,55 +225,3 @@ impl Driver {
     }
 }
 
-#[tokio::test]
-async fn a_person_signs_up_signs_out_and_signs_back_in() {
-    let Some(browser) = Driver::start().await else {
-        return;
-    };
-    let app = TestApp::spawn().await;
-
-    browser.goto(&app.url("/")).await;
-    browser.wait_for_path("/login").await;
-    browser.click("a[href='/signup']").await;
-    browser.wait_for_path("/signup").await;
-
-    browser
-        .type_into("#organization_name", "Acme Plumbing")
-        .await;
-    browser.type_into("#email", "ada@example.com").await;
-    browser
-        .type_into("#password", "correct horse battery")
-        .await;
-    browser.click("#submit").await;
-    browser.wait_for_path("/calls").await;
-    assert_eq!(
-        browser.text_of("[data-testid=org-name]").await,
-        "Acme Plumbing"
-    );
-    assert!(browser.text_of("main").await.contains("No calls yet"));
-
-    browser.click("#logout").await;
-    browser.wait_for_path("/login").await;
-    browser.goto(&app.url("/settings")).await;
-    browser.wait_for_path("/login").await;
-
-    browser.type_into("#email", "ada@example.com").await;
-    browser.type_into("#password", "wrong password").await;
-    browser.click("#submit").await;
-    assert!(browser.text_of("[role=alert]").await.contains("incorrect"));
-
-    // The e-mail stays filled in; type only the password again.
-    browser
-        .type_into("#password", "correct horse battery")
-        .await;
-    browser.click("#submit").await;
-    browser.wait_for_path("/calls").await;
-    browser.click("a[href='/settings']").await;
-    browser.wait_for_path("/settings").await;
-    assert!(browser.text_of("main").await.contains("Not connected"));
-
-    let errors = browser.console_errors().await;
-    // The wrong-password page answers 401, which Chromium logs as a failed resource load.
-    let unexpected: Vec<_> = errors.iter().filter(|e| !e.contains("401")).collect();
-    assert!(unexpected.is_empty(), "console errors: {unexpected:?}");
-}
