@@ -105,6 +105,33 @@ pub fn router(state: AppState) -> Router {
             post(dashboard::settings::remove_member),
         )
         .route("/settings/roles", post(dashboard::settings::create_role))
+        .route("/settings/twilio", get(dashboard::twilio::page))
+        .route("/settings/twilio/connect", post(dashboard::twilio::connect))
+        .route(
+            "/settings/twilio/disconnect",
+            post(dashboard::twilio::disconnect),
+        )
+        .route(
+            "/settings/twilio/subaccount",
+            post(dashboard::twilio::subaccount),
+        )
+        .route(
+            "/settings/twilio/import",
+            post(dashboard::twilio::import_numbers),
+        )
+        .route("/settings/twilio/buy", post(dashboard::twilio::buy_number))
+        .route(
+            "/settings/twilio/numbers/{id}/agent",
+            post(dashboard::twilio::set_agent),
+        )
+        .route(
+            "/settings/twilio/numbers/{id}/configure-voice",
+            post(dashboard::twilio::configure_voice),
+        )
+        .route(
+            "/settings/twilio/numbers/{id}/restore-voice",
+            post(dashboard::twilio::restore_voice),
+        )
         .route(
             "/settings/roles/{id}/delete",
             post(dashboard::settings::delete_role),

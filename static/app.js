@@ -34,6 +34,24 @@
     },
   };
 
+  // "Import selected (N)": a form with data-count-checked="name" keeps its submit button's count
+  // of checked boxes of that name current, and disabled at zero.
+  function recount(form) {
+    const name = form.getAttribute("data-count-checked");
+    const button = form.querySelector("button[data-label]");
+    if (!name || !button) return;
+    const n = form.querySelectorAll('input[type=checkbox][name="' + name + '"]:checked').length;
+    button.textContent = button.getAttribute("data-label") + " (" + n + ")";
+    button.disabled = n === 0;
+  }
+  document.addEventListener("change", (e) => {
+    const form = e.target.form;
+    if (form && form.hasAttribute("data-count-checked")) recount(form);
+  });
+  document.addEventListener("DOMContentLoaded", () => {
+    document.querySelectorAll("form[data-count-checked]").forEach(recount);
+  });
+
   document.addEventListener("submit", (e) => {
     const question = e.target.getAttribute("data-confirm");
     if (question && !window.confirm(question)) e.preventDefault();

@@ -3,6 +3,7 @@
 pub mod auth_pages;
 pub mod lists;
 pub mod settings;
+pub mod twilio;
 
 use askama::Template;
 use axum::extract::FromRequestParts;
@@ -93,6 +94,11 @@ impl PageError {
             status: StatusCode::FORBIDDEN,
             message: message.into(),
         }
+    }
+
+    /// What the person is told (server-side details stay in the log).
+    pub fn message(&self) -> &str {
+        &self.message
     }
 
     pub fn not_found() -> Self {

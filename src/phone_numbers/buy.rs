@@ -3,7 +3,7 @@
 
 use loquent_twilio::phone_numbers::{BuyNumber, NumberSearch, VoiceConfig};
 use loquent_twilio::{E164, TwilioError};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 
 use super::{attach_default_analyzers, new_row, voice_webhook_url};
@@ -101,7 +101,11 @@ pub async fn buy(
             }
             other => upstream("buy the number", &other),
         })?;
-    let row = new_row(org.id, &number, &bought).insert(&app.db).await?;
+    let mut row = new_row(org.id, &number, &bought);
+    // The purchase set our voice URL on a number that had none: configured, nothing to restore
+    // but an empty URL (seed 004's "" state), so Configure Voice does not run twice.
+    row.previous_voice_url = Set(Some(String::new()));
+    let row = row.insert(&app.db).await?;
     let analyzers = attach_default_analyzers(&app.db, org.id, row.id).await?;
     tracing::info!(org_id = %org.id, number = %row.number, analyzers, "number bought");
     Ok(row)

@@ -11,3 +11,4 @@ mod ops;
 mod phone_numbers;
 mod realtime;
 mod tenancy;
+mod twilio_page;

@@ -4,55 +4,12 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Member, TestApp, app_with_sandbox, connect_and_import, sandbox_account};
+use crate::support::{
+    Member, TestApp, app_with_sandbox, connect_and_import, sandbox_account,
+    set_voice_url_on_twilio, voice_url_on_twilio,
+};
 
 const OUR_VOICE_URL: &str = "https://loquent.example.com/twilio/voice";
-
-/// The number's voice URL as Twilio (the sandbox) has it.
-async fn voice_url_on_twilio(
-    sandbox: &loquent_sandbox::SandboxHandle,
-    account: &loquent_sandbox::SeededAccount,
-    sid: &str,
-) -> Option<String> {
-    let number: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{sid}.json",
-            sandbox.twilio_api_base(),
-            account.account_sid
-        ))
-        .basic_auth(&account.account_sid, Some(&account.auth_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    // Twilio writes a cleared URL as "".
-    number["voice_url"]
-        .as_str()
-        .filter(|u| !u.is_empty())
-        .map(str::to_owned)
-}
-
-async fn set_voice_url_on_twilio(
-    sandbox: &loquent_sandbox::SandboxHandle,
-    account: &loquent_sandbox::SeededAccount,
-    sid: &str,
-    url: &str,
-) {
-    let res = reqwest::Client::new()
-        .post(format!(
-            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{sid}.json",
-            sandbox.twilio_api_base(),
-            account.account_sid
-        ))
-        .basic_auth(&account.account_sid, Some(&account.auth_token))
-        .form(&[("VoiceUrl", url)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::OK);
-}
 
 /// Mutating requests the sandbox logged for `account`.
 async fn twilio_mutations(
@@ -574,6 +531,12 @@ async fn buying_a_number_sets_our_voice_url_and_default_analyzers() {
     );
     let phones: Vec<Value> = owner.get_json(&app, "/api/phones").await;
     assert_eq!(phones.len(), 1);
+    // Configured by the purchase, with no earlier URL: Restore would clear it.
+    let summaries: Vec<Value> = owner.get_json(&app, "/api/twilio/imported-numbers").await;
+    assert_eq!(summaries[0]["voice_configured"], true);
+    assert_eq!(summaries[0]["previous_voice_url"], Value::Null);
+    let (status, _) = error_of(configure(&app, &owner, bought["id"].as_str().unwrap()).await).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "already configured");
     let attached = sea_orm::ConnectionTrait::query_one_raw(
         &app.app.db,
         sea_orm::Statement::from_string(

@@ -290,6 +290,30 @@ impl Member {
         res.text().await.expect("HTML")
     }
 
+    /// POST a dashboard form as this member, with the CSRF token a page gave it; redirects are
+    /// not followed.
+    pub async fn post_form(
+        &self,
+        app: &TestApp,
+        path: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
+        let html = self.page(app, "/settings").await;
+        let start = html
+            .find("name=\"csrf_token\" value=\"")
+            .expect("a form token")
+            + 25;
+        let token = html[start..start + html[start..].find('"').unwrap()].to_owned();
+        let mut form = vec![("csrf_token", token.as_str())];
+        form.extend_from_slice(fields);
+        self.client
+            .post(app.url(path))
+            .form(&form)
+            .send()
+            .await
+            .expect("POST form")
+    }
+
     pub fn org_id(&self) -> String {
         self.me["organization"]["id"]
             .as_str()
@@ -340,6 +364,52 @@ pub async fn sandbox_account(
         .expect("seed account");
     assert_eq!(res.status(), StatusCode::CREATED);
     res.json().await.expect("seeded account")
+}
+
+/// The number's voice URL as Twilio (the sandbox) has it.
+pub async fn voice_url_on_twilio(
+    sandbox: &loquent_sandbox::SandboxHandle,
+    account: &loquent_sandbox::SeededAccount,
+    sid: &str,
+) -> Option<String> {
+    let number: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{sid}.json",
+            sandbox.twilio_api_base(),
+            account.account_sid
+        ))
+        .basic_auth(&account.account_sid, Some(&account.auth_token))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    // Twilio writes a cleared URL as "".
+    number["voice_url"]
+        .as_str()
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned)
+}
+
+pub async fn set_voice_url_on_twilio(
+    sandbox: &loquent_sandbox::SandboxHandle,
+    account: &loquent_sandbox::SeededAccount,
+    sid: &str,
+    url: &str,
+) {
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{sid}.json",
+            sandbox.twilio_api_base(),
+            account.account_sid
+        ))
+        .basic_auth(&account.account_sid, Some(&account.auth_token))
+        .form(&[("VoiceUrl", url)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
 }
 
 /// `owner`'s organization connected to `account` and all its numbers imported; returns them.

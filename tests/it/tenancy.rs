@@ -103,6 +103,27 @@ fn cases() -> Vec<Case> {
             body: None,
             page: true,
         },
+        Case {
+            route: "/settings/twilio/numbers/{id}/agent",
+            method: Method::POST,
+            path: |v| format!("/settings/twilio/numbers/{}/agent", v.phone_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/settings/twilio/numbers/{id}/configure-voice",
+            method: Method::POST,
+            path: |v| format!("/settings/twilio/numbers/{}/configure-voice", v.phone_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/settings/twilio/numbers/{id}/restore-voice",
+            method: Method::POST,
+            path: |v| format!("/settings/twilio/numbers/{}/restore-voice", v.phone_id),
+            body: None,
+            page: true,
+        },
     ]
 }
 
@@ -145,6 +166,8 @@ async fn another_organizations_ids_are_not_found() {
     let victim_owner = app.owner("Victim").await;
     let ids = victim(&app, &sandbox, &victim_owner).await;
     let attacker = app.owner("Attacker").await;
+    // A connected attacker: "not a BYO account" must not be what stops it.
+    connect_and_import(&app, &attacker, &sandbox_account(&sandbox, 1, 98).await).await;
     let token = csrf(&app, &attacker).await;
 
     for case in cases() {
@@ -186,6 +209,7 @@ async fn another_organizations_ids_are_not_found() {
         .get_json(&app, &format!("/api/phones/{}", ids.phone_id))
         .await;
     assert_ne!(phone["friendly_name"], "stolen");
+    assert_eq!(phone["voice_configured"], false);
 }
 
 #[tokio::test]

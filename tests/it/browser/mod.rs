@@ -2,6 +2,7 @@
 //! protocol is a handful of JSON calls, so it is spoken directly.
 
 mod auth;
+mod twilio;
 
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -184,6 +185,96 @@ impl Driver {
             .to_owned()
     }
 
+    /// The element's current `value` property (what is in a form field now).
+    pub async fn value_of(&self, css: &str) -> String {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{el}/property/value"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Waits until the element exists and its text contains `wanted`: after a click the old
+    /// page may still be showing an element with the same selector.
+    pub async fn wait_for_text(&self, css: &str, wanted: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let found = self
+                .call_raw(
+                    reqwest::Method::POST,
+                    "/element",
+                    json!({"using": "css selector", "value": css}),
+                )
+                .await;
+            if let Some(el) = found[ELEMENT].as_str() {
+                let text = self
+                    .call_raw(
+                        reqwest::Method::GET,
+                        &format!("/element/{el}/text"),
+                        Value::Null,
+                    )
+                    .await;
+                if let Some(text) = text.as_str()
+                    && text.contains(wanted)
+                {
+                    return text.to_owned();
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "expected {css} to contain {wanted:?}; page: {}",
+                self.text_of("body").await
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Accepts the `confirm()` dialog a click opened.
+    pub async fn accept_dialog(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let res = self
+                .call_raw(reqwest::Method::POST, "/alert/accept", json!({}))
+                .await;
+            if res.is_null() || res["error"].is_null() {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no dialog opened: {res}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// The page's HTML as the browser has it.
+    pub async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// A WebDriver call whose errors are returned instead of failing the test: for polling.
+    async fn call_raw(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
+        let url = format!("{}/session/{}{}", self.base, self.session, path);
+        let mut req = self.http.request(method, url);
+        if !body.is_null() {
+            req = req.json(&body);
+        }
+        match req.send().await {
+            Ok(res) => res
+                .json::<Value>()
+                .await
+                .map(|v| v["value"].clone())
+                .unwrap_or(Value::Null),
+            Err(_) => Value::Null,
+        }
+    }
+
     pub async fn wait_for_path(&self, path: &str) {
         let deadline = Instant::now() + Duration::from_secs(15);
         loop {
@@ -197,6 +288,16 @@ impl Driver {
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+    }
+
+    /// Signs up a new organization through the sign-up page and lands on the dashboard.
+    pub async fn sign_up(&self, app: &crate::support::TestApp, organization: &str, email: &str) {
+        self.goto(&app.url("/signup")).await;
+        self.type_into("#organization_name", organization).await;
+        self.type_into("#email", email).await;
+        self.type_into("#password", "correct horse battery").await;
+        self.click("#submit").await;
+        self.wait_for_path("/calls").await;
     }
 
     /// Severe console messages (JavaScript errors, failed loads) since the last call.
@@ -224,4 +325,3 @@ impl Driver {
             .unwrap_or_default()
     }
 }
-
