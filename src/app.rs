@@ -16,6 +16,7 @@ pub struct App {
     pub secrets: SecretBox,
     pub events: EventHub,
     pub metrics: Metrics,
+    pub live: crate::telephony::LiveCalls,
 }
 
 impl App {
@@ -33,9 +34,11 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
         let events = EventHub::start(&db).await?;
+        let live = crate::telephony::LiveCalls::start(db.clone());
         Ok(Arc::new(Self {
             config,
             db,
+            live,
             secrets,
             events,
             metrics: Metrics::global(),

@@ -5,7 +5,9 @@
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod calls;
 pub mod config;
+pub mod contacts;
 pub mod dashboard;
 pub mod db;
 pub mod entity;
@@ -18,6 +20,7 @@ pub mod realtime;
 pub mod router;
 pub mod secrets;
 pub mod telemetry;
+pub mod telephony;
 pub mod users;
 
 use std::future::Future;

@@ -13,9 +13,15 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 use crate::error::ApiError;
-use crate::{api, auth, dashboard, health};
+use crate::{api, auth, dashboard, health, telephony};
 
 pub fn router(state: AppState) -> Router {
+    // Twilio's requests: each is checked for X-Twilio-Signature before its handler runs.
+    let twilio = Router::new()
+        .route("/twilio/voice", post(telephony::voice::answer))
+        .route("/twilio/stream", get(telephony::stream::open))
+        .route("/twilio/call-status", post(telephony::status::update));
+
     let api = Router::new()
         .route("/auth/signup", post(api::auth::signup))
         .route("/auth/login", post(api::auth::login))
@@ -155,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .route("/static/app.js", get(health::script));
 
     Router::new()
+        .merge(twilio)
         .nest("/api", api)
         .merge(ops)
         .merge(pages)

@@ -6,6 +6,7 @@ mod auth;
 mod browser;
 mod cli;
 mod dashboard;
+mod live_calls;
 mod members;
 mod ops;
 mod phone_numbers;

@@ -1,0 +1,3 @@
+//! Phone calls: live ones answered by an agent, and (later) imported history.
+
+pub mod start;

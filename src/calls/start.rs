@@ -1,0 +1,67 @@
+//! The call row of a live inbound call, written once when its media stream starts.
+
+use chrono::Utc;
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use uuid::Uuid;
+
+use crate::entity::call;
+
+/// What is known about an inbound call when its stream starts.
+pub struct InboundCall<'a> {
+    pub org_id: Uuid,
+    pub phone_number_id: Uuid,
+    pub contact_id: Uuid,
+    pub call_sid: &'a str,
+    pub from: &'a str,
+    pub to: &'a str,
+}
+
+/// Creates the call (`in-progress`), or returns the existing row when this Call SID was seen
+/// before (a reconnecting stream, a retried webhook): `call_sid` is unique.
+pub async fn start_inbound(
+    db: &DatabaseConnection,
+    call: InboundCall<'_>,
+) -> Result<call::Model, sea_orm::DbErr> {
+    if let Some(existing) = find(db, call.org_id, call.call_sid).await? {
+        return Ok(existing);
+    }
+    let now = Utc::now();
+    let inserted = call::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(call.org_id),
+        phone_number_id: Set(Some(call.phone_number_id)),
+        call_sid: Set(call.call_sid.to_owned()),
+        direction: Set("inbound".to_owned()),
+        from_number: Set(call.from.to_owned()),
+        to_number: Set(call.to.to_owned()),
+        from_to_number: Set(call.from.to_owned()),
+        contact_id: Set(Some(call.contact_id)),
+        status: Set("in-progress".to_owned()),
+        started_at: Set(Some(now)),
+        duration_secs: Set(None),
+        recording_sid: Set(None),
+        recording_url: Set(None),
+        transcription: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await;
+    match inserted {
+        Ok(row) => Ok(row),
+        // Lost a race with another writer of the same Call SID: theirs is the row.
+        Err(error) => find(db, call.org_id, call.call_sid).await?.ok_or(error),
+    }
+}
+
+pub async fn find(
+    db: &DatabaseConnection,
+    org_id: Uuid,
+    call_sid: &str,
+) -> Result<Option<call::Model>, sea_orm::DbErr> {
+    call::Entity::find()
+        .filter(call::Column::OrganizationId.eq(org_id))
+        .filter(call::Column::CallSid.eq(call_sid))
+        .one(db)
+        .await
+}

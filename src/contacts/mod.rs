@@ -1,0 +1,3 @@
+//! People the organization talks to, known first by their phone numbers.
+
+pub mod resolve;

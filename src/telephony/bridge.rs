@@ -1,0 +1,699 @@
+//! The media-stream bridge: caller audio to the agent's speech session, the agent's audio back
+//! to the caller, barge-in, and the agent's tools.
+//!
+//! One task per call runs the loop below; a second task writes to Twilio's socket from a
+//! bounded queue, so a slow Twilio connection never stops the caller's audio from reaching the
+//! model. Drop policy: when the queue to Twilio is full (10 s of audio not taken by Twilio),
+//! further agent audio is dropped and counted, never buffered without bound. A provider socket
+//! that stops accepting caller audio for [`PROVIDER_SEND_TIMEOUT`] ends the call.
+//!
+//! What the caller has heard is known from marks: after every ~100 ms of agent audio we queue a
+//! `mark`, which Twilio echoes once that audio has played. On barge-in we send `clear` (marks
+//! then come back at once, and those mean *discarded*, not played) and tell the model to
+//! truncate its reply at the last played mark, so it remembers saying only what was heard.
+//!
+//! Nothing here touches the database per frame: the call row was written before the loop, and
+//! what changes at the end goes to the call writer.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use axum::extract::ws::{Message, WebSocket};
+use futures_util::stream::SplitSink;
+use futures_util::{SinkExt, StreamExt};
+use loquent_ai::realtime::{RealtimeEvent, Role};
+use loquent_twilio::E164;
+use loquent_twilio::media_stream::{InboundMessage, write_media_frame};
+use serde_json::json;
+use tokio::sync::mpsc;
+use tokio::sync::mpsc::error::TrySendError;
+
+use super::session::{AgentSetup, Session, connect};
+use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
+use super::writer::CallWrite;
+use crate::app::AppState;
+use crate::entity::{call, contact, organization};
+
+/// Messages queued towards Twilio: 500 × 20 ms frames ≈ 10 s of agent audio, plus marks.
+const TWILIO_QUEUE: usize = 600;
+/// Longest wait for the provider to take one caller frame.
+const PROVIDER_SEND_TIMEOUT: Duration = Duration::from_secs(2);
+/// Audio between two progress marks; the truncation point is at most this far off.
+const MARK_EVERY_MS: u32 = 100;
+/// After `end_call`, the call ends when the goodbye has played, or after this at the latest.
+const END_CALL_HARD_STOP: Duration = Duration::from_secs(15);
+/// After we hang up or transfer through the REST API, Twilio stops the stream; if it does not,
+/// we stop waiting after this.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How long closing the provider session may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// What the caller hears when the agent's service fails.
+const APOLOGY: &str = "Sorry, we have been disconnected. Please call again. Goodbye.";
+
+/// Everything known about the call when the bridge starts.
+pub struct CallContext {
+    pub setup: AgentSetup,
+    pub org: organization::Model,
+    pub call: call::Model,
+    pub contact: contact::Model,
+    pub stream_sid: String,
+}
+
+/// Why the loop stopped.
+#[derive(Debug)]
+enum End {
+    /// Twilio sent `stop`: the caller hung up, or our hang-up / transfer took effect.
+    Stopped,
+    /// Twilio's socket closed or failed.
+    TwilioGone,
+    /// The speech session ended or failed under us.
+    ProviderGone(String),
+    /// We asked Twilio to end or move the call and it did not stop the stream in time.
+    StopNeverCame,
+}
+
+/// What ends the call once the agent's last words have played.
+#[derive(Debug, Clone)]
+enum Farewell {
+    HangUp,
+    Transfer(E164),
+}
+
+struct Ending {
+    farewell: Farewell,
+    /// `ResponseDone`s seen when the tool ran; the next one is the goodbye.
+    after_responses: u64,
+    /// The mark that follows the goodbye's audio.
+    goodbye_mark: Option<u64>,
+    deadline: tokio::time::Instant,
+}
+
+struct PendingMark {
+    id: u64,
+    item: Option<Arc<str>>,
+    /// Milliseconds of `item` sent up to this mark.
+    item_ms: u32,
+}
+
+/// A tool that ran in its own task.
+struct ToolDone {
+    call_id: String,
+    name: String,
+    output: String,
+}
+
+pub struct Bridge {
+    state: AppState,
+    ctx: CallContext,
+    started: Instant,
+    to_twilio: mpsc::Sender<Message>,
+    frame: String,
+    // Agent audio bookkeeping.
+    current_item: Option<Arc<str>>,
+    item_sent_ms: u32,
+    unmarked_ms: u32,
+    next_mark: u64,
+    pending_marks: VecDeque<PendingMark>,
+    /// Marks up to this id were discarded by a `clear`; their echoes mean nothing was played.
+    cleared_through: u64,
+    /// The latest audio the caller has actually heard: (item, ms into it).
+    played: Option<(Arc<str>, u32)>,
+    current_response: Option<String>,
+    /// Set by barge-in: audio of the interrupted response is dropped until a new one starts.
+    interrupted: Option<Option<String>>,
+    responses_done: u64,
+    first_audio_at: Option<Instant>,
+    // Tools.
+    tools_tx: mpsc::Sender<ToolDone>,
+    cancelled_tools: HashSet<String>,
+    ending: Option<Ending>,
+    stop_deadline: Option<tokio::time::Instant>,
+    transcript: String,
+    frames_in: metrics::Counter,
+    frames_out: metrics::Counter,
+    frames_dropped: metrics::Counter,
+}
+
+impl Bridge {
+    pub async fn run(state: AppState, socket: WebSocket, ctx: CallContext, started: Instant) {
+        let active = metrics::gauge!("loquent_active_calls");
+        active.increment(1.0);
+        let (sink, mut from_twilio) = socket.split();
+        let (to_twilio, queue) = mpsc::channel(TWILIO_QUEUE);
+        let writer = tokio::spawn(write_to_twilio(sink, queue));
+        let (tools_tx, mut tools_rx) = mpsc::channel(8);
+        let provider = ctx.setup.session.provider;
+        let mut bridge = Self {
+            state,
+            ctx,
+            started,
+            to_twilio,
+            frame: String::with_capacity(512),
+            current_item: None,
+            item_sent_ms: 0,
+            unmarked_ms: 0,
+            next_mark: 0,
+            pending_marks: VecDeque::new(),
+            cleared_through: 0,
+            played: None,
+            current_response: None,
+            interrupted: None,
+            responses_done: 0,
+            first_audio_at: None,
+            tools_tx,
+            cancelled_tools: HashSet::new(),
+            ending: None,
+            stop_deadline: None,
+            transcript: String::new(),
+            frames_in: metrics::counter!("loquent_media_frames_total", "direction" => "caller_to_agent"),
+            frames_out: metrics::counter!("loquent_media_frames_total", "direction" => "agent_to_caller"),
+            frames_dropped: metrics::counter!("loquent_media_frames_dropped_total"),
+        };
+        let end = match bridge.open_session().await {
+            Ok(mut session) => {
+                let end = bridge
+                    .pump(&mut session, &mut from_twilio, &mut tools_rx)
+                    .await;
+                if let End::ProviderGone(why) = &end {
+                    metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
+                    tracing::warn!(why, "speech session ended mid-call");
+                    bridge.apologise().await;
+                }
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
+                end
+            }
+            Err(why) => {
+                metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
+                tracing::error!(why, "no speech session for the call");
+                bridge.apologise().await;
+                End::ProviderGone(why)
+            }
+        };
+        tracing::info!(?end, "call ended");
+        bridge.finish().await;
+        // Closing the queue makes the writer close Twilio's socket.
+        drop(bridge);
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer).await;
+        active.decrement(1.0);
+    }
+
+    /// The pre-warmed session, or a new one when there is none (or it failed).
+    async fn open_session(&mut self) -> Result<Session, String> {
+        let call_sid = self.ctx.call.call_sid.clone();
+        let mut session = match self.state.live.prewarmed.claim(&call_sid).await {
+            Some(Ok(session)) => session,
+            claimed => {
+                if let Some(Err(error)) = claimed {
+                    tracing::warn!(%error, "pre-warmed session failed; connecting again");
+                }
+                connect(&self.state, &self.ctx.setup.session)
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        if self.ctx.setup.caller_context
+            && let Some(context) = caller_context(&self.ctx.contact)
+        {
+            session
+                .inject_text(Role::User, &context, false)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let greet = match &self.ctx.setup.greeting {
+            Some(greeting) => format!(
+                "A caller has just been connected. Greet them by saying exactly: {greeting}"
+            ),
+            None => "A caller has just been connected. Greet them briefly.".to_owned(),
+        };
+        session
+            .inject_text(Role::User, &greet, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(session)
+    }
+
+    async fn pump(
+        &mut self,
+        session: &mut Session,
+        from_twilio: &mut futures_util::stream::SplitStream<WebSocket>,
+        tools_rx: &mut mpsc::Receiver<ToolDone>,
+    ) -> End {
+        loop {
+            let ending_deadline = self.ending.as_ref().map(|e| e.deadline);
+            tokio::select! {
+                biased;
+                frame = from_twilio.next() => {
+                    let Some(Ok(frame)) = frame else { return End::TwilioGone };
+                    match frame {
+                        Message::Text(text) => {
+                            if let Some(end) = self.on_twilio_frame(session, text.as_str()).await {
+                                return end;
+                            }
+                        }
+                        Message::Close(_) => return End::TwilioGone,
+                        _ => {}
+                    }
+                }
+                event = session.next_event() => {
+                    let Some(event) = event else {
+                        return End::ProviderGone("the session closed".to_owned());
+                    };
+                    if let Some(end) = self.on_provider_event(session, event).await {
+                        return end;
+                    }
+                }
+                Some(done) = tools_rx.recv() => {
+                    if self.cancelled_tools.remove(&done.call_id) {
+                        continue;
+                    }
+                    if let Err(e) = session.send_tool_result(&done.call_id, &done.name, &done.output).await {
+                        return End::ProviderGone(e.to_string());
+                    }
+                }
+                _ = sleep_until(ending_deadline), if ending_deadline.is_some() => {
+                    tracing::info!("the goodbye did not finish playing in time; ending now");
+                    self.say_farewell();
+                }
+                _ = sleep_until(self.stop_deadline), if self.stop_deadline.is_some() => {
+                    return End::StopNeverCame;
+                }
+            }
+        }
+    }
+
+    /// One frame from Twilio; `Some` ends the call.
+    async fn on_twilio_frame(&mut self, session: &mut Session, text: &str) -> Option<End> {
+        let message = match InboundMessage::parse(text) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::debug!(%error, "unreadable frame from Twilio ignored");
+                return None;
+            }
+        };
+        match message {
+            InboundMessage::Media(media) => {
+                self.frames_in.increment(1);
+                let sent = tokio::time::timeout(
+                    PROVIDER_SEND_TIMEOUT,
+                    session.send_audio(media.payload()),
+                )
+                .await;
+                match sent {
+                    Ok(Ok(())) => None,
+                    Ok(Err(e)) => Some(End::ProviderGone(e.to_string())),
+                    Err(_) => Some(End::ProviderGone(
+                        "the provider stopped taking audio".to_owned(),
+                    )),
+                }
+            }
+            InboundMessage::Mark(mark) => {
+                self.mark_played(&mark.mark.name);
+                None
+            }
+            InboundMessage::Stop(_) => Some(End::Stopped),
+            InboundMessage::Dtmf(dtmf) => {
+                tracing::debug!(digit = %dtmf.dtmf.digit, "caller pressed a key");
+                None
+            }
+            InboundMessage::Connected(_) | InboundMessage::Start(_) => None,
+            InboundMessage::Unknown(event) => {
+                tracing::debug!(event, "unknown Media Streams event ignored");
+                None
+            }
+        }
+    }
+
+    async fn on_provider_event(
+        &mut self,
+        session: &mut Session,
+        event: RealtimeEvent,
+    ) -> Option<End> {
+        match event {
+            RealtimeEvent::AudioDelta(chunk) => {
+                if let Some(interrupted) = &self.interrupted {
+                    let same = chunk.response_id.is_none() || *interrupted == chunk.response_id;
+                    if same {
+                        return None;
+                    }
+                    self.interrupted = None;
+                }
+                if self.first_audio_at.is_none() {
+                    let now = Instant::now();
+                    self.first_audio_at = Some(now);
+                    metrics::histogram!("loquent_first_audio_seconds")
+                        .record((now - self.started).as_secs_f64());
+                }
+                let item = chunk.item_id.as_deref();
+                if item != self.current_item.as_deref() {
+                    self.current_item = item.map(Arc::from);
+                    self.item_sent_ms = 0;
+                }
+                let ms = u32::try_from(chunk.mulaw_len() / loquent_ai::audio::MULAW_BYTES_PER_MS)
+                    .unwrap_or(u32::MAX);
+                self.frame.clear();
+                write_media_frame(&mut self.frame, &self.ctx.stream_sid, &chunk.payload);
+                let frame = Message::Text(std::mem::take(&mut self.frame).into());
+                if self.send(frame) {
+                    self.frames_out.increment(1);
+                    self.item_sent_ms = self.item_sent_ms.saturating_add(ms);
+                    self.unmarked_ms = self.unmarked_ms.saturating_add(ms);
+                    if self.unmarked_ms >= MARK_EVERY_MS {
+                        self.mark();
+                    }
+                } else {
+                    self.frames_dropped.increment(1);
+                }
+                None
+            }
+            RealtimeEvent::SpeechStarted => {
+                self.barge_in(session).await;
+                None
+            }
+            RealtimeEvent::ResponseStarted { response_id } => {
+                if self.interrupted.is_some() && response_id.is_none() {
+                    self.interrupted = None;
+                }
+                self.current_response = response_id;
+                None
+            }
+            RealtimeEvent::ResponseDone { .. } => {
+                self.responses_done += 1;
+                let mark = (self.unmarked_ms > 0).then(|| self.mark());
+                if let Some(ending) = &mut self.ending
+                    && ending.goodbye_mark.is_none()
+                    && self.responses_done > ending.after_responses
+                {
+                    let last = mark.or(self.pending_marks.back().map(|m| m.id));
+                    match last {
+                        Some(id) => ending.goodbye_mark = Some(id),
+                        // Nothing left to play: the goodbye is over.
+                        None => self.say_farewell(),
+                    }
+                }
+                None
+            }
+            RealtimeEvent::ToolCall {
+                call_id,
+                name,
+                arguments,
+            } => self.tool(session, call_id, name, arguments).await,
+            RealtimeEvent::ToolCallCancelled { call_ids } => {
+                self.cancelled_tools.extend(call_ids);
+                None
+            }
+            RealtimeEvent::Transcript {
+                role,
+                text,
+                is_final: true,
+            } => {
+                let who = match role {
+                    Role::User => "Caller",
+                    Role::Assistant => "Agent",
+                };
+                self.transcript.push_str(who);
+                self.transcript.push_str(": ");
+                self.transcript.push_str(text.trim());
+                self.transcript.push('\n');
+                None
+            }
+            RealtimeEvent::Transcript { .. } => None,
+            RealtimeEvent::Error { code, message } => {
+                metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(self.ctx.setup.session.provider)).increment(1);
+                tracing::warn!(
+                    code = code.as_deref().unwrap_or("none"),
+                    message,
+                    "provider error"
+                );
+                None
+            }
+            RealtimeEvent::Closed { reason } => Some(End::ProviderGone(
+                reason.unwrap_or_else(|| "the session closed".to_owned()),
+            )),
+        }
+    }
+
+    /// Queues a message for Twilio without waiting; `false` when the queue is full.
+    fn send(&self, message: Message) -> bool {
+        match self.to_twilio.try_send(message) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_)) => false,
+            Err(TrySendError::Closed(_)) => false,
+        }
+    }
+
+    /// Queues a progress mark after the audio sent so far; returns its id.
+    fn mark(&mut self) -> u64 {
+        self.next_mark += 1;
+        let id = self.next_mark;
+        self.unmarked_ms = 0;
+        let frame = format!(
+            r#"{{"event":"mark","streamSid":"{}","mark":{{"name":"{id}"}}}}"#,
+            self.ctx.stream_sid
+        );
+        if self.send(Message::Text(frame.into())) {
+            self.pending_marks.push_back(PendingMark {
+                id,
+                item: self.current_item.clone(),
+                item_ms: self.item_sent_ms,
+            });
+        }
+        id
+    }
+
+    /// Twilio echoed a mark: its audio has played (unless a `clear` discarded it).
+    fn mark_played(&mut self, name: &str) {
+        let Ok(id) = name.parse::<u64>() else {
+            return;
+        };
+        if id <= self.cleared_through {
+            return;
+        }
+        while let Some(mark) = self.pending_marks.pop_front() {
+            if mark.id > id {
+                self.pending_marks.push_front(mark);
+                break;
+            }
+            if let Some(item) = mark.item {
+                self.played = Some((item, mark.item_ms));
+            }
+        }
+        let goodbye_done = self
+            .ending
+            .as_ref()
+            .and_then(|e| e.goodbye_mark)
+            .is_some_and(|goodbye| id >= goodbye);
+        if goodbye_done {
+            self.say_farewell();
+        }
+    }
+
+    /// The caller spoke over the agent: stop the audio Twilio still holds and make the model
+    /// forget what the caller did not hear.
+    async fn barge_in(&mut self, session: &mut Session) {
+        let unplayed = !self.pending_marks.is_empty() || self.unmarked_ms > 0;
+        if !unplayed {
+            return;
+        }
+        let heard = Instant::now();
+        let clear = format!(
+            r#"{{"event":"clear","streamSid":"{}"}}"#,
+            self.ctx.stream_sid
+        );
+        self.send(Message::Text(clear.into()));
+        metrics::histogram!("loquent_barge_in_clear_seconds").record(heard.elapsed().as_secs_f64());
+        self.cleared_through = self.next_mark;
+        self.pending_marks.clear();
+        self.unmarked_ms = 0;
+        self.interrupted = Some(self.current_response.clone());
+        if let Some(item) = self.current_item.clone() {
+            let played_ms = match &self.played {
+                Some((played_item, ms)) if *played_item == item => *ms,
+                _ => 0,
+            };
+            tracing::debug!(item = %item, played_ms, "barge-in: truncating the reply");
+            if let Err(error) = session.truncate(&item, played_ms).await {
+                tracing::warn!(%error, "truncate failed");
+            }
+        }
+        if let Some(ending) = &mut self.ending {
+            // The goodbye was interrupted; the deadline still ends the call.
+            ending.goodbye_mark = None;
+        }
+    }
+
+    async fn tool(
+        &mut self,
+        session: &mut Session,
+        call_id: String,
+        name: String,
+        arguments: String,
+    ) -> Option<End> {
+        tracing::info!(tool = %name, "agent called a tool");
+        let immediate = match name.as_str() {
+            END_CALL => {
+                self.end_with(Farewell::HangUp);
+                Some(json!({"ok": true, "next": "Say a short goodbye; the call ends after it."}))
+            }
+            TRANSFER_CALL => {
+                match tools::transfer_target(&arguments, &self.ctx.setup.transfer_numbers) {
+                    Ok(number) => {
+                        let result = json!({"ok": true, "transferring_to": number.as_str(),
+                                        "next": "Tell the caller you are putting them through."});
+                        self.end_with(Farewell::Transfer(number));
+                        Some(result)
+                    }
+                    Err(why) => Some(json!({"error": why})),
+                }
+            }
+            LOOKUP_CALLER => {
+                let state = self.state.clone();
+                let org_id = self.ctx.org.id;
+                let caller = self.ctx.call.from_number.clone();
+                let done = self.tools_tx.clone();
+                tokio::spawn(async move {
+                    let output = tools::lookup_caller(&state, org_id, &caller).await;
+                    let _ = done
+                        .send(ToolDone {
+                            call_id,
+                            name,
+                            output,
+                        })
+                        .await;
+                });
+                return None;
+            }
+            other => Some(json!({"error": format!("there is no tool named {other}")})),
+        };
+        let output = immediate?.to_string();
+        match session.send_tool_result(&call_id, &name, &output).await {
+            Ok(()) => None,
+            Err(e) => Some(End::ProviderGone(e.to_string())),
+        }
+    }
+
+    fn end_with(&mut self, farewell: Farewell) {
+        if self.ending.is_some() {
+            return;
+        }
+        self.ending = Some(Ending {
+            farewell,
+            after_responses: self.responses_done,
+            goodbye_mark: None,
+            deadline: tokio::time::Instant::now() + END_CALL_HARD_STOP,
+        });
+    }
+
+    /// The goodbye has played (or time is up): hang up or transfer through the REST API. Twilio
+    /// then stops the stream.
+    fn say_farewell(&mut self) {
+        let Some(ending) = self.ending.take() else {
+            return;
+        };
+        let state = self.state.clone();
+        let org = self.ctx.org.clone();
+        let call_sid = self.ctx.call.call_sid.clone();
+        tokio::spawn(async move {
+            let done = match &ending.farewell {
+                Farewell::HangUp => tools::hang_up(&state, &org, &call_sid).await,
+                Farewell::Transfer(number) => {
+                    tools::transfer(&state, &org, &call_sid, number).await
+                }
+            };
+            match done {
+                Ok(()) => tracing::info!(farewell = ?ending.farewell, "call handed back to Twilio"),
+                Err(why) => tracing::error!(why, "could not end the call"),
+            }
+        });
+        self.stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+    }
+
+    /// The agent is gone: tell the caller and end the call, rather than leave them in silence.
+    async fn apologise(&self) {
+        let twiml = loquent_twilio::twiml::Response::new()
+            .say(loquent_twilio::twiml::Say::new(APOLOGY))
+            .hangup();
+        let sid = self.ctx.call.call_sid.parse();
+        let client = crate::orgs::twilio::client_for(&self.state, &self.ctx.org);
+        if let (Ok(sid), Ok(client)) = (sid, client) {
+            let update = loquent_twilio::calls::CallUpdate::twiml(&twiml);
+            if let Err(error) = client.update_call(&sid, update).await {
+                tracing::warn!(%error, "could not play the apology");
+            }
+        }
+    }
+
+    async fn finish(&mut self) {
+        let duration_secs = i32::try_from(self.started.elapsed().as_secs()).unwrap_or(i32::MAX);
+        self.state
+            .live
+            .writer
+            .write(CallWrite::StreamEnded {
+                call_id: self.ctx.call.id,
+                duration_secs,
+                transcript: std::mem::take(&mut self.transcript),
+            })
+            .await;
+    }
+}
+
+/// The caller's name and notes, for the model, before it greets them.
+fn caller_context(contact: &contact::Model) -> Option<String> {
+    let name = contact
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let notes = contact
+        .notes
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if name.is_none() && notes.is_none() {
+        return None;
+    }
+    let mut text = String::from("(Context from the business's records, not said by the caller.)");
+    if let Some(name) = name {
+        text.push_str(&format!(" The caller is {name}."));
+    }
+    if let Some(notes) = notes {
+        text.push_str(&format!(" Notes about them: {notes}"));
+    }
+    Some(text)
+}
+
+fn provider_label(provider: loquent_ai::realtime::Provider) -> &'static str {
+    match provider {
+        loquent_ai::realtime::Provider::OpenAi => "openai",
+        loquent_ai::realtime::Provider::Gemini => "gemini",
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Writes queued messages to Twilio, several per flush when they pile up. Ends (closing the
+/// socket) when the bridge drops its sender.
+async fn write_to_twilio(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<Message>,
+) {
+    while let Some(first) = queue.recv().await {
+        if sink.feed(first).await.is_err() {
+            return;
+        }
+        while let Ok(more) = queue.try_recv() {
+            if sink.feed(more).await.is_err() {
+                return;
+            }
+        }
+        if sink.flush().await.is_err() {
+            return;
+        }
+    }
+    let _ = sink.close().await;
+}

@@ -1,0 +1,36 @@
+//! Live calls: the voice webhook, the media-stream bridge to the agent, call status.
+//!
+//! The walk of a call: `voice::answer` (TwiML, pre-warm) → `stream::open` (signed upgrade,
+//! `start`, call and contact rows) → `bridge::Bridge::run` (audio both ways, barge-in, tools)
+//! → `status::update` (the `<Connect action>` and status callbacks).
+
+pub mod bridge;
+pub mod session;
+pub mod status;
+pub mod stream;
+pub mod tools;
+pub mod voice;
+pub mod webhook;
+pub mod writer;
+
+use std::sync::Arc;
+
+use sea_orm::DatabaseConnection;
+
+use session::Prewarmed;
+use writer::CallWriter;
+
+/// Process-wide state of live calls.
+pub struct LiveCalls {
+    pub prewarmed: Arc<Prewarmed>,
+    pub writer: CallWriter,
+}
+
+impl LiveCalls {
+    pub fn start(db: DatabaseConnection) -> Self {
+        Self {
+            prewarmed: Arc::new(Prewarmed::default()),
+            writer: CallWriter::start(db),
+        }
+    }
+}

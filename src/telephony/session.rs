@@ -1,0 +1,269 @@
+//! The agent's speech session for a call: what it is configured with, how it is opened, and the
+//! pre-warm that opens it while the voice webhook is still being answered.
+//!
+//! A provider takes a few hundred milliseconds to accept a session. Opening it when Twilio asks
+//! for TwiML (rather than when the media stream starts) hides that behind Twilio's own call
+//! setup, so the caller hears the agent sooner. A session nobody claims (the caller hung up
+//! during the ring) is closed after [`PREWARM_TTL`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use loquent_ai::realtime::{
+    GeminiLive, OpenAiRealtime, Provider, RealtimeConfig, RealtimeError, RealtimeSession, ToolSpec,
+    TurnDetection,
+};
+use loquent_twilio::E164;
+use serde::Deserialize;
+use serde_json::json;
+use tokio::task::JoinHandle;
+
+use crate::app::App;
+use crate::entity::agent;
+
+/// How long a pre-warmed session waits for its media stream.
+pub const PREWARM_TTL: Duration = Duration::from_secs(10);
+/// How long a stream waits for a session still connecting.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub type Session = Box<dyn RealtimeSession>;
+type Connecting = JoinHandle<Result<Session, RealtimeError>>;
+
+/// What a call needs to know about its agent.
+#[derive(Debug, Clone)]
+pub struct AgentSetup {
+    pub session: RealtimeConfig,
+    /// What the agent says first; `None` lets the model greet in its own words.
+    pub greeting: Option<String>,
+    pub transfer_numbers: Vec<E164>,
+    /// Tell the model the caller's name and notes before it greets them.
+    pub caller_context: bool,
+}
+
+/// The stored `agent.realtime_config`, leniently: an agent saved by an older version still
+/// answers its calls with defaults for what it lacks.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct StoredAgent {
+    provider: Option<Provider>,
+    model: Option<String>,
+    voice: Option<String>,
+    vad: Option<StoredVad>,
+    greeting: Option<String>,
+    tools: StoredTools,
+    transfer_numbers: Vec<String>,
+    caller_context: bool,
+}
+
+#[derive(Deserialize)]
+struct StoredVad {
+    threshold: Option<f64>,
+    prefix_padding_ms: Option<u32>,
+    silence_duration_ms: Option<u32>,
+}
+
+#[derive(Deserialize)]
+#[serde(default)]
+struct StoredTools {
+    end_call: bool,
+    transfer_call: bool,
+    lookup_caller: bool,
+}
+
+impl Default for StoredTools {
+    fn default() -> Self {
+        Self {
+            end_call: true,
+            transfer_call: false,
+            lookup_caller: false,
+        }
+    }
+}
+
+impl AgentSetup {
+    pub fn of(agent: &agent::Model) -> Self {
+        let stored: StoredAgent =
+            serde_json::from_value(agent.realtime_config.clone()).unwrap_or_else(|error| {
+                tracing::warn!(agent_id = %agent.id, %error, "agent config unreadable; using defaults");
+                StoredAgent::default()
+            });
+        let mut session = RealtimeConfig::for_provider(stored.provider.unwrap_or(Provider::OpenAi));
+        if let Some(model) = stored.model.filter(|m| !m.trim().is_empty()) {
+            session.model = model;
+        }
+        if let Some(voice) = stored.voice.filter(|v| !v.trim().is_empty()) {
+            session.voice = voice;
+        }
+        if !agent.prompt.trim().is_empty() {
+            session.instructions = agent.prompt.clone();
+        }
+        if let Some(vad) = stored.vad {
+            let TurnDetection::ServerVad {
+                threshold,
+                prefix_padding_ms,
+                silence_duration_ms,
+            } = TurnDetection::default()
+            else {
+                unreachable!("the default turn detection is server VAD")
+            };
+            session.turn_detection = TurnDetection::ServerVad {
+                threshold: vad.threshold.unwrap_or(threshold),
+                prefix_padding_ms: vad.prefix_padding_ms.unwrap_or(prefix_padding_ms),
+                silence_duration_ms: vad.silence_duration_ms.unwrap_or(silence_duration_ms),
+            };
+        }
+        let transfer_numbers: Vec<E164> = stored
+            .transfer_numbers
+            .iter()
+            .filter_map(|n| n.parse().ok())
+            .collect();
+        session.tools = tools(&stored.tools, &transfer_numbers);
+        if session.validate().is_err() {
+            tracing::warn!(agent_id = %agent.id, "agent config invalid; using provider defaults");
+            let tools = std::mem::take(&mut session.tools);
+            let instructions = std::mem::take(&mut session.instructions);
+            session = RealtimeConfig::for_provider(session.provider);
+            session.tools = tools;
+            session.instructions = instructions;
+        }
+        Self {
+            session,
+            greeting: stored.greeting.filter(|g| !g.trim().is_empty()),
+            transfer_numbers,
+            caller_context: stored.caller_context,
+        }
+    }
+}
+
+/// The functions the model may call, as the agent enables them.
+fn tools(enabled: &StoredTools, transfer_numbers: &[E164]) -> Vec<ToolSpec> {
+    let mut tools = Vec::new();
+    if enabled.end_call {
+        tools.push(ToolSpec {
+            name: super::tools::END_CALL.to_owned(),
+            description: "End the phone call. Use it once the caller has nothing more to ask \
+                          and you have said goodbye."
+                .to_owned(),
+            parameters: json!({"type": "object", "properties": {
+                "reason": {"type": "string", "description": "Why the call is ending."}
+            }}),
+        });
+    }
+    if enabled.transfer_call && !transfer_numbers.is_empty() {
+        let numbers: Vec<&str> = transfer_numbers.iter().map(E164::as_str).collect();
+        tools.push(ToolSpec {
+            name: super::tools::TRANSFER_CALL.to_owned(),
+            description: "Transfer the caller to a person. Tell the caller first.".to_owned(),
+            parameters: json!({"type": "object", "properties": {
+                "number": {"type": "string", "enum": numbers,
+                           "description": "The number to transfer to."}
+            }, "required": ["number"]}),
+        });
+    }
+    if enabled.lookup_caller {
+        tools.push(ToolSpec {
+            name: super::tools::LOOKUP_CALLER.to_owned(),
+            description: "Look up what the business knows about the caller (by their phone \
+                          number) in its customer system."
+                .to_owned(),
+            parameters: json!({"type": "object", "properties": {}}),
+        });
+    }
+    tools
+}
+
+/// Opens a session with the agent's provider, using the server's provider settings.
+pub async fn connect(app: &App, config: &RealtimeConfig) -> Result<Session, RealtimeError> {
+    let key = |secret: &Option<crate::config::Secret<String>>| {
+        secret
+            .as_ref()
+            .map(|s| s.expose().clone())
+            .unwrap_or_default()
+    };
+    Ok(match config.provider {
+        Provider::OpenAi => Box::new(
+            OpenAiRealtime::new(
+                app.config.openai_base_url.as_str(),
+                key(&app.config.openai_api_key),
+            )
+            .connect(config)
+            .await?,
+        ),
+        Provider::Gemini => Box::new(
+            GeminiLive::new(
+                app.config.gemini_base_url.as_str(),
+                key(&app.config.gemini_api_key),
+            )
+            .with_transcription(true)
+            .connect(config)
+            .await?,
+        ),
+    })
+}
+
+/// Sessions opened for calls whose media stream has not started yet, by Call SID.
+#[derive(Default)]
+pub struct Prewarmed {
+    pending: Mutex<HashMap<String, Connecting>>,
+}
+
+impl Prewarmed {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connecting>> {
+        // A panic while holding this lock cannot leave the map inconsistent.
+        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Starts opening the call's session; a retried webhook for the same call reuses the first.
+    pub fn start(self: &Arc<Self>, app: Arc<App>, call_sid: &str, config: RealtimeConfig) {
+        {
+            let mut pending = self.lock();
+            if pending.contains_key(call_sid) {
+                return;
+            }
+            let task = tokio::spawn(async move { connect(&app, &config).await });
+            pending.insert(call_sid.to_owned(), task);
+        }
+        let this = Arc::clone(self);
+        let call_sid = call_sid.to_owned();
+        tokio::spawn(async move {
+            tokio::time::sleep(PREWARM_TTL).await;
+            let unclaimed = this.lock().remove(&call_sid);
+            if let Some(task) = unclaimed {
+                tracing::info!(%call_sid, "pre-warmed session never claimed; closing it");
+                close_when_open(task).await;
+            }
+        });
+    }
+
+    /// The call's pre-warmed session, waiting for it if it is still connecting; `None` when
+    /// there was none (the stream then connects its own).
+    pub async fn claim(&self, call_sid: &str) -> Option<Result<Session, RealtimeError>> {
+        let mut task = self.lock().remove(call_sid)?;
+        match tokio::time::timeout(CLAIM_TIMEOUT, &mut task).await {
+            Ok(Ok(result)) => Some(result),
+            Ok(Err(join)) => Some(Err(RealtimeError::Protocol {
+                provider: Provider::OpenAi,
+                message: format!("the session task failed: {join}"),
+            })),
+            Err(_) => {
+                task.abort();
+                Some(Err(RealtimeError::Closed))
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+async fn close_when_open(task: Connecting) {
+    if let Ok(Ok(mut session)) = task.await {
+        let _ = tokio::time::timeout(Duration::from_secs(1), session.close()).await;
+    }
+}

@@ -1,0 +1,181 @@
+//! `WSS /twilio/stream`: the media stream Twilio opens for `<Connect><Stream>`.
+//!
+//! The upgrade must carry `X-Twilio-Signature`. Which token signed it is known only from the
+//! `start` message (its `accountSid`), so the signature is checked there, before anything is
+//! looked up or written: a forged stream is closed having touched nothing.
+
+use std::time::{Duration, Instant};
+
+use axum::extract::State;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use loquent_twilio::media_stream::{InboundMessage, StartMessage};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use tracing::Instrument;
+
+use super::bridge::{Bridge, CallContext};
+use super::session::AgentSetup;
+use super::voice::stream_url;
+use super::webhook::{SIGNATURE_HEADER, organization_of_account};
+use crate::app::AppState;
+use crate::calls::start::{InboundCall, start_inbound};
+use crate::contacts::resolve::resolve_or_create;
+use crate::entity::{agent, organization, phone_number};
+use crate::orgs::twilio::auth_token;
+
+/// Twilio sends `connected` and `start` at once; a stream silent for this long is not Twilio.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// Twilio's frames are a few hundred bytes; anything near this is not a media stream.
+const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+pub async fn open(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let Some(signature) = headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+    else {
+        tracing::warn!("media stream without X-Twilio-Signature rejected");
+        return (StatusCode::FORBIDDEN, "missing X-Twilio-Signature").into_response();
+    };
+    upgrade
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .on_upgrade(move |socket| run(state, socket, signature))
+}
+
+async fn run(state: AppState, mut socket: WebSocket, signature: String) {
+    let accepted = Instant::now();
+    let start = match tokio::time::timeout(START_TIMEOUT, wait_for_start(&mut socket)).await {
+        Ok(Some(start)) => start,
+        Ok(None) => return,
+        Err(_) => {
+            tracing::warn!("media stream sent no start within {START_TIMEOUT:?}; closing");
+            return close(socket, close_code::POLICY, "no start message").await;
+        }
+    };
+    let call_sid = start.start.call_sid.as_str().to_owned();
+    let Some(org) = verified_org(&state, &start, &signature).await else {
+        tracing::warn!(%call_sid, "media stream signature invalid; closing without touching anything");
+        return close(socket, close_code::POLICY, "invalid signature").await;
+    };
+    let span = tracing::info_span!("call", org_id = %org.id, %call_sid);
+    async move {
+        let context = match prepare(&state, org, &start).await {
+            Ok(context) => context,
+            Err(why) => {
+                tracing::warn!(why, "cannot bridge this call; closing the stream");
+                return close(socket, close_code::NORMAL, "call cannot be answered").await;
+            }
+        };
+        Bridge::run(state, socket, context, accepted).await;
+    }
+    .instrument(span)
+    .await
+}
+
+/// Reads until `start`, skipping `connected` (and anything else Twilio sends first).
+async fn wait_for_start(socket: &mut WebSocket) -> Option<StartMessage> {
+    while let Some(Ok(message)) = socket.recv().await {
+        let Message::Text(text) = message else {
+            if matches!(message, Message::Close(_)) {
+                return None;
+            }
+            continue;
+        };
+        match InboundMessage::parse(text.as_str()) {
+            Ok(InboundMessage::Start(start)) => return Some(start),
+            Ok(InboundMessage::Stop(_)) => return None,
+            Ok(_) => {}
+            Err(error) => tracing::debug!(%error, "unreadable frame before start"),
+        }
+    }
+    None
+}
+
+/// The organization whose account signed the upgrade, if the signature is right.
+async fn verified_org(
+    state: &AppState,
+    start: &StartMessage,
+    signature: &str,
+) -> Option<organization::Model> {
+    let org = organization_of_account(state, start.start.account_sid.as_str())
+        .await
+        .ok()??;
+    let token = auth_token(state, &org)?;
+    loquent_twilio::signature::validate_form(
+        &token,
+        &stream_url(state),
+        std::iter::empty::<(&str, &str)>(),
+        signature,
+    )
+    .ok()?;
+    Some(org)
+}
+
+/// Number → agent, the caller's contact and the call row: everything the bridge needs.
+async fn prepare(
+    state: &AppState,
+    org: organization::Model,
+    start: &StartMessage,
+) -> Result<CallContext, String> {
+    let params = &start.start.custom_parameters;
+    let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
+        return Err("the stream has no from/to parameters".to_owned());
+    };
+    let db_error = |e: sea_orm::DbErr| format!("database: {e}");
+    let number = phone_number::Entity::find()
+        .filter(phone_number::Column::OrganizationId.eq(org.id))
+        .filter(phone_number::Column::Number.eq(to.as_str()))
+        .one(&state.db)
+        .await
+        .map_err(db_error)?
+        .ok_or_else(|| format!("{to} is not a number of this organization"))?;
+    let agent_id = number
+        .agent_id
+        .ok_or_else(|| format!("{to} has no agent"))?;
+    let agent = agent::Entity::find_by_id(agent_id)
+        .filter(agent::Column::OrganizationId.eq(org.id))
+        .one(&state.db)
+        .await
+        .map_err(db_error)?
+        .ok_or("the number's agent no longer exists")?;
+    let contact = resolve_or_create(&state.db, org.id, from, "inbound_call")
+        .await
+        .map_err(db_error)?;
+    let call = start_inbound(
+        &state.db,
+        InboundCall {
+            org_id: org.id,
+            phone_number_id: number.id,
+            contact_id: contact.id,
+            call_sid: start.start.call_sid.as_str(),
+            from,
+            to,
+        },
+    )
+    .await
+    .map_err(db_error)?;
+    tracing::info!(call_id = %call.id, agent = %agent.name, "call started");
+    Ok(CallContext {
+        setup: AgentSetup::of(&agent),
+        org,
+        call,
+        contact,
+        stream_sid: start.stream_sid.as_str().to_owned(),
+    })
+}
+
+async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
+    let _ = socket
+        .send(Message::Close(Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })))
+        .await;
+}

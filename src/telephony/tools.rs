@@ -1,0 +1,172 @@
+//! The functions the agent may call during a call. Each runs off the audio path: the bridge
+//! spawns it and gets its result back as a message, so a slow customer system never holds up
+//! the caller's audio.
+
+use std::time::Duration;
+
+use loquent_twilio::calls::CallUpdate;
+use loquent_twilio::twiml::{Dial, Response};
+use loquent_twilio::{CallSid, E164};
+use sea_orm::EntityTrait;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::app::App;
+use crate::entity::{organization, organization_twilio_settings};
+use crate::orgs::twilio::client_for;
+
+pub const END_CALL: &str = "end_call";
+pub const TRANSFER_CALL: &str = "transfer_call";
+pub const LOOKUP_CALLER: &str = "lookup_caller";
+
+/// Longest we wait for the organization's caller-lookup endpoint: the caller is on the line.
+const LOOKUP_TIMEOUT: Duration = Duration::from_secs(4);
+/// Largest lookup answer passed to the model.
+const LOOKUP_MAX_BYTES: usize = 16 * 1024;
+
+/// Which number `transfer_call` goes to: the one the model chose if the agent allows it; with a
+/// single configured number, that one whatever the model said.
+pub fn transfer_target(arguments: &str, allowed: &[E164]) -> Result<E164, String> {
+    let wanted = serde_json::from_str::<Value>(arguments)
+        .ok()
+        .and_then(|v| v["number"].as_str().map(str::to_owned));
+    match (wanted, allowed) {
+        (_, []) => Err("this agent has no transfer numbers".to_owned()),
+        (Some(number), _) => allowed
+            .iter()
+            .find(|n| n.as_str() == number)
+            .cloned()
+            .ok_or_else(|| format!("{number} is not one of this agent's transfer numbers")),
+        (None, [only]) => Ok(only.clone()),
+        (None, _) => Err("say which number to transfer to".to_owned()),
+    }
+}
+
+/// Sends the live call to `number` with `<Dial>`; Twilio then ends our media stream.
+pub async fn transfer(
+    app: &App,
+    org: &organization::Model,
+    call_sid: &str,
+    number: &E164,
+) -> Result<(), String> {
+    let sid: CallSid = call_sid.parse().map_err(|e| format!("{e}"))?;
+    let twiml = Response::new().dial(Dial::number(number.clone()));
+    client_for(app, org)
+        .map_err(|e| e.to_string())?
+        .update_call(&sid, CallUpdate::twiml(&twiml))
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("Twilio did not redirect the call: {e}"))
+}
+
+/// Ends the live call through the REST API.
+pub async fn hang_up(app: &App, org: &organization::Model, call_sid: &str) -> Result<(), String> {
+    let sid: CallSid = call_sid.parse().map_err(|e| format!("{e}"))?;
+    client_for(app, org)
+        .map_err(|e| e.to_string())?
+        .hang_up_call(&sid)
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("Twilio did not hang up the call: {e}"))
+}
+
+/// Asks the organization's caller-lookup endpoint about `caller`:
+/// `GET {url}?phone=+15551234567` with `Authorization: {configured value}`. The answer (JSON, or
+/// text) becomes the tool's result; any failure is a result the model can apologise for.
+pub async fn lookup_caller(app: &App, org_id: Uuid, caller: &str) -> String {
+    match lookup(app, org_id, caller).await {
+        Ok(found) => found,
+        Err(why) => {
+            tracing::warn!(%org_id, why, "caller lookup failed");
+            json!({"error": why}).to_string()
+        }
+    }
+}
+
+async fn lookup(app: &App, org_id: Uuid, caller: &str) -> Result<String, String> {
+    let settings = organization_twilio_settings::Entity::find_by_id(org_id)
+        .one(&app.db)
+        .await
+        .map_err(|_| "the caller lookup settings could not be read".to_owned())?;
+    let Some(url) = settings
+        .as_ref()
+        .and_then(|s| s.caller_lookup_url.as_deref())
+        .filter(|u| !u.is_empty())
+    else {
+        return Err("caller lookup is not configured for this organization".to_owned());
+    };
+    let mut request = reqwest::Client::new()
+        .get(url)
+        .query(&[("phone", caller)])
+        .timeout(LOOKUP_TIMEOUT);
+    if let Some(sealed) = settings
+        .as_ref()
+        .and_then(|s| s.caller_lookup_auth.as_deref())
+    {
+        let header = app
+            .secrets
+            .open(sealed)
+            .map_err(|_| "the caller lookup credentials could not be opened".to_owned())?;
+        request = request.header(reqwest::header::AUTHORIZATION, header);
+    }
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("the customer system did not answer: {}", without_url(&e)))?;
+    let status = response.status();
+    if status == reqwest::StatusCode::NOT_FOUND {
+        return Ok(json!({"found": false}).to_string());
+    }
+    if !status.is_success() {
+        return Err(format!("the customer system answered {status}"));
+    }
+    let body = response.bytes().await.map_err(|e| {
+        format!(
+            "the customer system's answer was cut off: {}",
+            without_url(&e)
+        )
+    })?;
+    let body = &body[..body.len().min(LOOKUP_MAX_BYTES)];
+    let text = String::from_utf8_lossy(body);
+    Ok(match serde_json::from_str::<Value>(&text) {
+        Ok(value) => json!({"found": true, "caller": value}).to_string(),
+        Err(_) => json!({"found": true, "caller": text}).to_string(),
+    })
+}
+
+/// reqwest errors name the URL, which may carry a token in its query: keep it out of logs.
+fn without_url(error: &reqwest::Error) -> String {
+    let mut message = error.to_string();
+    if let Some(url) = error.url() {
+        message = message.replace(url.as_str(), "(lookup URL)");
+    }
+    message
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn numbers(list: &[&str]) -> Vec<E164> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn transfer_goes_only_to_configured_numbers() {
+        let two = numbers(&["+15550001111", "+15550002222"]);
+        assert_eq!(
+            transfer_target(r#"{"number":"+15550002222"}"#, &two)
+                .unwrap()
+                .as_str(),
+            "+15550002222"
+        );
+        assert!(transfer_target(r#"{"number":"+15559999999"}"#, &two).is_err());
+        assert!(transfer_target("{}", &two).is_err());
+        let one = numbers(&["+15550001111"]);
+        assert_eq!(
+            transfer_target("not json", &one).unwrap().as_str(),
+            "+15550001111"
+        );
+        assert!(transfer_target("{}", &[]).is_err());
+    }
+}

@@ -1,0 +1,148 @@
+//! What every Twilio webhook needs before its handler runs: the form, the organization whose
+//! account sent it, and proof that it came from Twilio (`X-Twilio-Signature` checked with that
+//! account's Auth Token against the public URL). A request failing any of this is answered with
+//! 403 and nothing is read from or written to the organization's data.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+
+use crate::app::{App, AppState};
+use crate::entity::organization;
+use crate::orgs::twilio::auth_token;
+
+pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
+
+/// Largest webhook body we read: Twilio's forms are a few kilobytes.
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+/// Errors of the webhook boundary; the body is plain text for whoever reads Twilio's debugger.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookError {
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("internal error")]
+    Internal(#[from] sea_orm::DbErr),
+}
+
+impl IntoResponse for WebhookError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Internal(e) => {
+                // Twilio retries a 5xx, which is what we want after a database hiccup.
+                tracing::error!(error = %e, "webhook failed");
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        };
+        if status == StatusCode::FORBIDDEN {
+            tracing::warn!(reason = %self, "webhook rejected");
+        }
+        (status, self.to_string()).into_response()
+    }
+}
+
+/// A verified Twilio form post.
+pub struct TwilioForm {
+    pub org: organization::Model,
+    params: Vec<(String, String)>,
+}
+
+impl TwilioForm {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A parameter Twilio always sends on this webhook; its absence is a malformed request.
+    pub fn require(&self, name: &str) -> Result<&str, WebhookError> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| WebhookError::BadRequest(format!("the form has no {name}")))
+    }
+}
+
+/// The URL Twilio requested, as it knows it: our public base, then the path and query we saw.
+pub fn public_url_of(app: &App, path_and_query: &str) -> String {
+    let base = app.config.public_url.as_str().trim_end_matches('/');
+    format!("{base}{path_and_query}")
+}
+
+/// The organization using this Twilio account (its own or a platform subaccount).
+pub async fn organization_of_account(
+    app: &App,
+    account_sid: &str,
+) -> Result<Option<organization::Model>, sea_orm::DbErr> {
+    organization::Entity::find()
+        .filter(organization::Column::TwilioAccountSid.eq(account_sid))
+        .one(&app.db)
+        .await
+}
+
+fn signature(headers: &HeaderMap) -> Result<String, WebhookError> {
+    headers
+        .get(SIGNATURE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+        .map(str::to_owned)
+        .ok_or(WebhookError::Forbidden("missing X-Twilio-Signature"))
+}
+
+impl FromRequest<AppState> for TwilioForm {
+    type Rejection = WebhookError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebhookError> {
+        let signature = signature(req.headers())?;
+        let path_and_query = req
+            .uri()
+            .path_and_query()
+            .map(|p| p.as_str().to_owned())
+            .unwrap_or_else(|| req.uri().path().to_owned());
+        let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
+            .await
+            .map_err(|_| WebhookError::BadRequest("the form is too large".into()))?;
+        let params = parse_form(&body)?;
+        let Some(account_sid) = params
+            .iter()
+            .find(|(k, _)| k == "AccountSid")
+            .map(|(_, v)| v.clone())
+        else {
+            return Err(WebhookError::Forbidden(
+                "no AccountSid: cannot tell whose signature to check",
+            ));
+        };
+        let org =
+            organization_of_account(state, &account_sid)
+                .await?
+                .ok_or(WebhookError::Forbidden(
+                    "no organization uses this Twilio account",
+                ))?;
+        let token = auth_token(state, &org).ok_or(WebhookError::Forbidden(
+            "the organization's Twilio credentials are not usable",
+        ))?;
+        let url = public_url_of(state, &path_and_query);
+        loquent_twilio::signature::validate_form(
+            &token,
+            &url,
+            params.iter().map(|(k, v)| (k, v)),
+            &signature,
+        )
+        .map_err(|_| WebhookError::Forbidden("X-Twilio-Signature does not match"))?;
+        Ok(Self { org, params })
+    }
+}
+
+fn parse_form(body: &Bytes) -> Result<Vec<(String, String)>, WebhookError> {
+    serde_urlencoded::from_bytes(body).map_err(|e| {
+        WebhookError::BadRequest(format!(
+            "the body is not an application/x-www-form-urlencoded form: {e}"
+        ))
+    })
+}

@@ -1,0 +1,95 @@
+//! Call-row writes from live calls, off the audio path: the bridge hands them to a bounded
+//! channel and one task writes them. A full channel (the database is stalled) never blocks a
+//! call; the write waits with a deadline, and is logged and dropped past it: audio matters
+//! more than bookkeeping that the status callback and the recording pipeline redo anyway.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use tokio::sync::mpsc;
+use uuid::Uuid;
+
+use crate::entity::call;
+
+/// Writes queued before the writer falls behind.
+const QUEUE: usize = 4096;
+/// How long a bridge waits for room in a full queue before giving up on one write.
+const ENQUEUE_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug)]
+pub enum CallWrite {
+    /// The media stream ended: record how long it lasted, the live transcript, and close the
+    /// status if Twilio has not reported a final one yet.
+    StreamEnded {
+        call_id: Uuid,
+        duration_secs: i32,
+        transcript: String,
+    },
+}
+
+#[derive(Clone)]
+pub struct CallWriter {
+    tx: mpsc::Sender<CallWrite>,
+}
+
+impl CallWriter {
+    pub fn start(db: DatabaseConnection) -> Self {
+        let (tx, rx) = mpsc::channel(QUEUE);
+        tokio::spawn(run(db, rx));
+        Self { tx }
+    }
+
+    pub async fn write(&self, write: CallWrite) {
+        match self.tx.send_timeout(write, ENQUEUE_TIMEOUT).await {
+            Ok(()) => {}
+            Err(e) => tracing::error!(write = ?e, "call writer is stalled; write dropped"),
+        }
+    }
+}
+
+async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<CallWrite>) {
+    while let Some(write) = rx.recv().await {
+        if let Err(error) = apply(&db, &write).await {
+            tracing::error!(%error, ?write, "call write failed");
+        }
+    }
+}
+
+async fn apply(db: &DatabaseConnection, write: &CallWrite) -> Result<(), sea_orm::DbErr> {
+    match write {
+        CallWrite::StreamEnded {
+            call_id,
+            duration_secs,
+            transcript,
+        } => {
+            let now = Utc::now();
+            // Twilio's status callback is the authority on the final status and duration; these
+            // fill in only what it has not written yet.
+            call::Entity::update_many()
+                .col_expr(call::Column::Status, Expr::value("completed"))
+                .col_expr(call::Column::UpdatedAt, Expr::value(now))
+                .filter(call::Column::Id.eq(*call_id))
+                .filter(call::Column::Status.eq("in-progress"))
+                .exec(db)
+                .await?;
+            call::Entity::update_many()
+                .col_expr(call::Column::DurationSecs, Expr::value(*duration_secs))
+                .filter(call::Column::Id.eq(*call_id))
+                .filter(call::Column::DurationSecs.is_null())
+                .exec(db)
+                .await?;
+            if !transcript.is_empty() {
+                // The recording's transcription, when it comes, replaces this live one.
+                call::Entity::update_many()
+                    .col_expr(call::Column::Transcription, Expr::value(transcript.clone()))
+                    .filter(call::Column::Id.eq(*call_id))
+                    .filter(call::Column::Transcription.is_null())
+                    .exec(db)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
