@@ -1,6 +1,6 @@
 //! The HTTP error boundary. Handlers return `ApiError`; it becomes
-//! `{"error": {"code", "message"}}` with the right status. Internal causes are logged once here
-//! and never shown to the caller.
+//! `{"error": {"code", "message"}}` with the right status (plus `fields` when input failed field
+//! by field). Internal causes are logged once here and never shown to the caller.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{FromRequest, Request};
@@ -27,6 +27,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("{0}")]
     Unprocessable(String),
+    /// Input with one or more bad fields, all reported at once so a form can show each in place.
+    #[error("{}", FieldError::summary(.0))]
+    InvalidFields(Vec<FieldError>),
     #[error("request body is too large")]
     PayloadTooLarge,
     #[error("{0}")]
@@ -45,7 +48,7 @@ impl ApiError {
             Self::Forbidden(_) | Self::NoOrganization => StatusCode::FORBIDDEN,
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
-            Self::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::Unprocessable(_) | Self::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
@@ -63,7 +66,7 @@ impl ApiError {
             Self::NoOrganization => "no_organization",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
-            Self::Unprocessable(_) => "invalid_input",
+            Self::Unprocessable(_) | Self::InvalidFields(_) => "invalid_input",
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Upstream(_) => "upstream_error",
@@ -100,6 +103,32 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
     }
 }
 
+/// One rejected input field: `field` is its path in the request body (`name`,
+/// `config.vad.threshold`), `message` says what to change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+
+    /// `field: message; field: message`, for the error's one-line `message`.
+    fn summary(errors: &[FieldError]) -> String {
+        let parts: Vec<String> = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect();
+        parts.join("; ")
+    }
+}
+
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
@@ -109,15 +138,22 @@ struct ErrorBody<'a> {
 struct ErrorDetail<'a> {
     code: &'a str,
     message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    fields: Option<&'a [FieldError]>,
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         self.log();
+        let fields = match &self {
+            Self::InvalidFields(errors) => Some(errors.as_slice()),
+            _ => None,
+        };
         let body = ErrorBody {
             error: ErrorDetail {
                 code: self.code(),
                 message: self.to_string(),
+                fields,
             },
         };
         (self.status(), axum::Json(body)).into_response()

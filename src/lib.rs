@@ -2,6 +2,7 @@
 //!
 //! `docs/ARCHITECTURE.md` maps the modules; `router.rs` lists every URL.
 
+pub mod agents;
 pub mod api;
 pub mod app;
 pub mod auth;

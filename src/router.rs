@@ -69,6 +69,13 @@ pub fn router(state: AppState) -> Router {
             "/twilio/restore-phone-voice",
             post(api::twilio::restore_phone_voice),
         )
+        .route("/agents", get(api::agents::list).post(api::agents::create))
+        .route(
+            "/agents/{id}",
+            get(api::agents::read)
+                .put(api::agents::update)
+                .delete(api::agents::delete),
+        )
         .route("/phones", get(api::phones::list))
         .route(
             "/phones/{id}",
@@ -94,7 +101,16 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(dashboard::auth_pages::logout))
         .route("/calls", get(dashboard::lists::calls))
         .route("/contacts", get(dashboard::lists::contacts))
-        .route("/agents", get(dashboard::lists::agents))
+        .route(
+            "/agents",
+            get(dashboard::lists::agents).post(dashboard::agents::create),
+        )
+        .route("/agents/new", get(dashboard::agents::new))
+        .route(
+            "/agents/{id}",
+            get(dashboard::agents::edit).post(dashboard::agents::save),
+        )
+        .route("/agents/{id}/delete", post(dashboard::agents::delete))
         .route("/analyzers", get(dashboard::lists::analyzers))
         .route("/todos", get(dashboard::lists::todos))
         .route("/settings", get(dashboard::settings::overview))

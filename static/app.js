@@ -1,4 +1,5 @@
-// Loquent dashboard helpers: live organization events and confirmations. No build step.
+// Loquent dashboard helpers: live organization events, confirmations, the agent form. No build
+// step.
 "use strict";
 
 (function () {
@@ -50,6 +51,23 @@
   });
   document.addEventListener("DOMContentLoaded", () => {
     document.querySelectorAll("form[data-count-checked]").forEach(recount);
+  });
+
+  // Agent form: switching provider switches to its default voice, and to its default model
+  // unless a custom one was typed. Without this script the server reports the mismatch.
+  document.addEventListener("change", (e) => {
+    const provider = e.target;
+    if (provider.id !== "provider" || !provider.form) return;
+    const chosen = provider.selectedOptions[0];
+    const { voice, model } = provider.form.elements;
+    const group = voice && voice.selectedOptions[0] && voice.selectedOptions[0].parentElement;
+    if (voice && (!group || group.dataset.provider !== provider.value)) {
+      voice.value = chosen.dataset.voice;
+    }
+    const defaults = Array.from(provider.options, (o) => o.dataset.model);
+    if (model && (model.value.trim() === "" || defaults.includes(model.value.trim()))) {
+      model.value = chosen.dataset.model;
+    }
   });
 
   document.addEventListener("submit", (e) => {

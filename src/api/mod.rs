@@ -1,5 +1,6 @@
 //! JSON API handlers, one file per resource. Routes are in `crate::router`.
 
+pub mod agents;
 pub mod auth;
 pub mod members;
 pub mod phones;

@@ -9,6 +9,7 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
 use super::{Chrome, PageError, PageMember, render};
+use crate::agents::RealtimeConfig;
 use crate::app::AppState;
 use crate::entity::{agent, analyzer, call, contact, todo};
 
@@ -22,8 +23,16 @@ struct ListPage {
     title: &'static str,
     intro: &'static str,
     columns: &'static [&'static str],
-    rows: Vec<Vec<String>>,
+    rows: Vec<Row>,
     empty: &'static str,
+    /// A button-like link above the table, e.g. ("New agent", "/agents/new").
+    action: Option<(&'static str, &'static str)>,
+}
+
+/// One table row; with `href`, its first cell links to the item's page.
+struct Row {
+    cells: Vec<String>,
+    href: Option<String>,
 }
 
 /// What one list page is: who may see it and how it reads. The rows are each handler's own.
@@ -44,6 +53,19 @@ impl Listing {
     }
 
     fn render(&self, page: &PageMember, rows: Vec<Vec<String>>) -> Response {
+        let rows = rows
+            .into_iter()
+            .map(|cells| Row { cells, href: None })
+            .collect();
+        self.render_rows(page, rows, None)
+    }
+
+    fn render_rows(
+        &self,
+        page: &PageMember,
+        rows: Vec<Row>,
+        action: Option<(&'static str, &'static str)>,
+    ) -> Response {
         render(&ListPage {
             chrome: page.chrome(self.nav),
             title: self.title,
@@ -51,6 +73,7 @@ impl Listing {
             columns: self.columns,
             rows,
             empty: self.empty,
+            action,
         })
     }
 }
@@ -149,7 +172,7 @@ const AGENTS: Listing = Listing {
     nav: "agents",
     title: "Agents",
     intro: "The AI voices that answer your numbers.",
-    columns: &["Name", "Provider", "Model", "Updated"],
+    columns: &["Name", "Provider", "Model", "Voice", "Updated"],
     empty: "No agents yet.",
 };
 
@@ -166,12 +189,24 @@ pub async fn agents(
         .await?
         .into_iter()
         .map(|a| {
-            let field = |key: &str| a.realtime_config[key].as_str().unwrap_or("—").to_owned();
-            let (provider, model) = (field("provider"), field("model"));
-            vec![a.name, provider, model, when(&a.updated_at)]
+            let config = RealtimeConfig::from_json(&a.realtime_config);
+            Row {
+                href: Some(format!("/agents/{}", a.id)),
+                cells: vec![
+                    a.name,
+                    config.provider.label().to_owned(),
+                    config.model,
+                    config.voice,
+                    when(&a.updated_at),
+                ],
+            }
         })
         .collect();
-    Ok(AGENTS.render(&page, rows))
+    let action = page
+        .member
+        .can("Agent:Collection:Create")
+        .then_some(("New agent", "/agents/new"));
+    Ok(AGENTS.render_rows(&page, rows, action))
 }
 
 const ANALYZERS: Listing = Listing {

@@ -1,5 +1,6 @@
 //! Server-rendered dashboard pages (askama templates in `templates/`).
 
+pub mod agents;
 pub mod auth_pages;
 pub mod lists;
 pub mod settings;

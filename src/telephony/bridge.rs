@@ -179,6 +179,7 @@ impl Bridge {
                     metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
                     tracing::warn!(why, "speech session ended mid-call");
                     bridge.apologise().await;
+                    wait_for_stop(&mut from_twilio).await;
                 }
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
                 end
@@ -187,6 +188,7 @@ impl Bridge {
                 metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
                 tracing::error!(why, "no speech session for the call");
                 bridge.apologise().await;
+                wait_for_stop(&mut from_twilio).await;
                 End::ProviderGone(why)
             }
         };
@@ -546,23 +548,24 @@ impl Bridge {
                     Err(why) => Some(json!({"error": why})),
                 }
             }
-            LOOKUP_CALLER => {
-                let state = self.state.clone();
-                let org_id = self.ctx.org.id;
-                let caller = self.ctx.call.from_number.clone();
-                let done = self.tools_tx.clone();
-                tokio::spawn(async move {
-                    let output = tools::lookup_caller(&state, org_id, &caller).await;
-                    let _ = done
-                        .send(ToolDone {
-                            call_id,
-                            name,
-                            output,
-                        })
-                        .await;
-                });
-                return None;
-            }
+            LOOKUP_CALLER => match self.ctx.setup.lookup.clone() {
+                Some((url, token)) => {
+                    let caller = self.ctx.call.from_number.clone();
+                    let done = self.tools_tx.clone();
+                    tokio::spawn(async move {
+                        let output = tools::lookup_caller(&url, token.as_deref(), &caller).await;
+                        let _ = done
+                            .send(ToolDone {
+                                call_id,
+                                name,
+                                output,
+                            })
+                            .await;
+                    });
+                    return None;
+                }
+                None => Some(json!({"error": "caller lookup is not set up for this agent"})),
+            },
             other => Some(json!({"error": format!("there is no tool named {other}")})),
         };
         let output = immediate?.to_string();
@@ -667,6 +670,21 @@ fn provider_label(provider: loquent_ai::realtime::Provider) -> &'static str {
         loquent_ai::realtime::Provider::OpenAi => "openai",
         loquent_ai::realtime::Provider::Gemini => "gemini",
     }
+}
+
+/// After we redirect the call, Twilio ends the stream itself; closing our side first would cut
+/// the redirect short on some edges. Waits for `stop` or the socket's end, at most STOP_GRACE.
+async fn wait_for_stop(from_twilio: &mut futures_util::stream::SplitStream<WebSocket>) {
+    let _ = tokio::time::timeout(STOP_GRACE, async {
+        while let Some(Ok(frame)) = from_twilio.next().await {
+            match frame {
+                Message::Text(text) if text.as_str().contains("\"event\":\"stop\"") => return,
+                Message::Close(_) => return,
+                _ => {}
+            }
+        }
+    })
+    .await;
 }
 
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {

@@ -15,12 +15,13 @@ use loquent_ai::realtime::{
     TurnDetection,
 };
 use loquent_twilio::E164;
-use serde::Deserialize;
 use serde_json::json;
 use tokio::task::JoinHandle;
 
+use crate::agents::config::{RealtimeConfig as AgentConfig, Tools};
 use crate::app::App;
 use crate::entity::agent;
+use crate::secrets::SecretBox;
 
 /// How long a pre-warmed session waits for its media stream.
 pub const PREWARM_TTL: Duration = Duration::from_secs(10);
@@ -39,105 +40,56 @@ pub struct AgentSetup {
     pub transfer_numbers: Vec<E164>,
     /// Tell the model the caller's name and notes before it greets them.
     pub caller_context: bool,
-}
-
-/// The stored `agent.realtime_config`, leniently: an agent saved by an older version still
-/// answers its calls with defaults for what it lacks.
-#[derive(Deserialize, Default)]
-#[serde(default)]
-struct StoredAgent {
-    provider: Option<Provider>,
-    model: Option<String>,
-    voice: Option<String>,
-    vad: Option<StoredVad>,
-    greeting: Option<String>,
-    tools: StoredTools,
-    transfer_numbers: Vec<String>,
-    caller_context: bool,
-}
-
-#[derive(Deserialize)]
-struct StoredVad {
-    threshold: Option<f64>,
-    prefix_padding_ms: Option<u32>,
-    silence_duration_ms: Option<u32>,
-}
-
-#[derive(Deserialize)]
-#[serde(default)]
-struct StoredTools {
-    end_call: bool,
-    transfer_call: bool,
-    lookup_caller: bool,
-}
-
-impl Default for StoredTools {
-    fn default() -> Self {
-        Self {
-            end_call: true,
-            transfer_call: false,
-            lookup_caller: false,
-        }
-    }
+    /// The caller-lookup endpoint and its opened token, when the agent may look callers up.
+    pub lookup: Option<(String, Option<String>)>,
 }
 
 impl AgentSetup {
-    pub fn of(agent: &agent::Model) -> Self {
-        let stored: StoredAgent =
-            serde_json::from_value(agent.realtime_config.clone()).unwrap_or_else(|error| {
-                tracing::warn!(agent_id = %agent.id, %error, "agent config unreadable; using defaults");
-                StoredAgent::default()
-            });
-        let mut session = RealtimeConfig::for_provider(stored.provider.unwrap_or(Provider::OpenAi));
-        if let Some(model) = stored.model.filter(|m| !m.trim().is_empty()) {
-            session.model = model;
-        }
-        if let Some(voice) = stored.voice.filter(|v| !v.trim().is_empty()) {
-            session.voice = voice;
-        }
-        if !agent.prompt.trim().is_empty() {
-            session.instructions = agent.prompt.clone();
-        }
-        if let Some(vad) = stored.vad {
-            let TurnDetection::ServerVad {
-                threshold,
-                prefix_padding_ms,
-                silence_duration_ms,
-            } = TurnDetection::default()
-            else {
-                unreachable!("the default turn detection is server VAD")
-            };
-            session.turn_detection = TurnDetection::ServerVad {
-                threshold: vad.threshold.unwrap_or(threshold),
-                prefix_padding_ms: vad.prefix_padding_ms.unwrap_or(prefix_padding_ms),
-                silence_duration_ms: vad.silence_duration_ms.unwrap_or(silence_duration_ms),
-            };
-        }
+    /// The agent's stored settings as a speech-session config; a row the current rules would
+    /// reject still answers its calls, with the provider's defaults where it is wrong.
+    pub fn of(agent: &agent::Model, secrets: &SecretBox) -> Self {
+        let stored = AgentConfig::from_json(&agent.realtime_config);
         let transfer_numbers: Vec<E164> = stored
             .transfer_numbers
             .iter()
             .filter_map(|n| n.parse().ok())
             .collect();
-        session.tools = tools(&stored.tools, &transfer_numbers);
-        if session.validate().is_err() {
-            tracing::warn!(agent_id = %agent.id, "agent config invalid; using provider defaults");
-            let tools = std::mem::take(&mut session.tools);
-            let instructions = std::mem::take(&mut session.instructions);
-            session = RealtimeConfig::for_provider(session.provider);
-            session.tools = tools;
-            session.instructions = instructions;
+        let mut session = RealtimeConfig::for_provider(stored.provider.into());
+        session.model = stored.model.clone();
+        session.voice = stored.voice.clone();
+        if !agent.prompt.trim().is_empty() {
+            session.instructions = agent.prompt.clone();
+        }
+        session.turn_detection = TurnDetection::ServerVad {
+            threshold: f64::from(stored.vad.threshold),
+            prefix_padding_ms: stored.vad.prefix_padding_ms,
+            silence_duration_ms: stored.vad.silence_duration_ms,
+        };
+        let lookup = stored
+            .lookup
+            .as_ref()
+            .filter(|_| stored.tools.lookup_caller)
+            .map(|l| (l.url.clone(), stored.lookup_token(secrets)));
+        session.tools = tools(&stored.tools, &transfer_numbers, lookup.is_some());
+        if let Err(error) = session.validate() {
+            tracing::warn!(agent_id = %agent.id, %error, "agent settings invalid; using provider defaults");
+            let fallback = RealtimeConfig::for_provider(session.provider);
+            session.model = fallback.model;
+            session.voice = fallback.voice;
+            session.turn_detection = fallback.turn_detection;
         }
         Self {
             session,
             greeting: stored.greeting.filter(|g| !g.trim().is_empty()),
             transfer_numbers,
             caller_context: stored.caller_context,
+            lookup,
         }
     }
 }
 
 /// The functions the model may call, as the agent enables them.
-fn tools(enabled: &StoredTools, transfer_numbers: &[E164]) -> Vec<ToolSpec> {
+fn tools(enabled: &Tools, transfer_numbers: &[E164], lookup: bool) -> Vec<ToolSpec> {
     let mut tools = Vec::new();
     if enabled.end_call {
         tools.push(ToolSpec {
@@ -161,7 +113,7 @@ fn tools(enabled: &StoredTools, transfer_numbers: &[E164]) -> Vec<ToolSpec> {
             }, "required": ["number"]}),
         });
     }
-    if enabled.lookup_caller {
+    if lookup {
         tools.push(ToolSpec {
             name: super::tools::LOOKUP_CALLER.to_owned(),
             description: "Look up what the business knows about the caller (by their phone \

@@ -163,7 +163,7 @@ async fn prepare(
     .map_err(db_error)?;
     tracing::info!(call_id = %call.id, agent = %agent.name, "call started");
     Ok(CallContext {
-        setup: AgentSetup::of(&agent),
+        setup: AgentSetup::of(&agent, &state.secrets),
         org,
         call,
         contact,

@@ -7,12 +7,10 @@ use std::time::Duration;
 use loquent_twilio::calls::CallUpdate;
 use loquent_twilio::twiml::{Dial, Response};
 use loquent_twilio::{CallSid, E164};
-use sea_orm::EntityTrait;
 use serde_json::{Value, json};
-use uuid::Uuid;
 
 use crate::app::App;
-use crate::entity::{organization, organization_twilio_settings};
+use crate::entity::organization;
 use crate::orgs::twilio::client_for;
 
 pub const END_CALL: &str = "end_call";
@@ -70,44 +68,26 @@ pub async fn hang_up(app: &App, org: &organization::Model, call_sid: &str) -> Re
         .map_err(|e| format!("Twilio did not hang up the call: {e}"))
 }
 
-/// Asks the organization's caller-lookup endpoint about `caller`:
-/// `GET {url}?phone=+15551234567` with `Authorization: {configured value}`. The answer (JSON, or
-/// text) becomes the tool's result; any failure is a result the model can apologise for.
-pub async fn lookup_caller(app: &App, org_id: Uuid, caller: &str) -> String {
-    match lookup(app, org_id, caller).await {
+/// Asks the agent's caller-lookup endpoint about `caller`: `GET {url}?phone=+15551234567` with
+/// `Authorization: Bearer {token}`. The answer (JSON, or text) becomes the tool's result; any
+/// failure is a result the model can apologise for, never an error of the call.
+pub async fn lookup_caller(url: &str, token: Option<&str>, caller: &str) -> String {
+    match lookup(url, token, caller).await {
         Ok(found) => found,
         Err(why) => {
-            tracing::warn!(%org_id, why, "caller lookup failed");
+            tracing::warn!(why, "caller lookup failed");
             json!({"error": why}).to_string()
         }
     }
 }
 
-async fn lookup(app: &App, org_id: Uuid, caller: &str) -> Result<String, String> {
-    let settings = organization_twilio_settings::Entity::find_by_id(org_id)
-        .one(&app.db)
-        .await
-        .map_err(|_| "the caller lookup settings could not be read".to_owned())?;
-    let Some(url) = settings
-        .as_ref()
-        .and_then(|s| s.caller_lookup_url.as_deref())
-        .filter(|u| !u.is_empty())
-    else {
-        return Err("caller lookup is not configured for this organization".to_owned());
-    };
+async fn lookup(url: &str, token: Option<&str>, caller: &str) -> Result<String, String> {
     let mut request = reqwest::Client::new()
         .get(url)
         .query(&[("phone", caller)])
         .timeout(LOOKUP_TIMEOUT);
-    if let Some(sealed) = settings
-        .as_ref()
-        .and_then(|s| s.caller_lookup_auth.as_deref())
-    {
-        let header = app
-            .secrets
-            .open(sealed)
-            .map_err(|_| "the caller lookup credentials could not be opened".to_owned())?;
-        request = request.header(reqwest::header::AUTHORIZATION, header);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
     }
     let response = request
         .send()

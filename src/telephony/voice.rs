@@ -36,7 +36,7 @@ pub async fn answer(
         tracing::warn!(org_id = %org.id, %call_sid, %to, "no agent answers this number; declining the call");
         return Ok(twiml_response(&unavailable()));
     };
-    let setup = AgentSetup::of(&agent);
+    let setup = AgentSetup::of(&agent, &state.secrets);
     state
         .live
         .prewarmed

@@ -57,20 +57,20 @@ pub async fn line(agent_config: Value, recording: bool) -> Line {
         Some(app.url("/twilio/voice"))
     );
     let org_id: uuid::Uuid = owner.org_id().parse().unwrap();
-    let agent_id = uuid::Uuid::now_v7();
-    let now = chrono::Utc::now();
-    loquent::entity::agent::ActiveModel {
-        id: Set(agent_id),
-        organization_id: Set(org_id),
-        name: Set("Front desk".into()),
-        prompt: Set("You answer the phone for Acme Plumbing.".into()),
-        realtime_config: Set(agent_config),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.app.db)
-    .await
-    .unwrap();
+    let res = owner
+        .post_json(
+            &app,
+            "/api/agents",
+            &json!({
+                "name": "Front desk",
+                "prompt": "You answer the phone for Acme Plumbing.",
+                "config": agent_config,
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let agent: Value = res.json().await.unwrap();
+    let agent_id = agent["id"].as_str().unwrap().to_owned();
     let res = owner
         .client
         .put(app.url(&format!("/api/phones/{phone_id}")))
@@ -124,12 +124,54 @@ pub async fn set_recording(app: &TestApp, org_id: uuid::Uuid, on: bool) {
     }
 }
 
-pub fn openai_agent() -> Value {
+pub fn openai_agent(lookup_url: &str) -> Value {
     json!({
         "provider": "openai",
         "tools": {"end_call": true, "transfer_call": true, "lookup_caller": true},
         "transfer_numbers": [TRANSFER_TO],
+        "lookup": {"url": lookup_url, "token": CRM_TOKEN},
     })
+}
+
+const CRM_TOKEN: &str = "crm-secret-token";
+
+/// A customer system answering caller look-ups: it knows the caller when asked with the token.
+/// Returns its URL and the look-ups it answered (phone, authorized).
+async fn crm() -> (
+    String,
+    std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>,
+) {
+    use axum::extract::{Query, State};
+    use axum::http::HeaderMap;
+    type Seen = std::sync::Arc<std::sync::Mutex<Vec<(String, bool)>>>;
+    async fn lookup(
+        State(seen): State<Seen>,
+        headers: HeaderMap,
+        Query(query): Query<std::collections::HashMap<String, String>>,
+    ) -> (StatusCode, axum::Json<Value>) {
+        let phone = query.get("phone").cloned().unwrap_or_default();
+        let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
+            == Some(&format!("Bearer {CRM_TOKEN}"));
+        seen.lock().unwrap().push((phone.clone(), authorized));
+        if !authorized {
+            return (StatusCode::UNAUTHORIZED, axum::Json(json!({})));
+        }
+        if phone != CALLER {
+            return (StatusCode::NOT_FOUND, axum::Json(json!({})));
+        }
+        (
+            StatusCode::OK,
+            axum::Json(json!({"name": "Ada Lovelace", "plan": "gold"})),
+        )
+    }
+    let seen: Seen = Default::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/callers", listener.local_addr().unwrap());
+    let app = axum::Router::new()
+        .route("/callers", axum::routing::get(lookup))
+        .with_state(seen.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, seen)
 }
 
 fn gemini_agent() -> Value {
@@ -196,8 +238,9 @@ impl Line {
 }
 
 #[tokio::test]
-async fn an_openai_call_greets_handles_barge_in_and_ends_after_the_goodbye() {
-    let line = line(openai_agent(), false).await;
+async fn an_openai_call_greets_handles_barge_in_looks_up_and_ends_after_the_goodbye() {
+    let (crm_url, crm_seen) = crm().await;
+    let line = line(openai_agent(&crm_url), false).await;
     let report = line
         .call(json!([
             {"wait_for_reply": 5000},
@@ -205,6 +248,8 @@ async fn an_openai_call_greets_handles_barge_in_and_ends_after_the_goodbye() {
             {"wait_for_speech": 5000},
             {"silence": 600},
             {"say": "hello", "ms": 700},
+            {"wait_for_reply": 5000},
+            {"say": "lookup_caller", "ms": 800},
             {"wait_for_reply": 5000},
             {"say": "end_call", "ms": 800},
             {"wait_for_hangup": 20000}
@@ -245,6 +290,22 @@ async fn an_openai_call_greets_handles_barge_in_and_ends_after_the_goodbye() {
     assert!(
         (100..2_000).contains(&played),
         "truncated at {played} ms of a 2000 ms answer"
+    );
+    // lookup_caller: the customer system was asked with the token, and its answer reached the
+    // model as the tool's result.
+    assert_eq!(
+        crm_seen.lock().unwrap().clone(),
+        vec![(CALLER.to_owned(), true)]
+    );
+    let output = received
+        .iter()
+        .find(|m| m["item"]["type"] == "function_call_output")
+        .unwrap_or_else(|| panic!("no tool result in {received:#?}"));
+    assert!(
+        output["item"]["output"]
+            .as_str()
+            .unwrap()
+            .contains("Ada Lovelace")
     );
     // end_call: the goodbye played out, then the call was hung up through the REST API.
     assert_eq!(stream.ended_by, "hangup", "{stream:?}");
@@ -293,4 +354,230 @@ async fn a_gemini_call_is_bridged_both_ways_and_transfers() {
     assert_eq!(report.dialed, vec![TRANSFER_TO.to_owned()]);
     let call = line.call_row(&report.call_sid).await.expect("call row");
     assert_eq!(call.status, "completed");
+}
+
+/// Signs a form the way Twilio signs a webhook to `url`.
+fn signed_form(token: &str, url: &str, form: &[(&str, &str)]) -> String {
+    loquent_twilio::signature::sign(token, url, form.iter().copied())
+}
+
+async fn post_voice(
+    line: &Line,
+    form: &[(&str, &str)],
+    signature: Option<&str>,
+) -> reqwest::Response {
+    let url = line.app.url("/twilio/voice");
+    let mut req = reqwest::Client::new().post(&url).form(form);
+    if let Some(signature) = signature {
+        req = req.header("x-twilio-signature", signature);
+    }
+    req.send().await.unwrap()
+}
+
+async fn call_rows(line: &Line) -> usize {
+    loquent::entity::call::Entity::find()
+        .all(&line.app.app.db)
+        .await
+        .unwrap()
+        .len()
+}
+
+#[tokio::test]
+async fn the_voice_twiml_follows_the_recording_switch() {
+    let line = line(gemini_agent(), false).await;
+    let to = line.account.numbers[0].phone_number.clone();
+    let form = [
+        ("AccountSid", line.account.account_sid.as_str()),
+        ("CallSid", "CA00000000000000000000000000000001"),
+        ("From", CALLER),
+        ("To", to.as_str()),
+        ("CallStatus", "ringing"),
+        ("Direction", "inbound"),
+    ];
+    let url = line.app.url("/twilio/voice");
+    let signature = signed_form(&line.account.auth_token, &url, &form);
+    let origin = line.app.url("");
+    let host = origin.trim_start_matches("http://");
+    let twiml = |body: String| {
+        body.replace(&origin, "http://APP")
+            .replace(host, "APP")
+            .replace(&to, "+1NUMBER")
+    };
+
+    let res = post_voice(&line, &form, Some(&signature)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["content-type"], "text/xml; charset=utf-8");
+    insta::assert_snapshot!("voice_without_recording", twiml(res.text().await.unwrap()));
+
+    set_recording(&line.app, line.owner.org_id().parse().unwrap(), true).await;
+    // A retried webhook (same CallSid) gets the same answer and reuses the pre-warmed session.
+    let res = post_voice(&line, &form, Some(&signature)).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    insta::assert_snapshot!("voice_with_recording", twiml(res.text().await.unwrap()));
+    assert_eq!(line.app.app.live.prewarmed.len(), 1);
+}
+
+#[tokio::test]
+async fn forged_or_malformed_webhooks_are_refused_and_write_nothing() {
+    let line = line(gemini_agent(), false).await;
+    let to = line.account.numbers[0].phone_number.clone();
+    let form = [
+        ("AccountSid", line.account.account_sid.as_str()),
+        ("CallSid", "CA00000000000000000000000000000002"),
+        ("From", CALLER),
+        ("To", to.as_str()),
+    ];
+    let url = line.app.url("/twilio/voice");
+    let forged = signed_form("not-the-token", &url, &form);
+    assert_eq!(
+        post_voice(&line, &form, Some(&forged)).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        post_voice(&line, &form, None).await.status(),
+        StatusCode::FORBIDDEN
+    );
+    // Signed over other parameters than those sent (a tampered To).
+    let tampered = [form[0], form[1], form[2], ("To", "+15550009999")];
+    let res = post_voice(
+        &line,
+        &tampered,
+        Some(&signed_form(&line.account.auth_token, &url, &form)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert!(
+        line.app.app.live.prewarmed.is_empty(),
+        "a forged call opened a session"
+    );
+
+    // Correctly signed but missing To: a clear 400.
+    let partial = [form[0], form[1], form[2]];
+    let res = post_voice(
+        &line,
+        &partial,
+        Some(&signed_form(&line.account.auth_token, &url, &partial)),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("To"));
+
+    // The status callback is signed too.
+    let status_url = line.app.url("/twilio/call-status");
+    let res = reqwest::Client::new()
+        .post(&status_url)
+        .header("x-twilio-signature", signed_form("nope", &status_url, &[]))
+        .form(&[
+            ("AccountSid", line.account.account_sid.as_str()),
+            ("CallSid", "CA1"),
+            ("CallStatus", "completed"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+
+    // A media stream without a signature is refused at the upgrade…
+    let ws = line.app.ws_url("/twilio/stream");
+    let refused = tokio_tungstenite::connect_async(ws.as_str()).await;
+    match refused {
+        Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+            assert_eq!(res.status(), StatusCode::FORBIDDEN)
+        }
+        other => panic!("expected 403, got {other:?}"),
+    }
+    // …and one with a wrong signature is closed at `start` without touching anything.
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let mut request = ws.as_str().into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("x-twilio-signature", "Zm9yZ2Vk".parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let start = json!({
+        "event": "start", "sequenceNumber": "1", "streamSid": "MZ00000000000000000000000000000001",
+        "start": {
+            "streamSid": "MZ00000000000000000000000000000001",
+            "accountSid": line.account.account_sid,
+            "callSid": "CA00000000000000000000000000000002",
+            "tracks": ["inbound"],
+            "customParameters": {"from": CALLER, "to": to},
+            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1}
+        }
+    });
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}).to_string(),
+        ))
+        .await
+        .unwrap();
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::text(
+            start.to_string(),
+        ))
+        .await
+        .unwrap();
+    let closed = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        while let Some(Ok(message)) = socket.next().await {
+            if let tokio_tungstenite::tungstenite::Message::Close(frame) = message {
+                return frame.map(|f| u16::from(f.code));
+            }
+        }
+        None
+    })
+    .await
+    .expect("the server closes a forged stream");
+    assert_eq!(closed, Some(1008));
+    assert_eq!(call_rows(&line).await, 0);
+    let contacts = loquent::entity::contact::Entity::find()
+        .all(&line.app.app.db)
+        .await
+        .unwrap();
+    assert!(contacts.is_empty(), "a forged stream created a contact");
+}
+
+#[tokio::test]
+async fn a_number_without_an_agent_is_declined_politely() {
+    let line = line(gemini_agent(), false).await;
+    let res = line
+        .owner
+        .client
+        .delete(
+            line.app
+                .url(&format!("/api/phones/{}/agent", line.phone_id)),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let report = line.call(json!([{"wait_for_hangup": 5000}])).await;
+    assert_eq!(
+        report.said,
+        vec![loquent::telephony::voice::UNAVAILABLE.to_owned()]
+    );
+    assert!(report.streams.is_empty());
+    assert!(report.twiml[0].ends_with("<Hangup/></Response>"));
+    assert_eq!(call_rows(&line).await, 0);
+}
+
+#[tokio::test]
+async fn a_provider_that_drops_mid_call_ends_it_cleanly_with_its_status() {
+    let mut agent = gemini_agent();
+    agent["provider"] = json!("openai");
+    agent["model"] = json!("gpt-realtime-drop");
+    let line = line(agent, false).await;
+    let started = std::time::Instant::now();
+    let report = line.call(json!([{"wait_for_hangup": 15000}])).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let stream = &report.streams[0];
+    assert_eq!(stream.ended_by, "redirect", "{stream:?}");
+    assert!(
+        report.said.iter().any(|s| s.contains("disconnected")),
+        "{:?}",
+        report.said
+    );
+    assert_eq!(report.status, "completed");
+    let call = line.call_row(&report.call_sid).await.expect("call row");
+    assert_eq!(call.status, "completed");
+    assert!(call.duration_secs.is_some());
 }

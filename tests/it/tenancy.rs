@@ -12,6 +12,7 @@ struct Victim {
     member_id: String,
     role_id: String,
     phone_id: String,
+    agent_id: String,
 }
 
 struct Case {
@@ -83,6 +84,49 @@ fn cases() -> Vec<Case> {
             page: false,
         },
         Case {
+            route: "/agents/{id}",
+            method: Method::GET,
+            path: |v| format!("/api/agents/{}", v.agent_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/agents/{id}",
+            method: Method::PUT,
+            path: |v| format!("/api/agents/{}", v.agent_id),
+            body: Some(json!({"name": "stolen", "prompt": "stolen"})),
+            page: false,
+        },
+        Case {
+            route: "/agents/{id}",
+            method: Method::DELETE,
+            path: |v| format!("/api/agents/{}", v.agent_id),
+            body: None,
+            page: false,
+        },
+        // The dashboard's agent pages share the API's route string.
+        Case {
+            route: "/agents/{id}",
+            method: Method::GET,
+            path: |v| format!("/agents/{}", v.agent_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/agents/{id}",
+            method: Method::POST,
+            path: |v| format!("/agents/{}", v.agent_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/agents/{id}/delete",
+            method: Method::POST,
+            path: |v| format!("/agents/{}/delete", v.agent_id),
+            body: None,
+            page: true,
+        },
+        Case {
             route: "/settings/members/{id}/roles",
             method: Method::POST,
             path: |v| format!("/settings/members/{}/roles", v.member_id),
@@ -137,10 +181,21 @@ async fn victim(app: &TestApp, sandbox: &loquent_sandbox::SandboxHandle, owner: 
         .find(|m| m["email"] == member.email.as_str())
         .unwrap();
     let roles: Vec<Value> = owner.get_json(app, "/api/roles").await;
+    let agent: Value = owner
+        .post_json(
+            app,
+            "/api/agents",
+            &json!({"name": "Victim agent", "prompt": "Answer politely."}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     Victim {
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
         phone_id: phones[0]["id"].as_str().unwrap().to_owned(),
+        agent_id: agent["id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -210,6 +265,10 @@ async fn another_organizations_ids_are_not_found() {
         .await;
     assert_ne!(phone["friendly_name"], "stolen");
     assert_eq!(phone["voice_configured"], false);
+    let agent: Value = victim_owner
+        .get_json(&app, &format!("/api/agents/{}", ids.agent_id))
+        .await;
+    assert_eq!(agent["name"], "Victim agent");
 }
 
 #[tokio::test]

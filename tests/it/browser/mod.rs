@@ -1,6 +1,7 @@
 //! A real browser (headless Chromium through ChromeDriver) drives the dashboard. The WebDriver
 //! protocol is a handful of JSON calls, so it is spoken directly.
 
+mod agents;
 mod auth;
 mod twilio;
 
@@ -166,6 +167,44 @@ impl Driver {
         .await;
     }
 
+    /// Empties a text field, as selecting its text and deleting it would.
+    pub async fn clear(&self, css: &str) {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::POST,
+            &format!("/element/{el}/clear"),
+            Some(json!({})),
+        )
+        .await;
+    }
+
+    /// A form field's current value (what the person sees in it).
+    pub async fn value_of(&self, css: &str) -> String {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{el}/property/value"),
+            None,
+        )
+        .await
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+    }
+
+    /// Whether a checkbox is ticked (or an option chosen).
+    pub async fn is_selected(&self, css: &str) -> bool {
+        let el = self.find(css).await;
+        self.call(
+            reqwest::Method::GET,
+            &format!("/element/{el}/selected"),
+            None,
+        )
+        .await
+        .as_bool()
+        .unwrap_or(false)
+    }
+
     pub async fn click(&self, css: &str) {
         let el = self.find(css).await;
         self.call(
@@ -183,20 +222,6 @@ impl Driver {
             .as_str()
             .unwrap()
             .to_owned()
-    }
-
-    /// The element's current `value` property (what is in a form field now).
-    pub async fn value_of(&self, css: &str) -> String {
-        let el = self.find(css).await;
-        self.call(
-            reqwest::Method::GET,
-            &format!("/element/{el}/property/value"),
-            None,
-        )
-        .await
-        .as_str()
-        .unwrap_or_default()
-        .to_owned()
     }
 
     /// Waits until the element exists and its text contains `wanted`: after a click the old
