@@ -315,6 +315,23 @@ async fn an_openai_call_greets_handles_barge_in_looks_up_and_ends_after_the_good
         "the goodbye's mark was not played before the hang-up: {stream:?}"
     );
 
+    // The call is visible in the metrics.
+    let metrics = reqwest::get(line.app.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for series in [
+        "loquent_active_calls",
+        "loquent_first_audio_seconds",
+        "loquent_barge_in_clear_seconds",
+        "loquent_media_frames_total{direction=\"caller_to_agent\"}",
+        "loquent_media_frames_total{direction=\"agent_to_caller\"}",
+    ] {
+        assert!(metrics.contains(series), "{series} missing from /metrics");
+    }
+
     let call = line.call_row(&report.call_sid).await.expect("call row");
     assert_eq!(call.direction, "inbound");
     assert_eq!(call.status, "completed");
