@@ -598,3 +598,37 @@ async fn a_provider_that_drops_mid_call_ends_it_cleanly_with_its_status() {
     assert_eq!(call.status, "completed");
     assert!(call.duration_secs.is_some());
 }
+
+#[tokio::test]
+async fn a_caller_hanging_up_ends_the_agent_session_within_a_second() {
+    let line = line(gemini_agent(), false).await;
+    let report = line
+        .call(json!([{"wait_for_speech": 5000}, {"silence": 200}, "hangup"]))
+        .await;
+    assert_eq!(report.streams[0].ended_by, "caller");
+    let hung_up = std::time::Instant::now();
+    loop {
+        let log: Value = reqwest::get(format!(
+            "{}/sandbox/realtime/connections",
+            line.sandbox.twilio_api_base()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        let connections = log["connections"].as_array().unwrap();
+        assert_eq!(connections.len(), 1, "one session per call: {log}");
+        if !connections[0]["ended"].is_null() {
+            break;
+        }
+        assert!(
+            hung_up.elapsed() < std::time::Duration::from_secs(1),
+            "the provider session outlived the call: {log}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let call = line.call_row(&report.call_sid).await.expect("call row");
+    assert_eq!(call.status, "completed");
+    assert!(line.app.app.live.prewarmed.is_empty());
+}
