@@ -48,6 +48,11 @@ pub async fn serve(
     let state = AppState(app);
     spawn_housekeeping(state.clone());
     let router = router::router(state);
+    // Media streams send small frames back to back: Nagle's algorithm would hold them up to
+    // 40 ms waiting for an ACK.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
     axum::serve(listener, router)
         .with_graceful_shutdown(shutdown)
         .await

@@ -7,10 +7,12 @@
 //! further agent audio is dropped and counted, never buffered without bound. A provider socket
 //! that stops accepting caller audio for [`PROVIDER_SEND_TIMEOUT`] ends the call.
 //!
-//! What the caller has heard is known from marks: after every ~100 ms of agent audio we queue a
-//! `mark`, which Twilio echoes once that audio has played. On barge-in we send `clear` (marks
-//! then come back at once, and those mean *discarded*, not played) and tell the model to
-//! truncate its reply at the last played mark, so it remembers saying only what was heard.
+//! What the caller has heard is known from marks: after the first chunk of each reply and then
+//! every ~500 ms of its audio we queue a `mark`, which Twilio echoes once that audio has played.
+//! Playback runs in real time, so between marks the played position is the last echoed mark plus
+//! the time since its echo (never more than was sent). On barge-in we send `clear` (marks then
+//! come back at once, and those mean *discarded*, not played) and tell the model to truncate its
+//! reply at that position, so it remembers saying only what was heard.
 //!
 //! Nothing here touches the database per frame: the call row was written before the loop, and
 //! what changes at the end goes to the call writer.
@@ -24,7 +26,7 @@ use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use loquent_ai::realtime::{RealtimeEvent, Role};
 use loquent_twilio::E164;
-use loquent_twilio::media_stream::{InboundMessage, write_media_frame};
+use loquent_twilio::media_stream::{InboundMessage, MediaMessage, write_media_frame};
 use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::sync::mpsc::error::TrySendError;
@@ -39,8 +41,9 @@ use crate::entity::{call, contact, organization};
 const TWILIO_QUEUE: usize = 600;
 /// Longest wait for the provider to take one caller frame.
 const PROVIDER_SEND_TIMEOUT: Duration = Duration::from_secs(2);
-/// Audio between two progress marks; the truncation point is at most this far off.
-const MARK_EVERY_MS: u32 = 100;
+/// Audio between two progress marks. Fewer marks are fewer messages per call-second; precision
+/// comes from timing since the last echo, so this only bounds the drift of Twilio's clock.
+const MARK_EVERY_MS: u32 = 500;
 /// After `end_call`, the call ends when the goodbye has played, or after this at the latest.
 const END_CALL_HARD_STOP: Duration = Duration::from_secs(15);
 /// After we hang up or transfer through the REST API, Twilio stops the stream; if it does not,
@@ -82,8 +85,10 @@ enum Farewell {
 
 struct Ending {
     farewell: Farewell,
-    /// `ResponseDone`s seen when the tool ran; the next one is the goodbye.
-    after_responses: u64,
+    /// A response started after the tool's result went back: that one is the goodbye. (The
+    /// response that called the tool ends after the call, so "the next `ResponseDone`" would be
+    /// the wrong one.)
+    goodbye_started: bool,
     /// The mark that follows the goodbye's audio.
     goodbye_mark: Option<u64>,
     deadline: tokio::time::Instant,
@@ -118,11 +123,11 @@ pub struct Bridge {
     /// Marks up to this id were discarded by a `clear`; their echoes mean nothing was played.
     cleared_through: u64,
     /// The latest audio the caller has actually heard: (item, ms into it).
-    played: Option<(Arc<str>, u32)>,
+    /// With when Twilio echoed that point, to extrapolate the position in real time.
+    played: Option<(Arc<str>, u32, Instant)>,
     current_response: Option<String>,
     /// Set by barge-in: audio of the interrupted response is dropped until a new one starts.
     interrupted: Option<Option<String>>,
-    responses_done: u64,
     first_audio_at: Option<Instant>,
     // Tools.
     tools_tx: mpsc::Sender<ToolDone>,
@@ -130,9 +135,9 @@ pub struct Bridge {
     ending: Option<Ending>,
     stop_deadline: Option<tokio::time::Instant>,
     transcript: String,
-    frames_in: metrics::Counter,
-    frames_out: metrics::Counter,
-    frames_dropped: metrics::Counter,
+    frames_in: FrameCount,
+    frames_out: FrameCount,
+    frames_dropped: FrameCount,
 }
 
 impl Bridge {
@@ -159,16 +164,21 @@ impl Bridge {
             played: None,
             current_response: None,
             interrupted: None,
-            responses_done: 0,
             first_audio_at: None,
             tools_tx,
             cancelled_tools: HashSet::new(),
             ending: None,
             stop_deadline: None,
             transcript: String::new(),
-            frames_in: metrics::counter!("loquent_media_frames_total", "direction" => "caller_to_agent"),
-            frames_out: metrics::counter!("loquent_media_frames_total", "direction" => "agent_to_caller"),
-            frames_dropped: metrics::counter!("loquent_media_frames_dropped_total"),
+            frames_in: FrameCount::new(
+                metrics::counter!("loquent_media_frames_total", "direction" => "caller_to_agent"),
+            ),
+            frames_out: FrameCount::new(
+                metrics::counter!("loquent_media_frames_total", "direction" => "agent_to_caller"),
+            ),
+            frames_dropped: FrameCount::new(metrics::counter!(
+                "loquent_media_frames_dropped_total"
+            )),
         };
         let end = match bridge.open_session().await {
             Ok(mut session) => {
@@ -286,7 +296,13 @@ impl Bridge {
 
     /// One frame from Twilio; `Some` ends the call.
     async fn on_twilio_frame(&mut self, session: &mut Session, text: &str) -> Option<End> {
-        let message = match InboundMessage::parse(text) {
+        // Nearly every frame is `media`: one typed pass, borrowing the payload. Anything else
+        // (or a media frame this shortcut rejects) takes the general parser.
+        let message = match MediaMessage::parse(text) {
+            Ok(media) => Ok(InboundMessage::Media(media)),
+            Err(_) => InboundMessage::parse(text),
+        };
+        let message = match message {
             Ok(message) => message,
             Err(error) => {
                 tracing::debug!(%error, "unreadable frame from Twilio ignored");
@@ -295,7 +311,7 @@ impl Bridge {
         };
         match message {
             InboundMessage::Media(media) => {
-                self.frames_in.increment(1);
+                self.frames_in.add();
                 let sent = tokio::time::timeout(
                     PROVIDER_SEND_TIMEOUT,
                     session.send_audio(media.payload()),
@@ -357,14 +373,16 @@ impl Bridge {
                 write_media_frame(&mut self.frame, &self.ctx.stream_sid, &chunk.payload);
                 let frame = Message::Text(std::mem::take(&mut self.frame).into());
                 if self.send(frame) {
-                    self.frames_out.increment(1);
+                    self.frames_out.add();
+                    let first_of_item = self.item_sent_ms == 0;
                     self.item_sent_ms = self.item_sent_ms.saturating_add(ms);
                     self.unmarked_ms = self.unmarked_ms.saturating_add(ms);
-                    if self.unmarked_ms >= MARK_EVERY_MS {
+                    // The first chunk's mark tells when the caller started hearing this reply.
+                    if first_of_item || self.unmarked_ms >= MARK_EVERY_MS {
                         self.mark();
                     }
                 } else {
-                    self.frames_dropped.increment(1);
+                    self.frames_dropped.add();
                 }
                 None
             }
@@ -376,15 +394,17 @@ impl Bridge {
                 if self.interrupted.is_some() && response_id.is_none() {
                     self.interrupted = None;
                 }
+                if let Some(ending) = &mut self.ending {
+                    ending.goodbye_started = true;
+                }
                 self.current_response = response_id;
                 None
             }
             RealtimeEvent::ResponseDone { .. } => {
-                self.responses_done += 1;
                 let mark = (self.unmarked_ms > 0).then(|| self.mark());
                 if let Some(ending) = &mut self.ending
                     && ending.goodbye_mark.is_none()
-                    && self.responses_done > ending.after_responses
+                    && ending.goodbye_started
                 {
                     let last = mark.or(self.pending_marks.back().map(|m| m.id));
                     match last {
@@ -477,7 +497,7 @@ impl Bridge {
                 break;
             }
             if let Some(item) = mark.item {
-                self.played = Some((item, mark.item_ms));
+                self.played = Some((item, mark.item_ms, Instant::now()));
             }
         }
         let goodbye_done = self
@@ -510,7 +530,10 @@ impl Bridge {
         self.interrupted = Some(self.current_response.clone());
         if let Some(item) = self.current_item.clone() {
             let played_ms = match &self.played {
-                Some((played_item, ms)) if *played_item == item => *ms,
+                Some((played_item, ms, at)) if *played_item == item => {
+                    let since = u32::try_from(at.elapsed().as_millis()).unwrap_or(u32::MAX);
+                    ms.saturating_add(since).min(self.item_sent_ms)
+                }
                 _ => 0,
             };
             tracing::debug!(item = %item, played_ms, "barge-in: truncating the reply");
@@ -581,7 +604,7 @@ impl Bridge {
         }
         self.ending = Some(Ending {
             farewell,
-            after_responses: self.responses_done,
+            goodbye_started: false,
             goodbye_mark: None,
             deadline: tokio::time::Instant::now() + END_CALL_HARD_STOP,
         });
@@ -637,6 +660,40 @@ impl Bridge {
                 transcript: std::mem::take(&mut self.transcript),
             })
             .await;
+    }
+}
+
+/// A frame counter that reaches the shared metric in batches: the registry's counter is cheap,
+/// but not free at 100 frames per call-second.
+struct FrameCount {
+    pending: u64,
+    counter: metrics::Counter,
+}
+
+impl FrameCount {
+    const BATCH: u64 = 250;
+
+    fn new(counter: metrics::Counter) -> Self {
+        Self {
+            pending: 0,
+            counter,
+        }
+    }
+
+    fn add(&mut self) {
+        self.pending += 1;
+        if self.pending == Self::BATCH {
+            self.counter.increment(self.pending);
+            self.pending = 0;
+        }
+    }
+}
+
+impl Drop for FrameCount {
+    fn drop(&mut self) {
+        if self.pending > 0 {
+            self.counter.increment(self.pending);
+        }
     }
 }
 

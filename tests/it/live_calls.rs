@@ -279,7 +279,6 @@ async fn an_openai_call_greets_handles_barge_in_looks_up_and_ends_after_the_good
     // Barge-in: the caller talked over the long answer, the server cleared Twilio's buffer…
     assert!(stream.clears_received >= 1, "{stream:?}");
     assert!(!stream.barge_in_clear_ms.is_empty());
-    assert!(!stream.marks_cleared.is_empty(), "{stream:?}");
     // …and truncated the model's reply at what had been played, not at what had been sent.
     let received = line.provider_received().await;
     let truncate = received

@@ -108,7 +108,7 @@
 //!
 //! | Word | OpenAI | Gemini |
 //! | --- | --- | --- |
-//! | `echo` | every `input_audio_buffer.append` comes straight back as a `response.output_audio.delta` (no VAD, no responses): latency benchmarks | every `realtimeInput.audio` comes straight back as model audio, resampled to 24 kHz |
+//! | `echo` | every `input_audio_buffer.append` comes straight back as a `response.output_audio.delta` with the same base64 (no VAD, no responses; only the first 20 of each are logged): latency benchmarks | every `realtimeInput.audio` comes straight back as model audio, resampled to 24 kHz |
 //! | `slow-start` | `session.created` 2 s late | `setupComplete` 2 s late |
 //! | `error` | an `error` event (`server_error`) 200 ms after setup | close 1011 200 ms after setup |
 //! | `drop` | TCP dropped without a close frame 200 ms after setup | the same |
@@ -130,6 +130,14 @@
 //! with their control API under `/sandbox/openai` (canned chat answers, faults, request log):
 //! see the `openai` module's documentation.
 //!
+//! # Load generator
+//!
+//! [`load::run`] places many simultaneous calls the way Twilio does (signed webhook, strict
+//! TwiML, signed stream upgrade, `connected`/`start`, a `media` frame every 20 ms, marks echoed,
+//! `stop`), without the call simulator's per-frame recognition: each frame carries a stamp, and
+//! its echo (the realtime emulators' `echo` mode) is matched and timed. `benches/live_calls.rs`
+//! at the workspace root drives it against the server.
+//!
 //! # Running it
 //!
 //! In process: [`Sandbox::start`] returns a [`SandboxHandle`] with the base URLs; the server
@@ -137,6 +145,7 @@
 //! `{"twilio_api_base": "...", "twilio_events_base": "...", "openai_base_url": "...",
 //! "gemini_base_url": "..."}` on stdout, then serves.
 
+pub mod load;
 mod openai;
 mod realtime;
 pub mod speech;
@@ -145,6 +154,7 @@ mod twilio;
 use std::io::{self, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
+use axum::serve::ListenerExt as _;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -163,6 +173,11 @@ impl Sandbox {
     pub async fn start(listen: SocketAddr) -> io::Result<SandboxHandle> {
         let listener = TcpListener::bind(listen).await?;
         let local_addr = listener.local_addr()?;
+        // Nagle off, as on the real services: the realtime emulators stream small audio messages
+        // every 20 ms, and Nagle with delayed ACKs would hold some back by up to 40 ms.
+        let listener = listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let shutdown = async {

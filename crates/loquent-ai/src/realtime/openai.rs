@@ -11,7 +11,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt as _, StreamExt as _};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
@@ -251,6 +251,11 @@ async fn read_events(mut stream: SplitStream<Socket>, events: mpsc::Sender<Realt
         match stream.next().await {
             None => break socket::end_reason(None),
             Some(Err(error)) => break socket::end_reason(Some(error)),
+            // Audio deltas are nearly every message of a call: read them into a typed struct
+            // in one pass instead of building a JSON tree for each.
+            Some(Ok(Message::Text(text))) if let Some(chunk) = audio_delta(text.as_str()) => {
+                batch.push(RealtimeEvent::AudioDelta(chunk));
+            }
             Some(Ok(message)) => match socket::decode(message) {
                 Incoming::Json(Ok(value)) => map_server_event(&value, &mut batch),
                 Incoming::Json(Err(message)) => batch.push(RealtimeEvent::Error {
@@ -281,6 +286,28 @@ async fn read_events(mut stream: SplitStream<Socket>, events: mpsc::Sender<Realt
         reason
     };
     let _ = events.send(RealtimeEvent::Closed { reason }).await;
+}
+
+/// `response.output_audio.delta`, read without a JSON tree; `None` for any other message (or one
+/// this shortcut cannot read), which then takes the general path.
+fn audio_delta(text: &str) -> Option<AudioChunk> {
+    #[derive(Deserialize)]
+    struct Delta<'a> {
+        #[serde(rename = "type", borrow)]
+        kind: std::borrow::Cow<'a, str>,
+        delta: String,
+        item_id: Option<String>,
+        response_id: Option<String>,
+    }
+    if !text.contains("\"response.output_audio.delta\"") {
+        return None;
+    }
+    let event: Delta<'_> = serde_json::from_str(text).ok()?;
+    (event.kind == "response.output_audio.delta").then_some(AudioChunk {
+        payload: event.delta,
+        item_id: event.item_id,
+        response_id: event.response_id,
+    })
 }
 
 fn string(value: &Value) -> Option<String> {

@@ -104,11 +104,24 @@ pub(crate) async fn open(
         Connector::Plain
     };
     // Nagle off: audio frames are small and latency-sensitive.
-    let (socket, _response) =
-        tokio_tungstenite::connect_async_tls_with_config(request, None, true, Some(connector))
-            .await
-            .map_err(|e| connect_error(describe(&e)))?;
+    let (socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
+        request,
+        Some(socket_config()),
+        true,
+        Some(connector),
+    )
+    .await
+    .map_err(|e| connect_error(describe(&e)))?;
     Ok(socket)
+}
+
+/// tungstenite zero-fills its whole read buffer (128 KiB by default) before every read: with a
+/// message every 20 ms per call that is most of a bridge's CPU, and memory held per call.
+/// Provider events are a few kilobytes; larger ones are read in several steps.
+const READ_BUFFER_BYTES: usize = 8 * 1024;
+
+fn socket_config() -> tungstenite::protocol::WebSocketConfig {
+    tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)
 }
 
 /// An error message that never echoes the request URL, with the body of an HTTP rejection.

@@ -54,13 +54,14 @@ pub(crate) async fn upgrade(
         } });
         return (StatusCode::FORBIDDEN, axum::Json(body)).into_response();
     }
-    ws.on_upgrade(move |socket| async move {
-        // The model (and with it the model-id modes) is only known once `setup` arrives.
-        let (id, queued, log) = shared.open(Provider::Gemini, "");
-        let mut connection = Connection::new(socket, shared, id, queued, log.clone());
-        let ended = connection.serve().await;
-        lock(&log).ended = Some(ended);
-    })
+    ws.read_buffer_size(super::READ_BUFFER_BYTES)
+        .on_upgrade(move |socket| async move {
+            // The model (and with it the model-id modes) is only known once `setup` arrives.
+            let (id, queued, log) = shared.open(Provider::Gemini, "");
+            let mut connection = Connection::new(socket, shared, id, queued, log.clone());
+            let ended = connection.serve().await;
+            lock(&log).ended = Some(ended);
+        })
 }
 
 /// What `setup` asked for.

@@ -31,6 +31,11 @@ pub(crate) use log::ConnectionLog;
 pub(crate) const GEMINI_LIVE_PATH: &str =
     "/gemini/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
 
+/// Bytes read from a realtime socket at a time. tungstenite's default (128 KiB) is zero-filled
+/// before every read: with a thousand connections each sending a 20 ms frame at a time (the
+/// live-call benchmark) that alone would take most of a core. Larger messages take several reads.
+pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
+
 /// State shared by every realtime connection of one sandbox.
 #[derive(Default)]
 pub(crate) struct Realtime {

@@ -6,6 +6,7 @@
 //! server VAD on the input audio, scripted responses whose audio is paced in real time,
 //! function calls for tool phrases, barge-in, truncation with the real service's bounds check.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -29,6 +30,9 @@ use super::voice::{AgentVoice, VoiceFormat};
 use super::{ConnectionLog, Provider, Shared, lock, sleep_until};
 use crate::speech::Phrase;
 
+/// Echo mode logs only this many appends and deltas per connection: a benchmark's thousands
+/// would cost the emulator more than the echo.
+const ECHOES_LOGGED: u64 = 20;
 /// Output audio goes out in chunks of this many milliseconds, one chunk per that much time.
 const CHUNK_MS: u64 = 100;
 /// The real service's session cap; reported in `expires_at`.
@@ -92,14 +96,15 @@ pub(crate) async fn upgrade(
     }
     let model = query.model.unwrap_or_else(|| "gpt-realtime".to_owned());
     let beta = headers.contains_key("openai-beta");
-    ws.on_upgrade(move |socket| async move {
-        let (id, queued, log) = shared.open(Provider::OpenAi, &model);
-        let faults = Faults::from_model(&model).or(queued);
-        let mut connection = Connection::new(socket, id, model, faults, log.clone());
-        let ended = connection.serve(beta).await;
-        lock(&log).ended = Some(ended);
-        // Dropping the socket here without a close frame is what the `drop` fault relies on.
-    })
+    ws.read_buffer_size(super::READ_BUFFER_BYTES)
+        .on_upgrade(move |socket| async move {
+            let (id, queued, log) = shared.open(Provider::OpenAi, &model);
+            let faults = Faults::from_model(&model).or(queued);
+            let mut connection = Connection::new(socket, id, model, faults, log.clone());
+            let ended = connection.serve(beta).await;
+            lock(&log).ended = Some(ended);
+            // Dropping the socket here without a close frame is what the `drop` fault relies on.
+        })
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -211,6 +216,10 @@ struct Connection {
     calls: HashMap<String, String>,
     /// The tool whose output arrived last, answered by the next `response.create`.
     answered_tool: Option<String>,
+    /// Appends echoed (echo mode).
+    echoes: u64,
+    /// Decoded audio, reused: echo mode only checks that appends are base64.
+    scratch: Vec<u8>,
 }
 
 impl Connection {
@@ -281,6 +290,8 @@ impl Connection {
             audio_items: HashMap::new(),
             calls: HashMap::new(),
             answered_tool: None,
+            echoes: 0,
+            scratch: Vec::new(),
         };
         connection.derive_settings();
         connection
@@ -451,6 +462,11 @@ impl Connection {
             }
             Message::Ping(_) | Message::Pong(_) => return Ok(Flow::Continue),
         };
+        if self.faults.echo
+            && let Some(sent) = self.echo(text.as_str()).await
+        {
+            return sent;
+        }
         let event: Value = match serde_json::from_str(text.as_str()) {
             Ok(value @ Value::Object(_)) => value,
             _ => {
@@ -709,6 +725,56 @@ impl Connection {
         }
     }
 
+    /// Echo mode (latency benchmarks): a valid append comes straight back as an audio delta
+    /// with the same base64, and nothing else happens. A benchmark sends fifty appends a second
+    /// per call, so this path builds no JSON values and logs only the first [`ECHOES_LOGGED`]
+    /// appends and deltas. Anything else, and appends the full path must refuse (bad base64), is
+    /// left to the full path: `None`.
+    async fn echo(&mut self, text: &str) -> Option<Sent> {
+        #[derive(Deserialize)]
+        struct Append<'a> {
+            #[serde(rename = "type", borrow)]
+            kind: Cow<'a, str>,
+            #[serde(default, borrow)]
+            audio: Option<Cow<'a, str>>,
+        }
+        let append: Append<'_> = serde_json::from_str(text).ok()?;
+        let audio = append
+            .audio
+            .filter(|_| append.kind == "input_audio_buffer.append")?;
+        let mut bytes = std::mem::take(&mut self.scratch);
+        bytes.clear();
+        let valid = BASE64.decode_vec(audio.as_bytes(), &mut bytes).is_ok();
+        self.scratch = bytes;
+        if !valid {
+            return None;
+        }
+        self.echoes += 1;
+        let event_id = self.new_id("event");
+        // Base64 never needs escaping inside a JSON string.
+        let delta = format!(
+            r#"{{"type":"response.output_audio.delta","event_id":"{event_id}","response_id":"resp_echo","item_id":"item_echo","output_index":0,"content_index":0,"delta":"{audio}"}}"#
+        );
+        if self.echoes <= ECHOES_LOGGED {
+            let mut log = lock(&self.log);
+            for (message, received) in [(text, true), (delta.as_str(), false)] {
+                if let Ok(value) = serde_json::from_str::<Value>(message) {
+                    if received {
+                        log.received(&value);
+                    } else {
+                        log.sent(&value);
+                    }
+                }
+            }
+        }
+        Some(
+            self.ws
+                .send(Message::text(delta))
+                .await
+                .map(|()| Flow::Continue),
+        )
+    }
+
     async fn append(&mut self, event: &Value) -> Sent {
         let Some(audio) = event["audio"].as_str() else {
             return self
@@ -730,20 +796,6 @@ impl Connection {
                 )
                 .await;
         };
-        if self.faults.echo {
-            // Latency benchmarks: the frame comes straight back, nothing else happens.
-            let delta = audio.to_owned();
-            self.emit(json!({
-                "type": "response.output_audio.delta",
-                "response_id": "resp_echo",
-                "item_id": "item_echo",
-                "output_index": 0,
-                "content_index": 0,
-                "delta": delta,
-            }))
-            .await?;
-            return Ok(Flow::Continue);
-        }
         let mut samples = std::mem::take(&mut self.samples);
         samples.clear();
         self.input.decode(&bytes, &mut samples);

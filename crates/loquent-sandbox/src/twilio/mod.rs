@@ -9,7 +9,7 @@ mod control;
 mod error;
 mod events;
 mod keys;
-mod media_session;
+pub(crate) mod media_session;
 mod mp3;
 mod paging;
 mod phone_numbers;
@@ -18,7 +18,7 @@ mod recordings;
 mod rng;
 mod seed;
 mod store;
-mod webhooks;
+pub(crate) mod webhooks;
 
 use std::sync::{Arc, Mutex};
 

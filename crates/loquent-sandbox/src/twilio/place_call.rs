@@ -281,28 +281,13 @@ enum Outcome {
 impl Simulation {
     fn call_params(&self, status: &str) -> Vec<(String, String)> {
         let call = &self.ringing.call;
-        let country = |n: &str| if n.starts_with("+1") { "US" } else { "" }.to_owned();
-        let mut params: Vec<(String, String)> = vec![
-            ("AccountSid".into(), self.ringing.account_sid.clone()),
-            ("ApiVersion".into(), API_VERSION.into()),
-            ("CallSid".into(), call.sid.clone()),
-            ("CallStatus".into(), status.into()),
-            ("Called".into(), call.to.clone()),
-            ("Caller".into(), call.from.clone()),
-            ("Direction".into(), "inbound".into()),
-            ("From".into(), call.from.clone()),
-            ("To".into(), call.to.clone()),
-            ("FromCountry".into(), country(&call.from)),
-            ("ToCountry".into(), country(&call.to)),
-            ("CallerCountry".into(), country(&call.from)),
-            ("CalledCountry".into(), country(&call.to)),
-        ];
-        for side in ["From", "To", "Caller", "Called"] {
-            for field in ["City", "State", "Zip"] {
-                params.push((format!("{side}{field}"), String::new()));
-            }
-        }
-        params
+        webhooks::call_params(
+            &self.ringing.account_sid,
+            &call.sid,
+            &call.from,
+            &call.to,
+            status,
+        )
     }
 
     async fn form(
@@ -571,7 +556,7 @@ impl Simulation {
                 .ringing
                 .voice_url
                 .as_deref()
-                .is_some_and(|u| u.starts_with("http://")),
+                .is_some_and(webhooks::stream_without_tls),
             parameters,
             stream_sid,
         };

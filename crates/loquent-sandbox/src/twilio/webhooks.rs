@@ -7,12 +7,15 @@ use std::time::Duration;
 use loquent_twilio::signature::{self, SIGNATURE_HEADER};
 use serde::{Deserialize, Serialize};
 
+use super::store::API_VERSION;
+
 /// Twilio gives up on a TwiML fetch after about 15 s.
 const WEBHOOK_TIMEOUT: Duration = Duration::from_secs(15);
 /// Event Streams sinks must answer within 5 s.
 const SINK_TIMEOUT: Duration = Duration::from_secs(5);
 
-fn http() -> &'static reqwest::Client {
+/// The client every simulated Twilio request goes out on (one connection pool).
+pub(crate) fn http() -> &'static reqwest::Client {
     static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
     CLIENT.get_or_init(|| {
         reqwest::Client::builder()
@@ -32,6 +35,47 @@ pub struct Callback {
     /// The HTTP status the application answered with; absent when it could not be reached.
     pub status: Option<u16>,
     pub error: Option<String>,
+}
+
+/// The form parameters Twilio sends about an inbound call on every call webhook (voice URL,
+/// `action`s, status callback), in the order Twilio lists them. Location fields are sent empty:
+/// the sandbox has no carrier lookup, and Twilio sends them empty when it has none either.
+pub(crate) fn call_params(
+    account_sid: &str,
+    call_sid: &str,
+    from: &str,
+    to: &str,
+    status: &str,
+) -> Vec<(String, String)> {
+    let country = |n: &str| if n.starts_with("+1") { "US" } else { "" }.to_owned();
+    let mut params: Vec<(String, String)> = vec![
+        ("AccountSid".into(), account_sid.to_owned()),
+        ("ApiVersion".into(), API_VERSION.into()),
+        ("CallSid".into(), call_sid.to_owned()),
+        ("CallStatus".into(), status.into()),
+        ("Called".into(), to.to_owned()),
+        ("Caller".into(), from.to_owned()),
+        ("Direction".into(), "inbound".into()),
+        ("From".into(), from.to_owned()),
+        ("To".into(), to.to_owned()),
+        ("FromCountry".into(), country(from)),
+        ("ToCountry".into(), country(to)),
+        ("CallerCountry".into(), country(from)),
+        ("CalledCountry".into(), country(to)),
+    ];
+    for side in ["From", "To", "Caller", "Called"] {
+        for field in ["City", "State", "Zip"] {
+            params.push((format!("{side}{field}"), String::new()));
+        }
+    }
+    params
+}
+
+/// Twilio only opens `wss://` streams. An application whose voice URL is plain `http://` (on a
+/// developer's machine, in a test, in a benchmark) has no TLS either, so the sandbox connects to
+/// the same `wss://` URL without it, and still signs the URL as written.
+pub(crate) fn stream_without_tls(voice_url: &str) -> bool {
+    voice_url.starts_with("http://")
 }
 
 /// What came back from a webhook.

@@ -44,6 +44,38 @@ async fn the_upgrade_needs_a_bearer_token() {
 }
 
 #[tokio::test]
+async fn echo_mode_sends_each_append_straight_back_unchanged() {
+    let sandbox = sandbox().await;
+    let mut ws = openai(&sandbox, "sandbox-echo").await;
+    assert_eq!(ws.recv().await["type"], "session.created");
+    // µ-law as a Twilio bridge forwards it: the bytes must come back exactly, chunk by chunk
+    // (the live-call benchmark matches its frames by their bytes).
+    let chunks = [
+        "AAECAwQFBgcICQ==",
+        "/+Xq8PHy8/T19vf4+fr7/P3+/w==",
+        "f39/fw==",
+    ];
+    for chunk in chunks {
+        ws.send(json!({ "type": "input_audio_buffer.append", "audio": chunk }))
+            .await;
+    }
+    for chunk in chunks {
+        let delta = ws.recv().await;
+        assert_eq!(delta["type"], "response.output_audio.delta");
+        assert_eq!(delta["delta"], chunk);
+    }
+    // Nothing else: no VAD events, no responses.
+    ws.quiet(Duration::from_millis(300)).await;
+    // Audio that is not base64 is refused as without echo.
+    ws.send(json!({ "type": "input_audio_buffer.append", "audio": "not base64!" }))
+        .await;
+    let error = ws.recv().await;
+    assert_eq!(error["type"], "error");
+    assert_eq!(error["error"]["code"], "invalid_value");
+    assert_openai_conforms(&sandbox, false).await;
+}
+
+#[tokio::test]
 async fn sessions_start_with_the_documented_defaults_and_echo_the_applied_update() {
     let sandbox = sandbox().await;
     let mut ws = openai(&sandbox, "gpt-realtime").await;

@@ -3,6 +3,7 @@
 
 mod common;
 mod conformance;
+mod load;
 mod numbers;
 mod paging;
 mod recordings;

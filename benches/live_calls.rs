@@ -1,0 +1,763 @@
+//! The live-call benchmark: N simultaneous simulated calls against a running server whose agent
+//! talks to the OpenAI Realtime emulator in echo mode, so every frame a caller sends comes back
+//! through the whole bridge (Twilio socket → server → realtime socket → emulator and back).
+//!
+//! ```text
+//! cargo bench -p loquent --bench live_calls
+//! CALLS=200 HOLD_SECS=10 RAMP_SECS=5 cargo bench -p loquent --bench live_calls
+//! ```
+//!
+//! Settings (environment): `CALLS` (1000), `HOLD_SECS` (20), `RAMP_SECS` (10), `DRAIN_SECS` (2),
+//! `SERVER_CORE` (0), `LOAD_CORE` (1), `REPORT_JSON` (a path for the full report as JSON).
+//!
+//! What runs where, on the 2-core machine the targets are set for:
+//!
+//! - the server (`loquent serve`, this build's binary) on core `SERVER_CORE`, with a fresh SQLite
+//!   database in a temporary directory and every outside service pointed at the sandbox;
+//! - the sandbox (`loquent sandbox`: Twilio REST for the set-up, the OpenAI Realtime emulator) and
+//!   this process, the load generator (`loquent_sandbox::load`), on core `LOAD_CORE`.
+//!
+//! The organization is set up over the HTTP API as a user would: sign up, connect the sandbox's
+//! Twilio account, import its number, point the number's voice URL at the server, create an
+//! agent (`provider: openai`, `model: sandbox-echo`) and assign it to the number. One call is
+//! placed first to check the path end to end, then the N calls, and a markdown table compares
+//! the figures with the issue's targets. The exit status is 0 when every target is met, 1 when
+//! one is not, 2 when the benchmark could not run.
+
+use std::fs::File;
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Duration;
+
+use loquent_sandbox::load::{self, LoadPlan, LoadReport, ProcessUsage, Watch};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+/// The issue's targets.
+const TARGET_P99_MS: f64 = 50.0;
+const TARGET_CPU_MS_PER_CALL_SECOND: f64 = 0.7;
+const TARGET_RSS_KIB_PER_CALL: f64 = 1024.0;
+/// Above this share of its core the load side (generator + emulator) is saturated and the
+/// latencies it measures include its own queueing.
+const LOAD_SIDE_SATURATED: f64 = 0.9;
+/// Set on the re-executed, pinned benchmark process.
+const PINNED_ENV: &str = "LOQUENT_BENCH_PINNED";
+const PASSWORD: &str = "live calls benchmark";
+
+/// Something that stops the benchmark, with what to do about it.
+type Failure = String;
+
+struct Settings {
+    calls: usize,
+    hold: Duration,
+    ramp: Duration,
+    drain: Duration,
+    server_core: String,
+    load_core: String,
+    report_json: Option<PathBuf>,
+}
+
+impl Settings {
+    fn from_env() -> Self {
+        let number = |name: &str, default: u64| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(default)
+        };
+        let text = |name: &str, default: &str| {
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.trim().is_empty())
+                .unwrap_or_else(|| default.to_owned())
+        };
+        Self {
+            calls: number("CALLS", 1000) as usize,
+            hold: Duration::from_secs(number("HOLD_SECS", 20)),
+            ramp: Duration::from_secs(number("RAMP_SECS", 10)),
+            drain: Duration::from_secs(number("DRAIN_SECS", 2)),
+            server_core: text("SERVER_CORE", "0"),
+            load_core: text("LOAD_CORE", "1"),
+            report_json: std::env::var_os("REPORT_JSON").map(PathBuf::from),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // `cargo bench` passes `--bench` (and any filter); settings come from the environment.
+    let settings = Settings::from_env();
+    if let Some(status) = pin_to_load_core(&settings) {
+        return status;
+    }
+    loquent::install_crypto_provider();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("live_calls: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(bench(&settings)) {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(failure) => {
+            eprintln!("live_calls: {failure}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// Run this benchmark again under `taskset -c LOAD_CORE`, so the generator (and the sandbox it
+/// starts, which inherits the affinity) never competes with the server for its core. `None`:
+/// carry on in this process (already pinned, or no `taskset`).
+fn pin_to_load_core(settings: &Settings) -> Option<ExitCode> {
+    if std::env::var_os(PINNED_ENV).is_some() {
+        return None;
+    }
+    if !has_taskset() {
+        eprintln!("live_calls: taskset not found; nothing is pinned, so the figures are rougher");
+        return None;
+    }
+    let exe = std::env::current_exe().ok()?;
+    let status = Command::new("taskset")
+        .arg("-c")
+        .arg(&settings.load_core)
+        .arg(exe)
+        .args(std::env::args_os().skip(1))
+        .env(PINNED_ENV, "1")
+        .status();
+    match status {
+        Ok(status) => Some(ExitCode::from(
+            status
+                .code()
+                .and_then(|c| u8::try_from(c).ok())
+                .unwrap_or(2),
+        )),
+        Err(e) => {
+            eprintln!("live_calls: taskset failed ({e}); running unpinned");
+            None
+        }
+    }
+}
+
+fn has_taskset() -> bool {
+    Command::new("taskset")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Child processes, killed when the benchmark ends however it ends.
+struct Children(Vec<(&'static str, Child)>);
+
+impl Drop for Children {
+    fn drop(&mut self) {
+        for (_, child) in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The sandbox's base URLs, as `loquent sandbox` prints them.
+struct SandboxUrls {
+    twilio_api_base: String,
+    openai_base_url: String,
+}
+
+async fn bench(settings: &Settings) -> Result<bool, Failure> {
+    let binary = Path::new(env!("CARGO_BIN_EXE_loquent"));
+    if !binary.exists() {
+        return Err(format!(
+            "the server binary {} is missing; `cargo bench -p loquent --bench live_calls` builds it",
+            binary.display()
+        ));
+    }
+    check_open_files(settings.calls);
+    let dir = std::env::temp_dir().join(format!("loquent-live-calls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let mut children = Children(Vec::new());
+
+    let (sandbox, urls) = start_sandbox(binary, &dir)?;
+    let sandbox_pid = sandbox.id();
+    children.0.push(("sandbox", sandbox));
+    let (server, origin) = start_server(binary, &dir, &urls, &settings.server_core)?;
+    let server_pid = server.id();
+    children.0.push(("server", server));
+    wait_ready(&origin, &mut children, &dir).await?;
+    eprintln!(
+        "live_calls: server {origin} (pid {server_pid}, core {}), sandbox {} (pid {sandbox_pid}), logs in {}",
+        settings.server_core,
+        urls.twilio_api_base,
+        dir.display()
+    );
+
+    check_bridge(&origin).await?;
+    let line = set_up(&origin, &urls).await?;
+    preflight(&line, &urls, settings).await?;
+
+    let mut plan = line.plan(settings);
+    plan.calls = settings.calls;
+    plan.watch = vec![
+        Watch::process("server", server_pid),
+        Watch::process("emulator", sandbox_pid),
+        Watch::process("generator", std::process::id()),
+    ];
+    eprintln!(
+        "live_calls: {} calls, started over {} s, {} s each…",
+        settings.calls,
+        settings.ramp.as_secs(),
+        settings.hold.as_secs()
+    );
+    let report = load::run(plan).await;
+    if let Some(path) = &settings.report_json {
+        let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
+        std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    }
+    let passed = print_table(settings, &report);
+    drop(children);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(passed)
+}
+
+/// Every call holds a socket on each side of the server: warn before the run hits the limit.
+fn check_open_files(calls: usize) {
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|l| l.starts_with("Max open files"))
+                .and_then(|l| l.split_whitespace().nth(3))
+                .and_then(|n| n.parse::<usize>().ok())
+        });
+    if let Some(limit) = limit
+        && limit < calls * 3 + 256
+    {
+        eprintln!(
+            "live_calls: the open-file limit ({limit}) is low for {calls} calls (each needs a \
+             socket to the server and one from it to the emulator); raise it with `ulimit -n`"
+        );
+    }
+}
+
+fn start_sandbox(binary: &Path, dir: &Path) -> Result<(Child, SandboxUrls), Failure> {
+    let log = File::create(dir.join("sandbox.log")).map_err(|e| e.to_string())?;
+    let mut child = Command::new(binary)
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .env("LOQUENT_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| format!("cannot start {} sandbox: {e}", binary.display()))?;
+    let Some(stdout) = child.stdout.take() else {
+        return Err("the sandbox has no stdout".into());
+    };
+    let mut lines = BufReader::new(stdout);
+    let mut first = String::new();
+    lines
+        .read_line(&mut first)
+        .map_err(|e| format!("reading the sandbox's base URLs: {e}"))?;
+    // Keep draining its stdout (logs), or it would block once the pipe fills.
+    let mut rest = File::create(dir.join("sandbox.out")).map_err(|e| e.to_string())?;
+    std::thread::spawn(move || std::io::copy(&mut lines, &mut rest));
+    let urls: Value = serde_json::from_str(&first)
+        .map_err(|e| format!("the sandbox printed {first:?}, not its base URLs: {e}"))?;
+    let url = |name: &str| {
+        urls[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("the sandbox did not print {name}"))
+    };
+    Ok((
+        child,
+        SandboxUrls {
+            twilio_api_base: url("twilio_api_base")?,
+            openai_base_url: url("openai_base_url")?,
+        },
+    ))
+}
+
+fn free_port() -> Result<u16, Failure> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
+    Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
+}
+
+/// `loquent serve` on its own core, configured entirely by `LOQUENT_*` variables.
+fn start_server(
+    binary: &Path,
+    dir: &Path,
+    urls: &SandboxUrls,
+    core: &str,
+) -> Result<(Child, String), Failure> {
+    let port = free_port()?;
+    let origin = format!("http://127.0.0.1:{port}");
+    let data = dir.join("data");
+    std::fs::create_dir_all(&data).map_err(|e| e.to_string())?;
+    let log = File::create(dir.join("server.log")).map_err(|e| e.to_string())?;
+    let err = log.try_clone().map_err(|e| e.to_string())?;
+    let mut command = if has_taskset() {
+        // taskset execs the server: the child's pid is the server's.
+        let mut command = Command::new("taskset");
+        command.arg("-c").arg(core).arg(binary);
+        command
+    } else {
+        Command::new(binary)
+    };
+    command
+        .arg("serve")
+        .env("LOQUENT_LISTEN", format!("127.0.0.1:{port}"))
+        // Plain http: the voice URL Twilio signs is exactly this origin + path, and streams are
+        // connected without TLS (as the sandbox does for http apps).
+        .env("LOQUENT_PUBLIC_URL", &origin)
+        .env("LOQUENT_DATA_DIR", &data)
+        .env(
+            "LOQUENT_DATABASE_URL",
+            format!("sqlite://{}?mode=rwc", data.join("bench.db").display()),
+        )
+        .env("LOQUENT_TWILIO_API_BASE", &urls.twilio_api_base)
+        .env("LOQUENT_TWILIO_EVENTS_BASE", &urls.twilio_api_base)
+        .env("LOQUENT_OPENAI_BASE_URL", &urls.openai_base_url)
+        .env("LOQUENT_OPENAI_API_KEY", "sk-sandbox-live-calls")
+        // Per-call info lines would be part of the measured CPU; warnings still show problems.
+        .env("LOQUENT_LOG", "warn")
+        .env_remove("LOQUENT_CONFIG")
+        .current_dir(dir)
+        .stdout(log)
+        .stderr(err);
+    let child = command
+        .spawn()
+        .map_err(|e| format!("cannot start {} serve: {e}", binary.display()))?;
+    Ok((child, origin))
+}
+
+async fn wait_ready(origin: &str, children: &mut Children, dir: &Path) -> Result<(), Failure> {
+    let client = reqwest::Client::new();
+    for _ in 0..300 {
+        for (name, child) in &mut children.0 {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "the {name} exited ({status}) while starting; see {}",
+                    dir.display()
+                ));
+            }
+        }
+        let ready = client
+            .get(format!("{origin}/readyz"))
+            .timeout(Duration::from_secs(1))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK);
+        if ready {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    Err(format!(
+        "the server at {origin} was not ready within 30 s; see {}/server.log",
+        dir.display()
+    ))
+}
+
+/// The number the calls ring, as Twilio knows it.
+struct Line {
+    account_sid: String,
+    auth_token: String,
+    number: String,
+    voice_url: String,
+    /// The sandbox's Twilio, where each call is registered so the server can look it up.
+    twilio_api_base: String,
+}
+
+impl Line {
+    fn plan(&self, settings: &Settings) -> LoadPlan {
+        let mut plan = LoadPlan::new(
+            &self.voice_url,
+            &self.account_sid,
+            &self.auth_token,
+            &self.number,
+        );
+        plan.from = "+15550000000".into();
+        plan.ramp = settings.ramp;
+        plan.hold = settings.hold;
+        plan.drain = settings.drain;
+        plan.twilio_api_base = Some(self.twilio_api_base.clone());
+        plan
+    }
+}
+
+/// Send a JSON request and insist on `expected`; any other answer stops the benchmark with it.
+async fn call_api(
+    request: reqwest::RequestBuilder,
+    what: &str,
+    expected: StatusCode,
+) -> Result<Value, Failure> {
+    let response = request
+        .send()
+        .await
+        .map_err(|e| format!("{what}: request failed: {e}"))?;
+    let status = response.status();
+    let body = response.text().await.unwrap_or_default();
+    if status == StatusCode::NOT_FOUND {
+        return Err(format!(
+            "{what}: 404 — this build does not have that endpoint yet: {body}"
+        ));
+    }
+    if status != expected {
+        return Err(format!(
+            "{what}: answered {status} (expected {expected}): {body}"
+        ));
+    }
+    Ok(serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+/// An organization on the sandbox's Twilio account, its number answered by an echo agent.
+async fn set_up(origin: &str, urls: &SandboxUrls) -> Result<Line, Failure> {
+    let api = |path: &str| format!("{origin}{path}");
+    let user = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let plain = reqwest::Client::new();
+    call_api(
+        user.post(api("/api/auth/signup")).json(&json!({
+            "email": format!("bench-{}@example.com", std::process::id()),
+            "password": PASSWORD,
+            "organization_name": "Live calls benchmark",
+        })),
+        "sign up",
+        StatusCode::CREATED,
+    )
+    .await?;
+    let account = call_api(
+        plain
+            .post(format!("{}/sandbox/accounts", urls.twilio_api_base))
+            .json(&json!({"numbers": 1, "calls_per_number": 0, "recording_share": 0.0, "seed": std::process::id()})),
+        "seed a sandbox Twilio account",
+        StatusCode::CREATED,
+    )
+    .await?;
+    let text = |v: &Value, name: &str| {
+        v[name]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| format!("no {name} in {v}"))
+    };
+    let account_sid = text(&account, "account_sid")?;
+    let auth_token = text(&account, "auth_token")?;
+    let number = text(&account["numbers"][0], "phone_number")?;
+    call_api(
+        user.post(api("/api/twilio/connect"))
+            .json(&json!({"account_sid": account_sid, "auth_token": auth_token})),
+        "connect the Twilio account",
+        StatusCode::OK,
+    )
+    .await?;
+    call_api(
+        user.post(api("/api/twilio/sync-numbers"))
+            .json(&json!({"numbers": [number]})),
+        "import the number",
+        StatusCode::OK,
+    )
+    .await?;
+    let imported = call_api(
+        user.get(api("/api/twilio/imported-numbers")),
+        "list imported numbers",
+        StatusCode::OK,
+    )
+    .await?;
+    let phone_id = imported
+        .as_array()
+        .and_then(|numbers| numbers.iter().find(|n| n["number"] == number.as_str()))
+        .map(|n| text(n, "id"))
+        .ok_or_else(|| format!("{number} is not among the imported numbers: {imported}"))??;
+    call_api(
+        user.post(api("/api/twilio/configure-phone-voice"))
+            .json(&json!({"phone_number_id": phone_id})),
+        "point the number's voice URL at the server",
+        StatusCode::OK,
+    )
+    .await?;
+    // The agents API (`POST /api/agents`, the agent's realtime settings under `config`).
+    let agent = call_api(
+        user.post(api("/api/agents")).json(&json!({
+            "name": "Echo",
+            "prompt": "Repeat the caller.",
+            "config": {"provider": "openai", "model": "sandbox-echo", "voice": "marin"},
+        })),
+        "create the echo agent (POST /api/agents)",
+        StatusCode::CREATED,
+    )
+    .await?;
+    let agent_id = text(&agent, "id")?;
+    call_api(
+        user.put(api(&format!("/api/phones/{phone_id}")))
+            .json(&json!({"agent_id": agent_id})),
+        "assign the agent to the number",
+        StatusCode::OK,
+    )
+    .await?;
+    // Ring the voice URL Twilio has for the number, as Twilio would.
+    let numbers = call_api(
+        plain
+            .get(format!(
+                "{}/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json",
+                urls.twilio_api_base
+            ))
+            .query(&[("PhoneNumber", number.as_str())])
+            .basic_auth(&account_sid, Some(&auth_token)),
+        "read the number's voice URL from Twilio",
+        StatusCode::OK,
+    )
+    .await?;
+    let voice_url = text(&numbers["incoming_phone_numbers"][0], "voice_url")?;
+    if voice_url != format!("{origin}/twilio/voice") {
+        return Err(format!(
+            "the number's voice URL is {voice_url:?}, not this server's /twilio/voice"
+        ));
+    }
+    Ok(Line {
+        account_sid,
+        auth_token,
+        number,
+        voice_url,
+        twilio_api_base: urls.twilio_api_base.clone(),
+    })
+}
+
+/// Unsigned requests to the bridge's endpoints, compared with a path that cannot exist: the same
+/// answer (the router's fallback) means this build does not have the live-call bridge yet. A 404
+/// alone would not tell: the bridge may well answer 404 for a number it does not know.
+async fn check_bridge(origin: &str) -> Result<(), Failure> {
+    let client = reqwest::Client::new();
+    let answer = |request: reqwest::RequestBuilder| async move {
+        let response = request.send().await.map_err(|e| e.to_string())?;
+        let status = response.status();
+        Ok::<_, Failure>((status, response.text().await.unwrap_or_default()))
+    };
+    let form = [("CallSid", "CA00000000000000000000000000000000")];
+    let fallback = answer(
+        client
+            .post(format!("{origin}/twilio/no-such-route"))
+            .form(&form),
+    )
+    .await?;
+    let voice = answer(client.post(format!("{origin}/twilio/voice")).form(&form)).await?;
+    let fallback_get = answer(client.get(format!("{origin}/twilio/no-such-route"))).await?;
+    let stream = answer(client.get(format!("{origin}/twilio/stream"))).await?;
+    let missing: Vec<&str> = [
+        ("POST /twilio/voice", voice == fallback),
+        ("GET /twilio/stream", stream == fallback_get),
+    ]
+    .into_iter()
+    .filter_map(|(route, missing)| missing.then_some(route))
+    .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "the live-call bridge is not in this build: {} answer{} like a route that does not \
+             exist ({})",
+            missing.join(" and "),
+            if missing.len() == 1 { "s" } else { "" },
+            fallback.0
+        ));
+    }
+    Ok(())
+}
+
+/// One short call first: a broken path fails here with its reasons, not as 1,000 failures.
+async fn preflight(line: &Line, urls: &SandboxUrls, settings: &Settings) -> Result<(), Failure> {
+    let mut plan = line.plan(settings);
+    plan.calls = 1;
+    plan.ramp = Duration::ZERO;
+    plan.hold = Duration::from_secs(1);
+    plan.from = "+15559990000".into();
+    let report = load::run(plan).await;
+    if report.calls_failed > 0 {
+        return Err(format!(
+            "the first test call failed: {}",
+            report.failure_samples.join("; ")
+        ));
+    }
+    if report.frames_echoed == 0 {
+        let connections = reqwest::get(format!(
+            "{}/sandbox/realtime/connections",
+            urls.twilio_api_base
+        ))
+        .await
+        .ok();
+        let connections = match connections {
+            Some(r) => r.json::<Value>().await.unwrap_or(Value::Null),
+            None => Value::Null,
+        };
+        let opened = connections["connections"].as_array().map_or(0, Vec::len);
+        return Err(format!(
+            "the first test call streamed {} frames and none came back (media received: {}, \
+             protocol errors: {:?}). The server opened {opened} realtime connection(s) to the \
+             emulator; the agent must use provider openai with model sandbox-echo, and caller \
+             audio must pass through unchanged (µ-law both ways).",
+            report.frames_sent, report.media_received, report.protocol_error_samples
+        ));
+    }
+    if report.frames_lost > 0 || report.protocol_errors > 0 {
+        eprintln!(
+            "live_calls: warning: the first test call lost {} of {} frames, {} protocol errors {:?}",
+            report.frames_lost,
+            report.frames_sent,
+            report.protocol_errors,
+            report.protocol_error_samples
+        );
+    }
+    Ok(())
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok { "pass" } else { "**FAIL**" }
+}
+
+fn usage<'a>(report: &'a LoadReport, label: &str) -> Option<&'a ProcessUsage> {
+    report
+        .usage
+        .iter()
+        .find(|u| u.label == label && u.error.is_none())
+}
+
+/// The table, and whether every target was met.
+fn print_table(settings: &Settings, report: &LoadReport) -> bool {
+    let server = usage(report, "server");
+    let cpu = server.and_then(|u| u.cpu_ms_per_call_second);
+    let rss = server.and_then(|u| u.rss_kib_per_call);
+    let concurrent = server.map_or(0, |u| u.calls_at_load);
+    let calls_ok = report.calls_completed == settings.calls && concurrent == settings.calls;
+    let lost_ok = report.frames_lost == 0 && report.frames_sent > 0;
+    let latency_ok = report.latency.count > 0 && report.latency.p99_ms <= TARGET_P99_MS;
+    let cpu_ok = cpu.is_some_and(|c| c <= TARGET_CPU_MS_PER_CALL_SECOND);
+    let rss_ok = rss.is_some_and(|r| r <= TARGET_RSS_KIB_PER_CALL);
+    let clean_ok = report.protocol_errors == 0
+        && report.foreign_echoes == 0
+        && report.unknown_echoes == 0
+        && report.duplicate_echoes == 0;
+    let load_side: f64 = ["emulator", "generator"]
+        .iter()
+        .filter_map(|label| usage(report, label))
+        .map(|u| u.cpu_share)
+        .sum();
+    let saturated = load_side > LOAD_SIDE_SATURATED;
+    let opt =
+        |v: Option<f64>, digits: usize| v.map_or("n/a".to_owned(), |v| format!("{v:.digits$}"));
+
+    println!();
+    println!(
+        "### Live calls: {} calls × {} s (ramp {} s), server pinned to core {}",
+        settings.calls,
+        settings.hold.as_secs(),
+        settings.ramp.as_secs(),
+        settings.server_core
+    );
+    println!();
+    println!("| Measure | Value | Target | Result |");
+    println!("| --- | --- | --- | --- |");
+    println!(
+        "| Calls completed / planned (streaming at once) | {} / {} ({concurrent}) | {} concurrent | {} |",
+        report.calls_completed,
+        report.calls_planned,
+        settings.calls,
+        verdict(calls_ok)
+    );
+    println!("| Frames sent | {} | | |", report.frames_sent);
+    println!(
+        "| Frames lost | {} | 0 | {} |",
+        report.frames_lost,
+        verdict(lost_ok)
+    );
+    println!(
+        "| Added latency caller→agent→caller p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | p99 ≤ {TARGET_P99_MS} ms | {} |",
+        report.latency.p50_ms,
+        report.latency.p99_ms,
+        report.latency.max_ms,
+        verdict(latency_ok)
+    );
+    println!(
+        "| First audio p50 / p99 | {:.1} / {:.1} ms | | |",
+        report.first_audio.p50_ms, report.first_audio.p99_ms
+    );
+    println!(
+        "| Server CPU per call-second | {} ms | ≤ {TARGET_CPU_MS_PER_CALL_SECOND} ms | {} |",
+        opt(cpu, 3),
+        verdict(cpu_ok)
+    );
+    println!(
+        "| Server RSS per call | {} KiB | ≤ 1 MiB | {} |",
+        opt(rss, 1),
+        verdict(rss_ok)
+    );
+    if let Some(server) = server {
+        println!(
+            "| Server in the steady window | {:.0} % of its core over {:.1} s, RSS {} → {} MiB (peak {} MiB) | | |",
+            server.cpu_share * 100.0,
+            server.window_seconds,
+            server.idle_rss_kib / 1024,
+            server.load_rss_kib / 1024,
+            server.peak_rss_kib / 1024
+        );
+    }
+    println!(
+        "| Protocol errors / crossed, unknown, duplicate echoes | {} / {}, {}, {} | 0 | {} |",
+        report.protocol_errors,
+        report.foreign_echoes,
+        report.unknown_echoes,
+        report.duplicate_echoes,
+        verdict(clean_ok)
+    );
+    println!(
+        "| Marks received / echoed / unplayed at hang-up, clears | {} / {} / {}, {} | | |",
+        report.marks_received, report.marks_echoed, report.marks_unplayed, report.clears_received
+    );
+    println!(
+        "| Load side (emulator + generator) CPU | {:.0} % of its core | < {:.0} % | {} |",
+        load_side * 100.0,
+        LOAD_SIDE_SATURATED * 100.0,
+        if saturated {
+            "saturated: latencies are upper bounds"
+        } else {
+            "ok"
+        }
+    );
+    println!(
+        "| Generator send lag max / frames > 5 ms late | {:.1} ms / {} | | |",
+        report.send_lag_max_ms, report.late_frames
+    );
+    println!();
+    for usage in &report.usage {
+        if let Some(error) = &usage.error {
+            println!("{} was not measured: {error}", usage.label);
+        }
+    }
+    if !report.failure_samples.is_empty() {
+        println!("Failures by stage: {:?}", report.failures);
+        for sample in &report.failure_samples {
+            println!("- {sample}");
+        }
+    }
+    if !report.protocol_error_samples.is_empty() {
+        println!("Protocol errors:");
+        for sample in &report.protocol_error_samples {
+            println!("- {sample}");
+        }
+    }
+    let passed = calls_ok && lost_ok && latency_ok && cpu_ok && rss_ok && clean_ok;
+    println!(
+        "{}",
+        if passed {
+            "All targets met."
+        } else {
+            "Some targets were not met."
+        }
+    );
+    passed
+}
