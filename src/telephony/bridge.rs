@@ -1,10 +1,11 @@
 //! The media-stream bridge: caller audio to the agent's speech session, the agent's audio back
 //! to the caller, barge-in, and the agent's tools.
 //!
-//! One task per call runs the loop below; a second task writes to Twilio's socket from a
-//! bounded queue, so a slow Twilio connection never stops the caller's audio from reaching the
-//! model. Drop policy: when the queue to Twilio is full (10 s of audio not taken by Twilio),
-//! further agent audio is dropped and counted, never buffered without bound. A provider socket
+//! One task per call runs the loop below. Messages for Twilio go to a bounded queue that the loop
+//! writes out whenever the socket has room, without waiting on it, so a slow Twilio connection
+//! never stops the caller's audio from reaching the model. Drop policy: when the queue is full
+//! (10 s of audio Twilio has not taken), further agent audio is dropped and counted, never
+//! buffered without bound. A provider socket
 //! that stops accepting caller audio for [`PROVIDER_SEND_TIMEOUT`] ends the call.
 //!
 //! What the caller has heard is known from marks: after the first chunk of each reply and then
@@ -29,7 +30,6 @@ use loquent_twilio::E164;
 use loquent_twilio::media_stream::{InboundMessage, MediaMessage, write_media_frame};
 use serde_json::json;
 use tokio::sync::mpsc;
-use tokio::sync::mpsc::error::TrySendError;
 
 use super::session::{AgentSetup, Session, connect};
 use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
@@ -112,7 +112,10 @@ pub struct Bridge {
     state: AppState,
     ctx: CallContext,
     started: Instant,
-    to_twilio: mpsc::Sender<Message>,
+    /// Messages for Twilio not yet handed to its socket; see `drain`.
+    outbox: VecDeque<Message>,
+    /// Handed to the socket but not flushed yet.
+    unflushed: bool,
     frame: String,
     // Agent audio bookkeeping.
     current_item: Option<Arc<str>>,
@@ -144,16 +147,15 @@ impl Bridge {
     pub async fn run(state: AppState, socket: WebSocket, ctx: CallContext, started: Instant) {
         let active = metrics::gauge!("loquent_active_calls");
         active.increment(1.0);
-        let (sink, mut from_twilio) = socket.split();
-        let (to_twilio, queue) = mpsc::channel(TWILIO_QUEUE);
-        let writer = tokio::spawn(write_to_twilio(sink, queue));
+        let (mut sink, mut from_twilio) = socket.split();
         let (tools_tx, mut tools_rx) = mpsc::channel(8);
         let provider = ctx.setup.session.provider;
         let mut bridge = Self {
             state,
             ctx,
             started,
-            to_twilio,
+            outbox: VecDeque::with_capacity(16),
+            unflushed: false,
             frame: String::with_capacity(512),
             current_item: None,
             item_sent_ms: 0,
@@ -183,7 +185,7 @@ impl Bridge {
         let end = match bridge.open_session().await {
             Ok(mut session) => {
                 let end = bridge
-                    .pump(&mut session, &mut from_twilio, &mut tools_rx)
+                    .pump(&mut session, &mut sink, &mut from_twilio, &mut tools_rx)
                     .await;
                 if let End::ProviderGone(why) = &end {
                     metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
@@ -204,9 +206,12 @@ impl Bridge {
         };
         tracing::info!(?end, "call ended");
         bridge.finish().await;
-        // Closing the queue makes the writer close Twilio's socket.
-        drop(bridge);
-        let _ = tokio::time::timeout(CLOSE_TIMEOUT, writer).await;
+        // What is still queued (a goodbye, a mark) goes out, then the socket closes.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            let _ = drain(&mut sink, &mut bridge.outbox, &mut bridge.unflushed).await;
+            let _ = sink.close().await;
+        })
+        .await;
         active.decrement(1.0);
     }
 
@@ -248,13 +253,21 @@ impl Bridge {
     async fn pump(
         &mut self,
         session: &mut Session,
+        sink: &mut SplitSink<WebSocket, Message>,
         from_twilio: &mut futures_util::stream::SplitStream<WebSocket>,
         tools_rx: &mut mpsc::Receiver<ToolDone>,
     ) -> End {
         loop {
             let ending_deadline = self.ending.as_ref().map(|e| e.deadline);
+            let writing = !self.outbox.is_empty() || self.unflushed;
             tokio::select! {
                 biased;
+                // Audio for the caller first: it is what they are waiting for.
+                written = drain(sink, &mut self.outbox, &mut self.unflushed), if writing => {
+                    if written.is_err() {
+                        return End::TwilioGone;
+                    }
+                }
                 frame = from_twilio.next() => {
                     let Some(Ok(frame)) = frame else { return End::TwilioGone };
                     match frame {
@@ -456,12 +469,12 @@ impl Bridge {
     }
 
     /// Queues a message for Twilio without waiting; `false` when the queue is full.
-    fn send(&self, message: Message) -> bool {
-        match self.to_twilio.try_send(message) {
-            Ok(()) => true,
-            Err(TrySendError::Full(_)) => false,
-            Err(TrySendError::Closed(_)) => false,
+    fn send(&mut self, message: Message) -> bool {
+        if self.outbox.len() >= TWILIO_QUEUE {
+            return false;
         }
+        self.outbox.push_back(message);
+        true
     }
 
     /// Queues a progress mark after the audio sent so far; returns its id.
@@ -751,24 +764,22 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Writes queued messages to Twilio, several per flush when they pile up. Ends (closing the
-/// socket) when the bridge drops its sender.
-async fn write_to_twilio(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut queue: mpsc::Receiver<Message>,
-) {
-    while let Some(first) = queue.recv().await {
-        if sink.feed(first).await.is_err() {
-            return;
-        }
-        while let Ok(more) = queue.try_recv() {
-            if sink.feed(more).await.is_err() {
-                return;
-            }
-        }
-        if sink.flush().await.is_err() {
-            return;
+/// Hands queued messages to Twilio's socket and flushes them: one write for all that queued up.
+/// Cancel-safe (the loop's `select!` may drop it at any await): a message leaves the queue only
+/// once the socket has room for it, and an interrupted flush resumes on the next call.
+async fn drain(
+    sink: &mut SplitSink<WebSocket, Message>,
+    outbox: &mut VecDeque<Message>,
+    unflushed: &mut bool,
+) -> Result<(), axum::Error> {
+    while !outbox.is_empty() {
+        std::future::poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
+        if let Some(message) = outbox.pop_front() {
+            sink.start_send_unpin(message)?;
+            *unflushed = true;
         }
     }
-    let _ = sink.close().await;
+    std::future::poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
+    *unflushed = false;
+    Ok(())
 }
