@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
 use futures_util::stream::SplitSink;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use loquent_ai::realtime::{RealtimeEvent, Role};
 use loquent_twilio::E164;
 use loquent_twilio::media_stream::{InboundMessage, MediaMessage, write_media_frame};
@@ -135,6 +135,8 @@ pub struct Bridge {
     // Tools.
     tools_tx: mpsc::Sender<ToolDone>,
     cancelled_tools: HashSet<String>,
+    /// Tools running in their own tasks; their results come back on the tools channel.
+    tools_running: usize,
     ending: Option<Ending>,
     stop_deadline: Option<tokio::time::Instant>,
     transcript: String,
@@ -169,6 +171,7 @@ impl Bridge {
             first_audio_at: None,
             tools_tx,
             cancelled_tools: HashSet::new(),
+            tools_running: 0,
             ending: None,
             stop_deadline: None,
             transcript: String::new(),
@@ -287,8 +290,16 @@ impl Bridge {
                     if let Some(end) = self.on_provider_event(session, event).await {
                         return end;
                     }
+                    // Write at once when the socket has room, rather than on the next turn of
+                    // the loop: one turn fewer per agent frame. A full socket is left to the
+                    // `drain` branch, which waits for room.
+                    if self.try_drain(sink).is_err() {
+                        return End::TwilioGone;
+                    }
                 }
-                Some(done) = tools_rx.recv() => {
+                // Polled only while a tool runs: one channel fewer to poll per audio frame.
+                Some(done) = tools_rx.recv(), if self.tools_running > 0 => {
+                    self.tools_running -= 1;
                     if self.cancelled_tools.remove(&done.call_id) {
                         continue;
                     }
@@ -468,6 +479,15 @@ impl Bridge {
         }
     }
 
+    fn try_drain(&mut self, sink: &mut SplitSink<WebSocket, Message>) -> Result<(), axum::Error> {
+        if self.outbox.is_empty() && !self.unflushed {
+            return Ok(());
+        }
+        drain(sink, &mut self.outbox, &mut self.unflushed)
+            .now_or_never()
+            .unwrap_or(Ok(()))
+    }
+
     /// Queues a message for Twilio without waiting; `false` when the queue is full.
     fn send(&mut self, message: Message) -> bool {
         if self.outbox.len() >= TWILIO_QUEUE {
@@ -588,6 +608,7 @@ impl Bridge {
                 Some((url, token)) => {
                     let caller = self.ctx.call.from_number.clone();
                     let done = self.tools_tx.clone();
+                    self.tools_running += 1;
                     tokio::spawn(async move {
                         let output = tools::lookup_caller(&url, token.as_deref(), &caller).await;
                         let _ = done

@@ -30,7 +30,7 @@ const START_TIMEOUT: Duration = Duration::from_secs(10);
 const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// tungstenite zero-fills its read buffer (128 KiB by default) before each read; Twilio's frames
 /// are a few hundred bytes, so a small buffer saves CPU per frame and memory per call.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 pub async fn open(
     State(state): State<AppState>,
