@@ -631,3 +631,44 @@ async fn a_caller_hanging_up_ends_the_agent_session_within_a_second() {
     assert_eq!(call.status, "completed");
     assert!(line.app.app.live.prewarmed.is_empty());
 }
+
+#[tokio::test]
+async fn a_known_caller_is_introduced_to_the_agent_before_the_greeting() {
+    let mut agent = gemini_agent();
+    agent["provider"] = json!("openai");
+    agent["caller_context"] = json!(true);
+    let line = line(agent, false).await;
+    // A returning caller: the business knows their name and something about them. (There is no
+    // contacts API yet, so the contact is written as the call-history import will write it.)
+    let org_id: uuid::Uuid = line.owner.org_id().parse().unwrap();
+    let db = &line.app.app.db;
+    let contact = loquent::contacts::resolve::resolve_or_create(db, org_id, CALLER, "manual")
+        .await
+        .unwrap();
+    let mut known: loquent::entity::contact::ActiveModel = contact.into();
+    known.name = Set(Some("Ada Lovelace".into()));
+    known.notes = Set(Some("Boiler serviced in March.".into()));
+    known.update(db).await.unwrap();
+
+    let report = line.call(json!([{"wait_for_reply": 5000}, "hangup"])).await;
+    assert!(report.streams[0].audio_ms_played > 0);
+    let received = line.provider_received().await;
+    let position = |wanted: &dyn Fn(&Value) -> bool| received.iter().position(wanted);
+    let context = position(&|m| {
+        m["type"] == "conversation.item.create"
+            && m["item"]["content"][0]["text"]
+                .as_str()
+                .is_some_and(|t| t.contains("Ada Lovelace") && t.contains("Boiler serviced"))
+    })
+    .unwrap_or_else(|| panic!("no caller context in {received:#?}"));
+    let greeting = position(&|m| m["type"] == "response.create").expect("a greeting");
+    assert!(context < greeting, "the context came after the greeting");
+    // The call reused the known contact rather than creating another.
+    let call = line.call_row(&report.call_sid).await.unwrap();
+    let contacts = loquent::entity::contact::Entity::find()
+        .all(db)
+        .await
+        .unwrap();
+    assert_eq!(contacts.len(), 1);
+    assert_eq!(call.contact_id, Some(contacts[0].id));
+}
