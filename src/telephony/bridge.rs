@@ -673,13 +673,11 @@ impl Bridge {
         let twiml = loquent_twilio::twiml::Response::new()
             .say(loquent_twilio::twiml::Say::new(APOLOGY))
             .hangup();
-        let sid = self.ctx.call.call_sid.parse();
-        let client = crate::orgs::twilio::client_for(&self.state, &self.ctx.org);
-        if let (Ok(sid), Ok(client)) = (sid, client) {
-            let update = loquent_twilio::calls::CallUpdate::twiml(&twiml);
-            if let Err(error) = client.update_call(&sid, update).await {
-                tracing::warn!(%error, "could not play the apology");
-            }
+        let update = loquent_twilio::calls::CallUpdate::twiml(&twiml);
+        if let Err(why) =
+            tools::update_call(&self.state, &self.ctx.org, &self.ctx.call.call_sid, update).await
+        {
+            tracing::warn!(why, "could not play the apology");
         }
     }
 

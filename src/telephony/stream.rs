@@ -11,17 +11,16 @@ use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use loquent_twilio::media_stream::{InboundMessage, StartMessage};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use tracing::Instrument;
 
 use super::bridge::{Bridge, CallContext};
 use super::session::AgentSetup;
-use super::voice::stream_url;
-use super::webhook::{SIGNATURE_HEADER, organization_of_account};
+use super::voice::{answering_agent, stream_url};
+use super::webhook::{organization_of_account, signature};
 use crate::app::AppState;
 use crate::calls::start::{InboundCall, start_inbound};
 use crate::contacts::resolve::resolve_or_create;
-use crate::entity::{agent, organization, phone_number};
+use crate::entity::organization;
 use crate::orgs::twilio::auth_token;
 
 /// Twilio sends `connected` and `start` at once; a stream silent for this long is not Twilio.
@@ -37,12 +36,7 @@ pub async fn open(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Response {
-    let Some(signature) = headers
-        .get(SIGNATURE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty())
-        .map(str::to_owned)
-    else {
+    let Ok(signature) = signature(&headers) else {
         tracing::warn!("media stream without X-Twilio-Signature rejected");
         return (StatusCode::FORBIDDEN, "missing X-Twilio-Signature").into_response();
     };
@@ -134,22 +128,10 @@ async fn prepare(
         return Err("the stream has no from/to parameters".to_owned());
     };
     let db_error = |e: sea_orm::DbErr| format!("database: {e}");
-    let number = phone_number::Entity::find()
-        .filter(phone_number::Column::OrganizationId.eq(org.id))
-        .filter(phone_number::Column::Number.eq(to.as_str()))
-        .one(&state.db)
+    let (number, agent) = answering_agent(state, org.id, to)
         .await
         .map_err(db_error)?
-        .ok_or_else(|| format!("{to} is not a number of this organization"))?;
-    let agent_id = number
-        .agent_id
-        .ok_or_else(|| format!("{to} has no agent"))?;
-    let agent = agent::Entity::find_by_id(agent_id)
-        .filter(agent::Column::OrganizationId.eq(org.id))
-        .one(&state.db)
-        .await
-        .map_err(db_error)?
-        .ok_or("the number's agent no longer exists")?;
+        .ok_or_else(|| format!("{to} is not a number of this organization with an agent"))?;
     let contact = resolve_or_create(&state.db, org.id, from, "inbound_call")
         .await
         .map_err(db_error)?;

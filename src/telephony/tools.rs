@@ -47,25 +47,33 @@ pub async fn transfer(
     call_sid: &str,
     number: &E164,
 ) -> Result<(), String> {
-    let sid: CallSid = call_sid.parse().map_err(|e| format!("{e}"))?;
     let twiml = Response::new().dial(Dial::number(number.clone()));
-    client_for(app, org)
-        .map_err(|e| e.to_string())?
-        .update_call(&sid, CallUpdate::twiml(&twiml))
+    update_call(app, org, call_sid, CallUpdate::twiml(&twiml))
         .await
-        .map(|_| ())
         .map_err(|e| format!("Twilio did not redirect the call: {e}"))
 }
 
 /// Ends the live call through the REST API.
 pub async fn hang_up(app: &App, org: &organization::Model, call_sid: &str) -> Result<(), String> {
+    update_call(app, org, call_sid, CallUpdate::Complete)
+        .await
+        .map_err(|e| format!("Twilio did not hang up the call: {e}"))
+}
+
+/// Changes the live call through the REST API (hang up, or new TwiML).
+pub async fn update_call(
+    app: &App,
+    org: &organization::Model,
+    call_sid: &str,
+    update: CallUpdate,
+) -> Result<(), String> {
     let sid: CallSid = call_sid.parse().map_err(|e| format!("{e}"))?;
     client_for(app, org)
         .map_err(|e| e.to_string())?
-        .hang_up_call(&sid)
+        .update_call(&sid, update)
         .await
         .map(|_| ())
-        .map_err(|e| format!("Twilio did not hang up the call: {e}"))
+        .map_err(|e| e.to_string())
 }
 
 /// Asks the agent's caller-lookup endpoint about `caller`: `GET {url}?phone=+15551234567` with
@@ -82,7 +90,10 @@ pub async fn lookup_caller(url: &str, token: Option<&str>, caller: &str) -> Stri
 }
 
 async fn lookup(url: &str, token: Option<&str>, caller: &str) -> Result<String, String> {
-    let mut request = reqwest::Client::new()
+    // One client for every look-up: its connection pool and TLS setup are reused across calls.
+    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
+    let mut request = CLIENT
+        .get_or_init(reqwest::Client::new)
         .get(url)
         .query(&[("phone", caller)])
         .timeout(LOOKUP_TIMEOUT);

@@ -49,7 +49,7 @@ pub async fn answer(
 }
 
 /// The number's agent, when the organization owns the number and it has one.
-async fn answering_agent(
+pub(super) async fn answering_agent(
     app: &App,
     org_id: Uuid,
     to: &str,

@@ -86,7 +86,7 @@ pub async fn organization_of_account(
         .await
 }
 
-fn signature(headers: &HeaderMap) -> Result<String, WebhookError> {
+pub(super) fn signature(headers: &HeaderMap) -> Result<String, WebhookError> {
     headers
         .get(SIGNATURE_HEADER)
         .and_then(|v| v.to_str().ok())
