@@ -22,9 +22,10 @@ use std::collections::{HashSet, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use std::task::{Context, Poll, ready};
+
 use axum::extract::ws::{Message, WebSocket};
-use futures_util::stream::SplitSink;
-use futures_util::{FutureExt, SinkExt, StreamExt};
+use futures_util::{SinkExt, StreamExt};
 use loquent_ai::realtime::{RealtimeEvent, Role};
 use loquent_twilio::E164;
 use loquent_twilio::media_stream::{InboundMessage, MediaMessage, write_media_frame};
@@ -146,10 +147,9 @@ pub struct Bridge {
 }
 
 impl Bridge {
-    pub async fn run(state: AppState, socket: WebSocket, ctx: CallContext, started: Instant) {
+    pub async fn run(state: AppState, mut socket: WebSocket, ctx: CallContext, started: Instant) {
         let active = metrics::gauge!("loquent_active_calls");
         active.increment(1.0);
-        let (mut sink, mut from_twilio) = socket.split();
         let (tools_tx, mut tools_rx) = mpsc::channel(8);
         let provider = ctx.setup.session.provider;
         let mut bridge = Self {
@@ -187,14 +187,12 @@ impl Bridge {
         };
         let end = match bridge.open_session().await {
             Ok(mut session) => {
-                let end = bridge
-                    .pump(&mut session, &mut sink, &mut from_twilio, &mut tools_rx)
-                    .await;
+                let end = bridge.pump(&mut session, &mut socket, &mut tools_rx).await;
                 if let End::ProviderGone(why) = &end {
                     metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
                     tracing::warn!(why, "speech session ended mid-call");
                     bridge.apologise().await;
-                    wait_for_stop(&mut from_twilio).await;
+                    wait_for_stop(&mut socket).await;
                 }
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
                 end
@@ -203,7 +201,7 @@ impl Bridge {
                 metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
                 tracing::error!(why, "no speech session for the call");
                 bridge.apologise().await;
-                wait_for_stop(&mut from_twilio).await;
+                wait_for_stop(&mut socket).await;
                 End::ProviderGone(why)
             }
         };
@@ -211,8 +209,8 @@ impl Bridge {
         bridge.finish().await;
         // What is still queued (a goodbye, a mark) goes out, then the socket closes.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            let _ = drain(&mut sink, &mut bridge.outbox, &mut bridge.unflushed).await;
-            let _ = sink.close().await;
+            let _ = drain(&mut socket, &mut bridge.outbox, &mut bridge.unflushed).await;
+            let _ = socket.close().await;
         })
         .await;
         active.decrement(1.0);
@@ -256,31 +254,24 @@ impl Bridge {
     async fn pump(
         &mut self,
         session: &mut Session,
-        sink: &mut SplitSink<WebSocket, Message>,
-        from_twilio: &mut futures_util::stream::SplitStream<WebSocket>,
+        socket: &mut WebSocket,
         tools_rx: &mut mpsc::Receiver<ToolDone>,
     ) -> End {
         loop {
             let ending_deadline = self.ending.as_ref().map(|e| e.deadline);
-            let writing = !self.outbox.is_empty() || self.unflushed;
             tokio::select! {
                 biased;
-                // Audio for the caller first: it is what they are waiting for.
-                written = drain(sink, &mut self.outbox, &mut self.unflushed), if writing => {
-                    if written.is_err() {
-                        return End::TwilioGone;
-                    }
-                }
-                frame = from_twilio.next() => {
-                    let Some(Ok(frame)) = frame else { return End::TwilioGone };
+                // Twilio's socket has one owner (no split, no lock per poll): this branch writes
+                // what is queued for the caller first, as far as the socket has room, then reads.
+                frame = std::future::poll_fn(|cx| poll_twilio(socket, &mut self.outbox, &mut self.unflushed, cx)) => {
                     match frame {
-                        Message::Text(text) => {
+                        Some(Message::Text(text)) => {
                             if let Some(end) = self.on_twilio_frame(session, text.as_str()).await {
                                 return end;
                             }
                         }
-                        Message::Close(_) => return End::TwilioGone,
-                        _ => {}
+                        Some(Message::Close(_)) | None => return End::TwilioGone,
+                        Some(_) => {}
                     }
                 }
                 event = session.next_event() => {
@@ -289,12 +280,6 @@ impl Bridge {
                     };
                     if let Some(end) = self.on_provider_event(session, event).await {
                         return end;
-                    }
-                    // Write at once when the socket has room, rather than on the next turn of
-                    // the loop: one turn fewer per agent frame. A full socket is left to the
-                    // `drain` branch, which waits for room.
-                    if self.try_drain(sink).is_err() {
-                        return End::TwilioGone;
                     }
                 }
                 // Polled only while a tool runs: one channel fewer to poll per audio frame.
@@ -477,15 +462,6 @@ impl Bridge {
                 reason.unwrap_or_else(|| "the session closed".to_owned()),
             )),
         }
-    }
-
-    fn try_drain(&mut self, sink: &mut SplitSink<WebSocket, Message>) -> Result<(), axum::Error> {
-        if self.outbox.is_empty() && !self.unflushed {
-            return Ok(());
-        }
-        drain(sink, &mut self.outbox, &mut self.unflushed)
-            .now_or_never()
-            .unwrap_or(Ok(()))
     }
 
     /// Queues a message for Twilio without waiting; `false` when the queue is full.
@@ -763,9 +739,9 @@ fn provider_label(provider: loquent_ai::realtime::Provider) -> &'static str {
 
 /// After we redirect the call, Twilio ends the stream itself; closing our side first would cut
 /// the redirect short on some edges. Waits for `stop` or the socket's end, at most STOP_GRACE.
-async fn wait_for_stop(from_twilio: &mut futures_util::stream::SplitStream<WebSocket>) {
+async fn wait_for_stop(socket: &mut WebSocket) {
     let _ = tokio::time::timeout(STOP_GRACE, async {
-        while let Some(Ok(frame)) = from_twilio.next().await {
+        while let Some(Ok(frame)) = socket.next().await {
             match frame {
                 Message::Text(text) if text.as_str().contains("\"event\":\"stop\"") => return,
                 Message::Close(_) => return,
@@ -783,22 +759,52 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Hands queued messages to Twilio's socket and flushes them: one write for all that queued up.
-/// Cancel-safe (the loop's `select!` may drop it at any await): a message leaves the queue only
-/// once the socket has room for it, and an interrupted flush resumes on the next call.
-async fn drain(
-    sink: &mut SplitSink<WebSocket, Message>,
+/// Hands queued messages to Twilio's socket and flushes them (one write for all that queued up),
+/// as far as the socket has room. `Pending` when it is full: `cx` is woken when it has room.
+/// A message leaves the queue only once the socket has taken it, and an interrupted flush resumes
+/// on the next call, so the loop may stop polling at any point without losing anything.
+fn poll_write(
+    socket: &mut WebSocket,
     outbox: &mut VecDeque<Message>,
     unflushed: &mut bool,
-) -> Result<(), axum::Error> {
+    cx: &mut Context<'_>,
+) -> Poll<Result<(), axum::Error>> {
     while !outbox.is_empty() {
-        std::future::poll_fn(|cx| sink.poll_ready_unpin(cx)).await?;
+        ready!(socket.poll_ready_unpin(cx))?;
         if let Some(message) = outbox.pop_front() {
-            sink.start_send_unpin(message)?;
+            socket.start_send_unpin(message)?;
             *unflushed = true;
         }
     }
-    std::future::poll_fn(|cx| sink.poll_flush_unpin(cx)).await?;
-    *unflushed = false;
-    Ok(())
+    if *unflushed {
+        ready!(socket.poll_flush_unpin(cx))?;
+        *unflushed = false;
+    }
+    Poll::Ready(Ok(()))
+}
+
+/// The loop's Twilio branch: writes what is queued (without waiting for room), then reads the
+/// next frame. `None` when the socket failed or ended.
+fn poll_twilio(
+    socket: &mut WebSocket,
+    outbox: &mut VecDeque<Message>,
+    unflushed: &mut bool,
+    cx: &mut Context<'_>,
+) -> Poll<Option<Message>> {
+    if let Poll::Ready(Err(_)) = poll_write(socket, outbox, unflushed, cx) {
+        return Poll::Ready(None);
+    }
+    match ready!(socket.poll_next_unpin(cx)) {
+        Some(Ok(message)) => Poll::Ready(Some(message)),
+        Some(Err(_)) | None => Poll::Ready(None),
+    }
+}
+
+/// Writes out everything queued for Twilio, waiting for room.
+async fn drain(
+    socket: &mut WebSocket,
+    outbox: &mut VecDeque<Message>,
+    unflushed: &mut bool,
+) -> Result<(), axum::Error> {
+    std::future::poll_fn(|cx| poll_write(socket, outbox, unflushed, cx)).await
 }

@@ -1,7 +1,14 @@
 //! OpenAI Realtime (GA interface) over WebSocket.
 //!
-//! Both directions are `audio/pcmu`, so caller frames and model deltas pass through as the same
-//! base64 strings. `connect` refuses to return a session until `session.updated` confirms both
+//! Both directions are `audio/pcmu`: model deltas pass through to Twilio as the same base64
+//! strings, and caller audio needs no conversion either. Caller frames go up in batches (40 ms by
+//! default, two Twilio frames) rather than one `input_audio_buffer.append` per 20 ms frame: half
+//! the messages, and on the server half the socket writes, which are most of a bridge's CPU.
+//! LiveKit's agents batch 100 ms; 40 ms keeps the added delay (at most 20 ms, for the first frame
+//! of a batch) well inside the latency budget. Twilio sends a frame every 20 ms for the whole
+//! call, silence included, so a batch always fills within one frame's time; any other message and
+//! `close()` send what is pending first, so the model never hears audio out of order.
+//! `connect` refuses to return a session until `session.updated` confirms both
 //! formats: a failed update would leave the model speaking PCM 24 kHz, which is loud noise on a
 //! phone leg.
 
@@ -10,6 +17,8 @@ use std::fmt;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
 use futures_util::{SinkExt, StreamExt as _};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -20,8 +29,13 @@ use super::{
     AudioChunk, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
     ResponseStatus, Role, TurnDetection,
 };
+use crate::audio::MULAW_BYTES_PER_MS;
 
 const PROVIDER: Provider = Provider::OpenAi;
+/// One Twilio media frame: 20 ms of µ-law.
+const TWILIO_FRAME_BYTES: usize = 20 * MULAW_BYTES_PER_MS;
+/// An `input_audio_buffer.append` up to its base64.
+const APPEND_OPEN: &str = r#"{"type":"input_audio_buffer.append","audio":""#;
 const PCMU: &str = "audio/pcmu";
 /// How long `close()` and the events after it wait for the server's close reply: a server that
 /// never answers must not hold a finished call open.
@@ -37,6 +51,7 @@ pub struct OpenAiRealtime {
     api_key: String,
     setup_timeout: Duration,
     input_transcription: Option<String>,
+    uplink_batch: Duration,
 }
 
 impl fmt::Debug for OpenAiRealtime {
@@ -46,6 +61,7 @@ impl fmt::Debug for OpenAiRealtime {
             .field("api_key", &"<redacted>")
             .field("setup_timeout", &self.setup_timeout)
             .field("input_transcription", &self.input_transcription)
+            .field("uplink_batch", &self.uplink_batch)
             .finish()
     }
 }
@@ -55,6 +71,8 @@ impl OpenAiRealtime {
     pub const DEFAULT_BASE_URL: &str = "https://api.openai.com/v1";
     /// How long `connect` waits for `session.updated`.
     pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
+    /// How much caller audio goes up in one `input_audio_buffer.append`.
+    pub const DEFAULT_UPLINK_BATCH: Duration = Duration::from_millis(40);
 
     /// `base_url` is the HTTP API base, e.g. [`Self::DEFAULT_BASE_URL`].
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
@@ -63,7 +81,15 @@ impl OpenAiRealtime {
             api_key: api_key.into(),
             setup_timeout: Self::DEFAULT_SETUP_TIMEOUT,
             input_transcription: None,
+            uplink_batch: Self::DEFAULT_UPLINK_BATCH,
         }
+    }
+
+    /// Caller audio per `input_audio_buffer.append`. A batch of one frame or less (e.g.
+    /// `Duration::ZERO`) forwards each Twilio payload as it comes, without decoding it.
+    pub fn with_uplink_batch(mut self, batch: Duration) -> Self {
+        self.uplink_batch = batch;
+        self
     }
 
     pub fn with_setup_timeout(mut self, timeout: Duration) -> Self {
@@ -177,8 +203,11 @@ impl OpenAiRealtime {
                 )));
             }
         }
+        let batch_bytes = self.uplink_batch.as_millis() as usize * MULAW_BYTES_PER_MS;
         Ok(OpenAiSession {
             ws,
+            uplink: Vec::with_capacity(batch_bytes + TWILIO_FRAME_BYTES),
+            uplink_batch_bytes: (batch_bytes > TWILIO_FRAME_BYTES).then_some(batch_bytes),
             pending: VecDeque::new(),
             expired: false,
             ended: false,
@@ -356,6 +385,10 @@ fn map_server_event(value: &Value, out: &mut Vec<RealtimeEvent>) {
 /// share of a bridge's CPU. The bridge polls `next_event` continuously, so nothing waits longer.
 pub struct OpenAiSession {
     ws: Socket,
+    /// Caller µ-law waiting to fill a batch.
+    uplink: Vec<u8>,
+    /// Bytes per append; `None` forwards every frame as it comes.
+    uplink_batch_bytes: Option<usize>,
     /// Events read but not yet returned (one server message can carry several).
     pending: VecDeque<RealtimeEvent>,
     /// The server said the 60-minute limit was reached; the close that follows says so.
@@ -385,10 +418,30 @@ struct AppendAudio<'a> {
 }
 
 impl OpenAiSession {
+    /// Sends a client message, after any caller audio still waiting in a batch.
     async fn send_text(&mut self, text: String) -> Result<(), RealtimeError> {
         if self.closed {
             return Err(RealtimeError::Closed);
         }
+        self.flush_audio().await?;
+        self.write(text).await
+    }
+
+    /// Sends the batched caller audio, if there is any.
+    async fn flush_audio(&mut self) -> Result<(), RealtimeError> {
+        if self.uplink.is_empty() {
+            return Ok(());
+        }
+        let mut text = String::with_capacity(APPEND_OPEN.len() + self.uplink.len() * 4 / 3 + 8);
+        text.push_str(APPEND_OPEN);
+        // Base64 never needs JSON escaping.
+        BASE64.encode_string(&self.uplink, &mut text);
+        text.push_str("\"}");
+        self.uplink.clear();
+        self.write(text).await
+    }
+
+    async fn write(&mut self, text: String) -> Result<(), RealtimeError> {
         self.ws
             .send(Message::text(text))
             .await
@@ -454,7 +507,22 @@ impl OpenAiSession {
 #[async_trait]
 impl RealtimeSession for OpenAiSession {
     async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError> {
-        // The Twilio payload goes out as is: same format, no decode, no re-encode.
+        if self.closed {
+            return Err(RealtimeError::Closed);
+        }
+        if let Some(batch_bytes) = self.uplink_batch_bytes {
+            let before = self.uplink.len();
+            if let Err(error) = BASE64.decode_vec(mulaw_base64, &mut self.uplink) {
+                // A bad frame is refused whole; the audio batched before it still goes.
+                self.uplink.truncate(before);
+                return Err(error.into());
+            }
+            if self.uplink.len() >= batch_bytes {
+                self.flush_audio().await?;
+            }
+            return Ok(());
+        }
+        // Unbatched: the Twilio payload goes out as is, no decode, no re-encode.
         let text = serde_json::to_string(&AppendAudio {
             kind: "input_audio_buffer.append",
             audio: mulaw_base64,
@@ -520,6 +588,8 @@ impl RealtimeSession for OpenAiSession {
         if self.closed {
             return Ok(());
         }
+        // The caller's last words reach the model; a failure here changes nothing about closing.
+        let _ = self.flush_audio().await;
         self.closed = true;
         self.close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
         // `next_event` reports `Closed` when the server answers the close frame. Sending the frame

@@ -117,8 +117,8 @@ pub(crate) async fn open(
 
 /// tungstenite zero-fills its whole read buffer (128 KiB by default) before every read: with a
 /// message every 20 ms per call that is most of a bridge's CPU, and memory held per call.
-/// Provider events are a few kilobytes; larger ones are read in several steps.
-const READ_BUFFER_BYTES: usize = 8 * 1024;
+/// An audio delta of 40 ms is about 600 bytes; larger events are read in several steps.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 fn socket_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)

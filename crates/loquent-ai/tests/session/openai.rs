@@ -188,17 +188,26 @@ async fn a_whole_call_with_barge_in_and_a_tool_call() {
 }
 
 #[tokio::test]
-async fn echo_mode_returns_every_frame_at_once() {
+async fn echo_mode_returns_every_batch_at_once() {
+    use base64::Engine as _;
+    let base64 = base64::engine::general_purpose::STANDARD;
     let sandbox = sandbox().await;
     let mut session = client(&sandbox)
         .connect(&config("sandbox-echo"))
         .await
         .unwrap();
-    let frames = utterance(Phrase::Transfer, 100, 0);
-    for frame in &frames {
-        session.send_audio(frame).await.unwrap();
+    // The session sends 40 ms per append: two Twilio frames come back as one delta.
+    let frames = utterance(Phrase::Transfer, 120, 0);
+    for pair in frames.chunks(2) {
+        let mut sent = Vec::new();
+        for frame in pair {
+            session.send_audio(frame).await.unwrap();
+            sent.extend(base64.decode(frame).unwrap());
+        }
         match next(&mut session).await {
-            RealtimeEvent::AudioDelta(chunk) => assert_eq!(&chunk.payload, frame),
+            RealtimeEvent::AudioDelta(chunk) => {
+                assert_eq!(base64.decode(&chunk.payload).unwrap(), sent);
+            }
             other => panic!("expected the echo, got {other:?}"),
         }
     }

@@ -34,7 +34,7 @@ pub(crate) const GEMINI_LIVE_PATH: &str =
 /// Bytes read from a realtime socket at a time. tungstenite's default (128 KiB) is zero-filled
 /// before every read: with a thousand connections each sending a 20 ms frame at a time (the
 /// live-call benchmark) that alone would take most of a core. Larger messages take several reads.
-pub(crate) const READ_BUFFER_BYTES: usize = 16 * 1024;
+pub(crate) const READ_BUFFER_BYTES: usize = 4 * 1024;
 
 /// State shared by every realtime connection of one sandbox.
 #[derive(Default)]

@@ -2,6 +2,9 @@ use std::time::Duration;
 
 use serde_json::json;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as BASE64;
+
 use super::*;
 use crate::realtime::fake_server::{FakeConnection, FakeServer};
 use crate::realtime::{Eagerness, ToolSpec};
@@ -11,6 +14,12 @@ fn frame() -> String {
     use base64::Engine as _;
     let bytes: Vec<u8> = (0..160u8).map(|i| i.wrapping_mul(37)).collect();
     base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// `n` frames of [`frame`] as one µ-law stream, base64.
+fn frames(n: usize) -> String {
+    let one = BASE64.decode(frame()).unwrap();
+    BASE64.encode(one.repeat(n))
 }
 
 fn config() -> RealtimeConfig {
@@ -50,7 +59,14 @@ async fn handshake(server: &mut FakeServer) -> (FakeConnection, Value) {
 }
 
 async fn connect(server: &mut FakeServer) -> (OpenAiSession, FakeConnection, Value) {
-    let client = OpenAiRealtime::new(server.http_url("/v1"), "sk-test");
+    connect_with(server, OpenAiRealtime::DEFAULT_UPLINK_BATCH).await
+}
+
+async fn connect_with(
+    server: &mut FakeServer,
+    batch: Duration,
+) -> (OpenAiSession, FakeConnection, Value) {
+    let client = OpenAiRealtime::new(server.http_url("/v1"), "sk-test").with_uplink_batch(batch);
     let config = config();
     let (session, (conn, update)) = tokio::join!(client.connect(&config), handshake(server));
     (session.expect("connect"), conn, update)
@@ -172,13 +188,17 @@ async fn a_whole_session_against_a_fake_server() {
         OpenAiRealtime::new("https://x", "k").session_update(&config())
     );
 
-    // Caller audio passes through byte for byte.
+    // Caller audio goes up 40 ms (two Twilio frames) at a time, the same bytes in one append.
     let frame = frame();
+    session.send_audio(&frame).await.unwrap();
     session.send_audio(&frame).await.unwrap();
     let raw = conn.recv_text().await;
     assert_eq!(
         raw,
-        format!(r#"{{"type":"input_audio_buffer.append","audio":"{frame}"}}"#)
+        format!(
+            r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
+            frames(2)
+        )
     );
 
     // Server events map onto the neutral vocabulary.
@@ -539,4 +559,44 @@ async fn the_sixty_minute_limit_is_reported_as_session_expired() {
         other => panic!("expected Closed, got {other:?}"),
     }
     assert_eq!(session.next_event().await, None);
+}
+
+#[tokio::test]
+async fn unbatched_caller_audio_passes_through_byte_for_byte() {
+    let mut server = FakeServer::start().await;
+    let (mut session, mut conn, _) = connect_with(&mut server, Duration::ZERO).await;
+    let frame = frame();
+    session.send_audio(&frame).await.unwrap();
+    assert_eq!(
+        conn.recv_text().await,
+        format!(r#"{{"type":"input_audio_buffer.append","audio":"{frame}"}}"#)
+    );
+}
+
+#[tokio::test]
+async fn batched_audio_goes_before_any_other_message_and_at_close() {
+    let mut server = FakeServer::start().await;
+    let (mut session, mut conn, _) = connect(&mut server).await;
+
+    // Half a batch, then a tool result: the model hears the caller first.
+    session.send_audio(&frame()).await.unwrap();
+    session
+        .send_tool_result("call_1", "lookup_caller", "{}")
+        .await
+        .unwrap();
+    let append = conn.recv().await;
+    assert_eq!(append["type"], "input_audio_buffer.append");
+    assert_eq!(append["audio"], frame());
+    assert_eq!(conn.recv().await["type"], "conversation.item.create");
+    assert_eq!(conn.recv().await, json!({ "type": "response.create" }));
+
+    // A bad frame is refused alone; what was batched before it is kept.
+    session.send_audio(&frame()).await.unwrap();
+    assert!(matches!(
+        session.send_audio("not base64!").await,
+        Err(RealtimeError::InvalidAudio(_))
+    ));
+    // The rest of the caller's last words reach the model when the session closes.
+    session.close().await.unwrap();
+    assert_eq!(conn.recv().await["audio"], frame());
 }
