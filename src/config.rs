@@ -90,6 +90,9 @@ pub struct Config {
     pub session_ttl_hours: u32,
     /// Largest accepted request body for the JSON API and forms.
     pub max_body_bytes: usize,
+    /// Whether URLs that users configure (caller lookups) may reach loopback, private and
+    /// link-local addresses. Off: on a shared server they would let a user probe its network.
+    pub allow_private_lookups: bool,
 }
 
 /// The settings as written by a person, before checking. Field names are the TOML keys; the
@@ -115,6 +118,7 @@ struct RawConfig {
     log_format: Option<String>,
     session_ttl_hours: Option<String>,
     max_body_bytes: Option<String>,
+    allow_private_lookups: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -136,6 +140,7 @@ const KEYS: &[&str] = &[
     "log_format",
     "session_ttl_hours",
     "max_body_bytes",
+    "allow_private_lookups",
 ];
 
 impl RawConfig {
@@ -159,6 +164,7 @@ impl RawConfig {
             "log_format" => &mut self.log_format,
             "session_ttl_hours" => &mut self.session_ttl_hours,
             "max_body_bytes" => &mut self.max_body_bytes,
+            "allow_private_lookups" => &mut self.allow_private_lookups,
             other => unreachable!("unknown config key {other}"),
         }
     }
@@ -319,6 +325,17 @@ impl Config {
             return Err(invalid("max_body_bytes", "must be at least 1024"));
         }
 
+        let allow_private_lookups = match raw.allow_private_lookups.as_deref().map(str::trim) {
+            None | Some("" | "false" | "0" | "no") => false,
+            Some("true" | "1" | "yes") => true,
+            Some(_) => {
+                return Err(invalid(
+                    "allow_private_lookups",
+                    "expected `true` or `false`",
+                ));
+            }
+        };
+
         if let Some(smtp) = raw.smtp_url.as_deref() {
             let url = Url::parse(smtp).map_err(|e| invalid("smtp_url", e.to_string()))?;
             if !matches!(url.scheme(), "smtp" | "smtps") {
@@ -362,6 +379,7 @@ impl Config {
             log_format,
             session_ttl_hours,
             max_body_bytes,
+            allow_private_lookups,
         })
     }
 

@@ -16,6 +16,7 @@ pub mod error;
 pub mod health;
 pub mod migration;
 pub mod orgs;
+pub mod outbound;
 pub mod phone_numbers;
 pub mod realtime;
 pub mod router;

@@ -583,10 +583,13 @@ impl Bridge {
             LOOKUP_CALLER => match self.ctx.setup.lookup.clone() {
                 Some((url, token)) => {
                     let caller = self.ctx.call.from_number.clone();
+                    let allow_private = self.state.config.allow_private_lookups;
                     let done = self.tools_tx.clone();
                     self.tools_running += 1;
                     tokio::spawn(async move {
-                        let output = tools::lookup_caller(&url, token.as_deref(), &caller).await;
+                        let output =
+                            tools::lookup_caller(&url, token.as_deref(), &caller, allow_private)
+                                .await;
                         let _ = done
                             .send(ToolDone {
                                 call_id,

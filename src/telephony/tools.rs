@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 use crate::app::App;
 use crate::entity::organization;
 use crate::orgs::twilio::client_for;
+use crate::outbound;
 
 pub const END_CALL: &str = "end_call";
 pub const TRANSFER_CALL: &str = "transfer_call";
@@ -78,9 +79,15 @@ pub async fn update_call(
 
 /// Asks the agent's caller-lookup endpoint about `caller`: `GET {url}?phone=+15551234567` with
 /// `Authorization: Bearer {token}`. The answer (JSON, or text) becomes the tool's result; any
-/// failure is a result the model can apologise for, never an error of the call.
-pub async fn lookup_caller(url: &str, token: Option<&str>, caller: &str) -> String {
-    match lookup(url, token, caller).await {
+/// failure is a result the model can apologise for, never an error of the call. The endpoint
+/// must be on the public internet unless `allow_private` (see [`crate::outbound`]).
+pub async fn lookup_caller(
+    url: &str,
+    token: Option<&str>,
+    caller: &str,
+    allow_private: bool,
+) -> String {
+    match lookup(url, token, caller, allow_private).await {
         Ok(found) => found,
         Err(why) => {
             tracing::warn!(why, "caller lookup failed");
@@ -89,12 +96,18 @@ pub async fn lookup_caller(url: &str, token: Option<&str>, caller: &str) -> Stri
     }
 }
 
-async fn lookup(url: &str, token: Option<&str>, caller: &str) -> Result<String, String> {
-    // One client for every look-up: its connection pool and TLS setup are reused across calls.
-    static CLIENT: std::sync::OnceLock<reqwest::Client> = std::sync::OnceLock::new();
-    let mut request = CLIENT
-        .get_or_init(reqwest::Client::new)
-        .get(url)
+async fn lookup(
+    url: &str,
+    token: Option<&str>,
+    caller: &str,
+    allow_private: bool,
+) -> Result<String, String> {
+    let parsed = url::Url::parse(url).map_err(|_| "the lookup URL is not valid".to_owned())?;
+    if !allow_private {
+        outbound::check_public(&parsed).map_err(|why| format!("lookup refused: {why}"))?;
+    }
+    let mut request = outbound::client(allow_private)
+        .get(parsed)
         .query(&[("phone", caller)])
         .timeout(LOOKUP_TIMEOUT);
     if let Some(token) = token {

@@ -23,6 +23,11 @@ pub struct Line {
 /// A server wired to the sandbox (Twilio and the AI emulators), with its public URL its own
 /// address so the simulator can call it, one number configured to it and answered by an agent.
 pub async fn line(agent_config: Value, recording: bool) -> Line {
+    line_with(agent_config, recording, &[]).await
+}
+
+/// [`line`] with more server settings.
+pub async fn line_with(agent_config: Value, recording: bool, settings: &[(&str, &str)]) -> Line {
     let sandbox = loquent_sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap())
         .await
         .expect("sandbox starts");
@@ -31,15 +36,16 @@ pub async fn line(agent_config: Value, recording: bool) -> Line {
         sandbox.openai_base_url(),
         sandbox.gemini_base_url(),
     );
-    let app = TestApp::spawn_with(&[
+    let mut all = vec![
         ("LOQUENT_TWILIO_API_BASE", api.as_str()),
         ("LOQUENT_TWILIO_EVENTS_BASE", api.as_str()),
         ("LOQUENT_OPENAI_BASE_URL", openai.as_str()),
         ("LOQUENT_OPENAI_API_KEY", "sk-sandbox"),
         ("LOQUENT_GEMINI_BASE_URL", gemini.as_str()),
         ("LOQUENT_GEMINI_API_KEY", "gm-sandbox"),
-    ])
-    .await;
+    ];
+    all.extend_from_slice(settings);
+    let app = TestApp::spawn_with(&all).await;
     let account = sandbox_account(&sandbox, 1, 61).await;
     let owner = app.owner("Acme Plumbing").await;
     let phones = connect_and_import(&app, &owner, &account).await;
@@ -240,7 +246,13 @@ impl Line {
 #[tokio::test]
 async fn an_openai_call_greets_handles_barge_in_looks_up_and_ends_after_the_goodbye() {
     let (crm_url, crm_seen) = crm().await;
-    let line = line(openai_agent(&crm_url), false).await;
+    // The test's customer system is on loopback, which only an operator's setting allows.
+    let line = line_with(
+        openai_agent(&crm_url),
+        false,
+        &[("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "true")],
+    )
+    .await;
     let report = line
         .call(json!([
             {"wait_for_reply": 5000},
@@ -671,4 +683,31 @@ async fn a_known_caller_is_introduced_to_the_agent_before_the_greeting() {
         .unwrap();
     assert_eq!(contacts.len(), 1);
     assert_eq!(call.contact_id, Some(contacts[0].id));
+}
+
+#[tokio::test]
+async fn a_lookup_url_on_a_private_network_is_refused_by_default() {
+    // An agent editor points the lookup at the server's own network (here loopback).
+    let (crm_url, crm_seen) = crm().await;
+    let line = line(openai_agent(&crm_url), false).await;
+    let report = line
+        .call(json!([
+            {"wait_for_reply": 5000},
+            {"say": "lookup_caller", "ms": 800},
+            {"wait_for_reply": 5000},
+            "hangup"
+        ]))
+        .await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    // Nothing was sent there, and the model was told why (the call went on).
+    assert!(crm_seen.lock().unwrap().is_empty());
+    let received = line.provider_received().await;
+    let output = received
+        .iter()
+        .find(|m| m["item"]["type"] == "function_call_output")
+        .unwrap_or_else(|| panic!("no tool result in {received:#?}"));
+    let output = output["item"]["output"].as_str().unwrap();
+    assert!(output.contains("lookup refused"), "{output}");
+    assert!(output.contains("LOQUENT_ALLOW_PRIVATE_LOOKUPS"), "{output}");
+    assert!(!output.contains(CRM_TOKEN));
 }
