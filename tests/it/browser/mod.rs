@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod twilio;
 
+use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -21,7 +22,16 @@ pub struct Driver {
 }
 
 impl Drop for Driver {
+    /// ChromeDriver runs in its own process group with the browser it started (and that
+    /// browser's helpers): the whole group goes, so no Chromium outlives the test, even when the
+    /// test panicked before ending its WebDriver session.
     fn drop(&mut self) {
+        let group = format!("-{}", self.process.id());
+        let _ = Command::new("kill")
+            .args(["-KILL", "--", &group])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
         let _ = self.process.kill();
         let _ = self.process.wait();
     }
@@ -56,6 +66,7 @@ impl Driver {
             .arg(format!("--port={port}"))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
+            .process_group(0)
             .spawn()
             .expect("start chromedriver");
         let base = format!("http://127.0.0.1:{port}");
