@@ -10,6 +10,7 @@ use super::find;
 use crate::app::App;
 use crate::entity::agent;
 use crate::error::{ApiError, FieldError};
+use crate::outbound;
 use crate::secrets::SecretBox;
 
 pub const MAX_NAME_CHARS: usize = 80;
@@ -78,10 +79,32 @@ impl AgentInput {
     }
 }
 
-pub async fn create(app: &App, org_id: Uuid, input: AgentInput) -> Result<agent::Model, ApiError> {
+/// [`AgentInput::validate`], then the server's outbound policy, which only the running app knows:
+/// a lookup URL on a literal private address (or `localhost`) is refused here, where the person
+/// can fix it, rather than on every call. Names are checked when called (`crate::outbound`).
+fn check(
+    app: &App,
+    input: AgentInput,
+    previous: Option<&RealtimeConfig>,
+) -> Result<ValidAgent, ApiError> {
     let checked = input
-        .validate(None, &app.secrets)
+        .validate(previous, &app.secrets)
         .map_err(ApiError::InvalidFields)?;
+    if !app.config.allow_private_lookups
+        && let Some(lookup) = &checked.config.lookup
+        && let Ok(url) = url::Url::parse(&lookup.url)
+        && let Err(why) = outbound::check_public(&url)
+    {
+        return Err(ApiError::InvalidFields(vec![FieldError::new(
+            "config.lookup.url",
+            why,
+        )]));
+    }
+    Ok(checked)
+}
+
+pub async fn create(app: &App, org_id: Uuid, input: AgentInput) -> Result<agent::Model, ApiError> {
+    let checked = check(app, input, None)?;
     let now = Utc::now();
     let created = agent::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -107,9 +130,7 @@ pub async fn update(
 ) -> Result<agent::Model, ApiError> {
     let current = find(&app.db, org_id, id).await?;
     let previous = RealtimeConfig::from_json(&current.realtime_config);
-    let checked = input
-        .validate(Some(&previous), &app.secrets)
-        .map_err(ApiError::InvalidFields)?;
+    let checked = check(app, input, Some(&previous))?;
     let mut active = current.into_active_model();
     active.name = Set(checked.name);
     active.prompt = Set(checked.prompt);

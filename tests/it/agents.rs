@@ -609,3 +609,43 @@ async fn the_agent_form_shows_each_problem_beside_its_field_and_keeps_what_was_t
     let list: Vec<Value> = owner.get_json(&app, "/api/agents").await;
     assert!(list.is_empty());
 }
+
+#[tokio::test]
+async fn a_lookup_url_on_a_private_address_is_refused_unless_the_operator_allows_it() {
+    let mut body = full_agent();
+    body["config"]["lookup"]["url"] = json!("http://169.254.169.254/latest/meta-data");
+
+    // By default the form says why, beside the field, and nothing is saved.
+    let app = TestApp::spawn().await;
+    let owner = app.owner("Acme").await;
+    let res = owner.post_json(&app, "/api/agents", &body).await;
+    let fields = field_errors(res).await;
+    assert_eq!(names(&fields), ["config.lookup.url"]);
+    assert!(
+        fields[0].1.contains("LOQUENT_ALLOW_PRIVATE_LOOKUPS"),
+        "{fields:?}"
+    );
+    assert!(
+        agent::Entity::find()
+            .all(&app.app.db)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    // A replace is checked the same way.
+    let created = create(&app, &owner, &full_agent()).await;
+    let id = created["id"].as_str().unwrap();
+    body["config"]["lookup"]["url"] = json!("http://localhost:8080/crm");
+    let fields = field_errors(put(&app, &owner, id, &body).await).await;
+    assert_eq!(names(&fields), ["config.lookup.url"]);
+
+    // An operator whose CRM is on the LAN allows it.
+    let lan = TestApp::spawn_with(&[("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "true")]).await;
+    let owner = lan.owner("Acme").await;
+    body["config"]["lookup"]["url"] = json!("http://192.168.1.20/crm");
+    let created = create(&lan, &owner, &body).await;
+    assert_eq!(
+        created["config"]["lookup"]["url"],
+        "http://192.168.1.20/crm"
+    );
+}

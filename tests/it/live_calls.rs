@@ -686,10 +686,25 @@ async fn a_known_caller_is_introduced_to_the_agent_before_the_greeting() {
 }
 
 #[tokio::test]
-async fn a_lookup_url_on_a_private_network_is_refused_by_default() {
-    // An agent editor points the lookup at the server's own network (here loopback).
+async fn a_lookup_url_on_a_private_network_is_refused_at_call_time() {
+    // The agent was saved while the operator allowed private lookups (or with a name that
+    // resolved publicly then); now the server runs with the default and the URL is on loopback.
     let (crm_url, crm_seen) = crm().await;
-    let line = line(openai_agent(&crm_url), false).await;
+    let line = line(openai_agent("https://crm.example.com/callers"), false).await;
+    {
+        use loquent::entity::agent;
+        use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+        let row = agent::Entity::find()
+            .one(&line.app.app.db)
+            .await
+            .unwrap()
+            .expect("the agent");
+        let mut config = row.realtime_config.clone();
+        config["lookup"]["url"] = json!(crm_url);
+        let mut active = row.into_active_model();
+        active.realtime_config = Set(config);
+        active.update(&line.app.app.db).await.unwrap();
+    }
     let report = line
         .call(json!([
             {"wait_for_reply": 5000},
