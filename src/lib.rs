@@ -14,6 +14,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod health;
+pub mod listener;
 pub mod migration;
 pub mod orgs;
 pub mod outbound;
@@ -49,12 +50,9 @@ pub async fn serve(
     let state = AppState(app);
     spawn_housekeeping(state.clone());
     let router = router::router(state);
-    // Media streams send small frames back to back: Nagle's algorithm would hold them up to
-    // 40 ms waiting for an ACK.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router)
+    // Each connection's socket travels with its requests: the media stream tunes it.
+    let service = router.into_make_service_with_connect_info::<listener::ConnectionSocket>();
+    axum::serve(listener::Connections(listener), service)
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -19,6 +19,7 @@
 //! what changes at the end goes to the call writer.
 
 use std::collections::{HashSet, VecDeque};
+use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll, ready};
 use std::time::{Duration, Instant};
@@ -30,9 +31,11 @@ use loquent_twilio::E164;
 use loquent_twilio::media_stream::{InboundMessage, MediaMessage, write_media_frame};
 use serde_json::json;
 use tokio::sync::mpsc;
+use tokio::time::Sleep;
 
 use super::session::{AgentSetup, Session, connect};
 use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
+use super::wake::{self, ConnectionSocket, WakeThreshold};
 use super::writer::CallWrite;
 use crate::app::AppState;
 use crate::entity::{call, contact, organization};
@@ -51,6 +54,8 @@ const END_CALL_HARD_STOP: Duration = Duration::from_secs(15);
 const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How long closing the provider session may take.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+/// A client WebSocket frame around a `media` message: 2 bytes, a 2-byte length, a 4-byte mask.
+const WS_FRAME_OVERHEAD: usize = 8;
 /// What the caller hears when the agent's service fails.
 const APOLOGY: &str = "Sorry, we have been disconnected. Please call again. Goodbye.";
 
@@ -61,6 +66,15 @@ pub struct CallContext {
     pub call: call::Model,
     pub contact: contact::Model,
     pub stream_sid: String,
+}
+
+/// What the loop's Twilio branch produced.
+enum FromTwilio {
+    Message(Message),
+    /// Nothing more to read for now, and caller audio is held back: time to send it.
+    Drained,
+    /// The socket failed or ended.
+    Gone,
 }
 
 /// Why the loop stopped.
@@ -143,10 +157,24 @@ pub struct Bridge {
     frames_in: FrameCount,
     frames_out: FrameCount,
     frames_dropped: FrameCount,
+    // Waking once per two caller frames (see `wake`).
+    /// The connection's socket until the first frame sets its threshold.
+    connection: Option<ConnectionSocket>,
+    wake: Option<WakeThreshold>,
+    /// Caller audio was forwarded since the last flush while the threshold is raised.
+    flush_due: bool,
+    /// Fires when the caller's socket has been silent for [`wake::QUIET`].
+    quiet: Pin<Box<Sleep>>,
 }
 
 impl Bridge {
-    pub async fn run(state: AppState, mut socket: WebSocket, ctx: CallContext, started: Instant) {
+    pub async fn run(
+        state: AppState,
+        mut socket: WebSocket,
+        connection: Option<ConnectionSocket>,
+        ctx: CallContext,
+        started: Instant,
+    ) {
         let active = metrics::gauge!("loquent_active_calls");
         active.increment(1.0);
         let (tools_tx, mut tools_rx) = mpsc::channel(8);
@@ -183,10 +211,16 @@ impl Bridge {
             frames_dropped: FrameCount::new(metrics::counter!(
                 "loquent_media_frames_dropped_total"
             )),
+            connection,
+            wake: None,
+            flush_due: false,
+            quiet: Box::pin(tokio::time::sleep(wake::QUIET)),
         };
         let end = match bridge.open_session().await {
             Ok(mut session) => {
                 let end = bridge.pump(&mut session, &mut socket, &mut tools_rx).await;
+                // Whatever reads the socket from here on (`stop`, the close) reads every byte.
+                bridge.wake = None;
                 if let End::ProviderGone(why) = &end {
                     metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
                     tracing::warn!(why, "speech session ended mid-call");
@@ -258,19 +292,27 @@ impl Bridge {
     ) -> End {
         loop {
             let ending_deadline = self.ending.as_ref().map(|e| e.deadline);
+            let flush_due = self.flush_due;
+            let raised = self.wake.as_ref().is_some_and(WakeThreshold::is_raised);
             tokio::select! {
                 biased;
                 // Twilio's socket has one owner (no split, no lock per poll): this branch writes
                 // what is queued for the caller first, as far as the socket has room, then reads.
-                frame = std::future::poll_fn(|cx| poll_twilio(socket, &mut self.outbox, &mut self.unflushed, cx)) => {
+                frame = std::future::poll_fn(|cx| poll_twilio(socket, &mut self.outbox, &mut self.unflushed, flush_due, cx)) => {
                     match frame {
-                        Some(Message::Text(text)) => {
+                        FromTwilio::Message(Message::Text(text)) => {
                             if let Some(end) = self.on_twilio_frame(session, text.as_str()).await {
                                 return end;
                             }
                         }
-                        Some(Message::Close(_)) | None => return End::TwilioGone,
-                        Some(_) => {}
+                        FromTwilio::Message(Message::Close(_)) | FromTwilio::Gone => return End::TwilioGone,
+                        FromTwilio::Message(_) => {}
+                        FromTwilio::Drained => {
+                            self.flush_due = false;
+                            if let Some(end) = provider_took(session.flush_audio()).await {
+                                return end;
+                            }
+                        }
                     }
                 }
                 event = session.next_event() => {
@@ -298,6 +340,13 @@ impl Bridge {
                 _ = sleep_until(self.stop_deadline), if self.stop_deadline.is_some() => {
                     return End::StopNeverCame;
                 }
+                // No frame for a while: the call is ending, and a lone `stop` may sit under the
+                // threshold. Lowering it wakes the branch above if anything is waiting.
+                () = &mut self.quiet, if raised => {
+                    if let Some(wake) = &mut self.wake {
+                        wake.lower();
+                    }
+                }
             }
         }
     }
@@ -320,18 +369,9 @@ impl Bridge {
         match message {
             InboundMessage::Media(media) => {
                 self.frames_in.add();
-                let sent = tokio::time::timeout(
-                    PROVIDER_SEND_TIMEOUT,
-                    session.send_audio(media.payload()),
-                )
-                .await;
-                match sent {
-                    Ok(Ok(())) => None,
-                    Ok(Err(e)) => Some(End::ProviderGone(e.to_string())),
-                    Err(_) => Some(End::ProviderGone(
-                        "the provider stopped taking audio".to_owned(),
-                    )),
-                }
+                let end = provider_took(session.send_audio(media.payload())).await;
+                self.woken_by(text.len() + WS_FRAME_OVERHEAD);
+                end
             }
             InboundMessage::Mark(mark) => {
                 self.mark_played(&mark.mark.name);
@@ -460,6 +500,29 @@ impl Bridge {
             RealtimeEvent::Closed { reason } => Some(End::ProviderGone(
                 reason.unwrap_or_else(|| "the session closed".to_owned()),
             )),
+        }
+    }
+
+    /// After a caller frame of `frame_len` bytes: the first sets the socket's threshold; later
+    /// ones keep it raised and push back the quiet timer.
+    fn woken_by(&mut self, frame_len: usize) {
+        match &mut self.wake {
+            Some(wake) => {
+                wake.restore();
+                self.flush_due = wake.is_raised();
+                if self.flush_due {
+                    let at = tokio::time::Instant::now() + wake::QUIET;
+                    self.quiet.as_mut().reset(at);
+                }
+            }
+            None => {
+                if let Some(connection) = self.connection.take() {
+                    self.wake = WakeThreshold::raise(&connection, frame_len);
+                    self.flush_due = self.wake.is_some();
+                    let at = tokio::time::Instant::now() + wake::QUIET;
+                    self.quiet.as_mut().reset(at);
+                }
+            }
         }
     }
 
@@ -786,19 +849,37 @@ fn poll_write(
 }
 
 /// The loop's Twilio branch: writes what is queued (without waiting for room), then reads the
-/// next frame. `None` when the socket failed or ended.
+/// next frame; with `flush_due`, says so when there is nothing more to read.
 fn poll_twilio(
     socket: &mut WebSocket,
     outbox: &mut VecDeque<Message>,
     unflushed: &mut bool,
+    flush_due: bool,
     cx: &mut Context<'_>,
-) -> Poll<Option<Message>> {
+) -> Poll<FromTwilio> {
     if let Poll::Ready(Err(_)) = poll_write(socket, outbox, unflushed, cx) {
-        return Poll::Ready(None);
+        return Poll::Ready(FromTwilio::Gone);
     }
-    match ready!(socket.poll_next_unpin(cx)) {
-        Some(Ok(message)) => Poll::Ready(Some(message)),
-        Some(Err(_)) | None => Poll::Ready(None),
+    match socket.poll_next_unpin(cx) {
+        Poll::Ready(Some(Ok(message))) => Poll::Ready(FromTwilio::Message(message)),
+        Poll::Ready(Some(Err(_)) | None) => Poll::Ready(FromTwilio::Gone),
+        // `cx` is registered for the next frame either way.
+        Poll::Pending if flush_due => Poll::Ready(FromTwilio::Drained),
+        Poll::Pending => Poll::Pending,
+    }
+}
+
+/// Caller audio handed to the provider, bounded by [`PROVIDER_SEND_TIMEOUT`]; `Some` ends the
+/// call.
+async fn provider_took(
+    sent: impl Future<Output = Result<(), loquent_ai::realtime::RealtimeError>>,
+) -> Option<End> {
+    match tokio::time::timeout(PROVIDER_SEND_TIMEOUT, sent).await {
+        Ok(Ok(())) => None,
+        Ok(Err(e)) => Some(End::ProviderGone(e.to_string())),
+        Err(_) => Some(End::ProviderGone(
+            "the provider stopped taking audio".to_owned(),
+        )),
     }
 }
 

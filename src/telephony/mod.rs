@@ -10,6 +10,7 @@ pub mod status;
 pub mod stream;
 pub mod tools;
 pub mod voice;
+pub mod wake;
 pub mod webhook;
 pub mod writer;
 

@@ -6,8 +6,9 @@
 
 use std::time::{Duration, Instant};
 
-use axum::extract::State;
+use axum::Extension;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use loquent_twilio::media_stream::{InboundMessage, StartMessage};
@@ -16,6 +17,7 @@ use tracing::Instrument;
 use super::bridge::{Bridge, CallContext};
 use super::session::AgentSetup;
 use super::voice::{answering_agent, stream_url};
+use super::wake::ConnectionSocket;
 use super::webhook::{organization_of_account, signature};
 use crate::app::AppState;
 use crate::calls::start::{InboundCall, start_inbound};
@@ -34,6 +36,7 @@ const READ_BUFFER_BYTES: usize = 2 * 1024;
 pub async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
+    connection: Option<Extension<ConnectInfo<ConnectionSocket>>>,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let Ok(signature) = signature(&headers) else {
@@ -45,10 +48,18 @@ pub async fn open(
         .read_buffer_size(READ_BUFFER_BYTES)
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| run(state, socket, signature))
+        .on_upgrade(move |socket| {
+            let connection = connection.map(|Extension(ConnectInfo(c))| c);
+            run(state, socket, signature, connection)
+        })
 }
 
-async fn run(state: AppState, mut socket: WebSocket, signature: String) {
+async fn run(
+    state: AppState,
+    mut socket: WebSocket,
+    signature: String,
+    connection: Option<ConnectionSocket>,
+) {
     let accepted = Instant::now();
     let start = match tokio::time::timeout(START_TIMEOUT, wait_for_start(&mut socket)).await {
         Ok(Some(start)) => start,
@@ -72,7 +83,7 @@ async fn run(state: AppState, mut socket: WebSocket, signature: String) {
                 return close(socket, close_code::NORMAL, "call cannot be answered").await;
             }
         };
-        Bridge::run(state, socket, context, accepted).await;
+        Bridge::run(state, socket, connection, context, accepted).await;
     }
     .instrument(span)
     .await

@@ -140,6 +140,13 @@ pub trait RealtimeSession: Send {
     /// Forwards one caller frame: the base64 µ-law payload of a Twilio `media` event, as received.
     async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError>;
 
+    /// Sends caller audio that `send_audio` is holding back to batch it, if any: the bridge calls
+    /// it when the caller's socket has nothing more to read. Any other message, and `close`, send
+    /// held-back audio first anyway. Providers that send every frame as it comes do nothing.
+    async fn flush_audio(&mut self) -> Result<(), RealtimeError> {
+        Ok(())
+    }
+
     /// Tells the model the caller heard only the first `audio_end_ms` of an assistant item, so its
     /// memory matches what was played. A no-op for providers that cannot truncate (Gemini).
     async fn truncate(&mut self, item_id: &str, audio_end_ms: u32) -> Result<(), RealtimeError>;

@@ -423,12 +423,12 @@ impl OpenAiSession {
         if self.closed {
             return Err(RealtimeError::Closed);
         }
-        self.flush_audio().await?;
+        self.flush_uplink().await?;
         self.write(text).await
     }
 
     /// Sends the batched caller audio, if there is any.
-    async fn flush_audio(&mut self) -> Result<(), RealtimeError> {
+    async fn flush_uplink(&mut self) -> Result<(), RealtimeError> {
         if self.uplink.is_empty() {
             return Ok(());
         }
@@ -518,7 +518,7 @@ impl RealtimeSession for OpenAiSession {
                 return Err(error.into());
             }
             if self.uplink.len() >= batch_bytes {
-                self.flush_audio().await?;
+                self.flush_uplink().await?;
             }
             return Ok(());
         }
@@ -532,6 +532,16 @@ impl RealtimeSession for OpenAiSession {
             message: e.to_string(),
         })?;
         self.send_text(text).await
+    }
+
+    async fn flush_audio(&mut self) -> Result<(), RealtimeError> {
+        if self.uplink.is_empty() {
+            return Ok(());
+        }
+        if self.closed {
+            return Err(RealtimeError::Closed);
+        }
+        self.flush_uplink().await
     }
 
     async fn truncate(&mut self, item_id: &str, audio_end_ms: u32) -> Result<(), RealtimeError> {
@@ -589,7 +599,7 @@ impl RealtimeSession for OpenAiSession {
             return Ok(());
         }
         // The caller's last words reach the model; a failure here changes nothing about closing.
-        let _ = self.flush_audio().await;
+        let _ = self.flush_uplink().await;
         self.closed = true;
         self.close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
         // `next_event` reports `Closed` when the server answers the close frame. Sending the frame

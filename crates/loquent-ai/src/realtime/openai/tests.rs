@@ -600,3 +600,28 @@ async fn batched_audio_goes_before_any_other_message_and_at_close() {
     session.close().await.unwrap();
     assert_eq!(conn.recv().await["audio"], frame());
 }
+
+#[tokio::test]
+async fn flush_audio_sends_a_partial_batch_at_once_and_nothing_when_empty() {
+    let mut server = FakeServer::start().await;
+    let (mut session, mut conn, _) = connect(&mut server).await;
+
+    // Nothing held back: no message.
+    session.flush_audio().await.unwrap();
+    // One frame of a two-frame batch goes out when the bridge says the caller's socket is drained.
+    session.send_audio(&frame()).await.unwrap();
+    session.flush_audio().await.unwrap();
+    let append = conn.recv().await;
+    assert_eq!(append["type"], "input_audio_buffer.append");
+    assert_eq!(append["audio"], frame());
+    // A full batch goes by itself, and a flush after it sends nothing more.
+    session.send_audio(&frame()).await.unwrap();
+    session.send_audio(&frame()).await.unwrap();
+    session.flush_audio().await.unwrap();
+    session
+        .inject_text(Role::User, "marker", false)
+        .await
+        .unwrap();
+    assert_eq!(conn.recv().await["type"], "input_audio_buffer.append");
+    assert_eq!(conn.recv().await["type"], "conversation.item.create");
+}
