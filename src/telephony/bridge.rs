@@ -506,23 +506,17 @@ impl Bridge {
     /// After a caller frame of `frame_len` bytes: the first sets the socket's threshold; later
     /// ones keep it raised and push back the quiet timer.
     fn woken_by(&mut self, frame_len: usize) {
-        match &mut self.wake {
-            Some(wake) => {
-                wake.restore();
-                self.flush_due = wake.is_raised();
-                if self.flush_due {
-                    let at = tokio::time::Instant::now() + wake::QUIET;
-                    self.quiet.as_mut().reset(at);
-                }
+        match (&mut self.wake, self.connection.take()) {
+            (None, Some(connection)) => {
+                self.wake = WakeThreshold::raise(&connection, frame_len);
             }
-            None => {
-                if let Some(connection) = self.connection.take() {
-                    self.wake = WakeThreshold::raise(&connection, frame_len);
-                    self.flush_due = self.wake.is_some();
-                    let at = tokio::time::Instant::now() + wake::QUIET;
-                    self.quiet.as_mut().reset(at);
-                }
-            }
+            (Some(wake), _) => wake.restore(),
+            (None, None) => {}
+        }
+        self.flush_due = self.wake.as_ref().is_some_and(WakeThreshold::is_raised);
+        if self.flush_due {
+            let at = tokio::time::Instant::now() + wake::QUIET;
+            self.quiet.as_mut().reset(at);
         }
     }
 
