@@ -14,8 +14,12 @@
 //!
 //! - the server (`loquent serve`, this build's binary) on core `SERVER_CORE`, with a fresh SQLite
 //!   database in a temporary directory and every outside service pointed at the sandbox;
-//! - the sandbox (`loquent sandbox`: Twilio REST for the set-up, the OpenAI Realtime emulator) and
-//!   this process, the load generator (`loquent_sandbox::load`), on core `LOAD_CORE`.
+//! - this process on core `LOAD_CORE`: the load generator (`loquent_sandbox::load`) and the
+//!   sandbox (Twilio REST for the set-up, the OpenAI Realtime emulator), the same code as
+//!   `loquent sandbox` served on this process's runtime. One process and one runtime for the
+//!   whole load side: a second process on the same core would add a context switch and an
+//!   `epoll_wait` to most trips of an echo, on the side that already does more work per call
+//!   than the server (it sends every 20 ms frame).
 //!
 //! The organization is set up over the HTTP API as a user would: sign up, connect the sandbox's
 //! Twilio account, import its number, point the number's voice URL at the server, create an
@@ -25,11 +29,11 @@
 //! one is not, 2 when the benchmark could not run.
 
 use std::fs::File;
-use std::io::{BufRead as _, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
+use loquent_sandbox::Sandbox;
 use loquent_sandbox::load::{self, LoadPlan, LoadReport, ProcessUsage, Watch};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -43,6 +47,8 @@ const TARGET_RSS_KIB_PER_CALL: f64 = 1024.0;
 const LOAD_SIDE_SATURATED: f64 = 0.9;
 /// Set on the re-executed, pinned benchmark process.
 const PINNED_ENV: &str = "LOQUENT_BENCH_PINNED";
+/// The label of this process (generator and emulator) in the report.
+const LOAD_SIDE: &str = "load side";
 const PASSWORD: &str = "live calls benchmark";
 
 /// Something that stops the benchmark, with what to do about it.
@@ -165,7 +171,7 @@ impl Drop for Children {
     }
 }
 
-/// The sandbox's base URLs, as `loquent sandbox` prints them.
+/// The sandbox's base URLs.
 struct SandboxUrls {
     twilio_api_base: String,
     openai_base_url: String,
@@ -184,15 +190,19 @@ async fn bench(settings: &Settings) -> Result<bool, Failure> {
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let mut children = Children(Vec::new());
 
-    let (sandbox, urls) = start_sandbox(binary, &dir)?;
-    let sandbox_pid = sandbox.id();
-    children.0.push(("sandbox", sandbox));
+    let sandbox = Sandbox::start(([127, 0, 0, 1], 0).into())
+        .await
+        .map_err(|e| format!("cannot start the sandbox: {e}"))?;
+    let urls = SandboxUrls {
+        twilio_api_base: sandbox.twilio_api_base(),
+        openai_base_url: sandbox.openai_base_url(),
+    };
     let (server, origin) = start_server(binary, &dir, &urls, &settings.server_core)?;
     let server_pid = server.id();
     children.0.push(("server", server));
     wait_ready(&origin, &mut children, &dir).await?;
     eprintln!(
-        "live_calls: server {origin} (pid {server_pid}, core {}), sandbox {} (pid {sandbox_pid}), logs in {}",
+        "live_calls: server {origin} (pid {server_pid}, core {}), sandbox {} (in this process), logs in {}",
         settings.server_core,
         urls.twilio_api_base,
         dir.display()
@@ -206,8 +216,7 @@ async fn bench(settings: &Settings) -> Result<bool, Failure> {
     plan.calls = settings.calls;
     plan.watch = vec![
         Watch::process("server", server_pid),
-        Watch::process("emulator", sandbox_pid),
-        Watch::process("generator", std::process::id()),
+        Watch::process(LOAD_SIDE, std::process::id()),
     ];
     eprintln!(
         "live_calls: {} calls, started over {} s, {} s each…",
@@ -245,43 +254,6 @@ fn check_open_files(calls: usize) {
              socket to the server and one from it to the emulator); raise it with `ulimit -n`"
         );
     }
-}
-
-fn start_sandbox(binary: &Path, dir: &Path) -> Result<(Child, SandboxUrls), Failure> {
-    let log = File::create(dir.join("sandbox.log")).map_err(|e| e.to_string())?;
-    let mut child = Command::new(binary)
-        .args(["sandbox", "--listen", "127.0.0.1:0"])
-        .env("LOQUENT_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(log)
-        .spawn()
-        .map_err(|e| format!("cannot start {} sandbox: {e}", binary.display()))?;
-    let Some(stdout) = child.stdout.take() else {
-        return Err("the sandbox has no stdout".into());
-    };
-    let mut lines = BufReader::new(stdout);
-    let mut first = String::new();
-    lines
-        .read_line(&mut first)
-        .map_err(|e| format!("reading the sandbox's base URLs: {e}"))?;
-    // Keep draining its stdout (logs), or it would block once the pipe fills.
-    let mut rest = File::create(dir.join("sandbox.out")).map_err(|e| e.to_string())?;
-    std::thread::spawn(move || std::io::copy(&mut lines, &mut rest));
-    let urls: Value = serde_json::from_str(&first)
-        .map_err(|e| format!("the sandbox printed {first:?}, not its base URLs: {e}"))?;
-    let url = |name: &str| {
-        urls[name]
-            .as_str()
-            .map(str::to_owned)
-            .ok_or_else(|| format!("the sandbox did not print {name}"))
-    };
-    Ok((
-        child,
-        SandboxUrls {
-            twilio_api_base: url("twilio_api_base")?,
-            openai_base_url: url("openai_base_url")?,
-        },
-    ))
 }
 
 fn free_port() -> Result<u16, Failure> {
@@ -642,11 +614,7 @@ fn print_table(settings: &Settings, report: &LoadReport) -> bool {
         && report.foreign_echoes == 0
         && report.unknown_echoes == 0
         && report.duplicate_echoes == 0;
-    let load_side: f64 = ["emulator", "generator"]
-        .iter()
-        .filter_map(|label| usage(report, label))
-        .map(|u| u.cpu_share)
-        .sum();
+    let load_side = usage(report, LOAD_SIDE).map_or(0.0, |u| u.cpu_share);
     let saturated = load_side > LOAD_SIDE_SATURATED;
     let opt =
         |v: Option<f64>, digits: usize| v.map_or("n/a".to_owned(), |v| format!("{v:.digits$}"));

@@ -1,14 +1,16 @@
-//! Waking the bridge once per two caller frames instead of once per frame.
+//! Waking the bridge once per batch of caller frames instead of once per frame.
 //!
 //! Twilio sends a `media` message every 20 ms, and the bridge sends the caller's audio to the
-//! model 40 ms at a time, so waking up for the first frame of each pair buys nothing: an epoll
-//! event, a task wake-up, a `recv` and a trip round the loop, at 25 a second per call. On Linux,
-//! `SO_RCVLOWAT` tells the kernel not to report the socket readable (nor wake its reader) until
-//! that many bytes are waiting. The bridge sets it to one and a half frames once it has seen a
-//! frame, and from then on sends caller audio when the socket has nothing more to read.
+//! model a batch at a time (three frames for both providers by default), so waking up for the
+//! frames before the last of a batch buys nothing: an epoll event, a task wake-up, a `recv` and a
+//! trip round the loop each. On Linux, `SO_RCVLOWAT` tells the kernel not to report the socket
+//! readable (nor wake its reader) until that many bytes are waiting. Once it has seen a frame the
+//! bridge sets it half a frame short of a batch (two and a half frames for three), and from then
+//! on sends caller audio when the socket has nothing more to read.
 //!
 //! The threshold also holds back messages smaller than a frame (a mark's echo, a key press,
-//! `stop`, a close frame) until the next frame arrives, at most 20 ms later while the call lasts.
+//! `stop`, a close frame) until the batch is complete, at most one batch later while the call
+//! lasts.
 //! When no frame comes, because the call is over, [`QUIET`] after the last frame the bridge puts
 //! the threshold back to one byte; setting it makes the kernel re-check at once, so whatever is
 //! waiting is read then. Reads through any other path (before `start`, after the loop) run with
@@ -16,8 +18,8 @@
 //!
 //! The option needs the connection's socket, which axum does not hand to a WebSocket handler:
 //! [`ConnectionSocket`] is the connection's `ConnectInfo` (see `crate::listener`). Where the
-//! option is missing or refused, nothing changes: the bridge reads every frame as it comes and
-//! sends caller audio 40 ms at a time.
+//! option is missing or refused, or the provider sends every frame as it comes, nothing changes:
+//! the bridge reads every frame as it arrives and the provider batches by size.
 
 use std::os::fd::OwnedFd;
 use std::sync::Arc;
@@ -39,12 +41,17 @@ pub struct WakeThreshold {
 }
 
 impl WakeThreshold {
-    /// Raises the threshold on `socket` to one and a half frames of `frame_len` bytes (the
-    /// WebSocket frame around a `media` message is a few bytes more: still under the mark).
-    /// `None` when the kernel does not take the option (the bridge then reads every frame).
-    pub fn raise(socket: &ConnectionSocket, frame_len: usize) -> Option<Self> {
+    /// Raises the threshold on `socket` to half a frame short of `frames` frames of `frame_len`
+    /// bytes (the WebSocket frame around a `media` message is a few bytes more: still under the
+    /// mark). `None` for a batch of one frame, or when the kernel does not take the option: the
+    /// bridge then reads every frame.
+    pub fn raise(socket: &ConnectionSocket, frame_len: usize, frames: usize) -> Option<Self> {
+        if frames < 2 {
+            return None;
+        }
         let socket = socket.fd()?.clone();
-        let bytes = i32::try_from(frame_len.saturating_mul(3) / 2).ok()?;
+        let half_frames = frames.saturating_mul(2) - 1;
+        let bytes = i32::try_from(frame_len.saturating_mul(half_frames) / 2).ok()?;
         set(&socket, bytes).ok()?;
         Some(Self {
             socket,
@@ -125,27 +132,33 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_reader_is_woken_once_one_and_a_half_frames_wait_or_the_threshold_is_lowered() {
+    async fn the_reader_is_woken_once_a_batch_of_frames_waits_or_the_threshold_is_lowered() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let mut caller = TcpStream::connect(listener.local_addr().unwrap())
             .await
             .unwrap();
         caller.set_nodelay(true).unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
-        let mut threshold =
-            WakeThreshold::raise(&ConnectionSocket::of(&server), 100).expect("SO_RCVLOWAT taken");
+        let connection = ConnectionSocket::of(&server);
+        // A provider that sends every frame as it comes gains nothing from a threshold.
+        assert!(WakeThreshold::raise(&connection, 100, 1).is_none());
+        let mut threshold = WakeThreshold::raise(&connection, 100, 3).expect("SO_RCVLOWAT taken");
         let quiet = Duration::from_millis(200);
         let mut buf = [0u8; 1024];
         // Tokio may report a fresh socket readable once; a read that finds nothing resets that.
         assert!(server.try_read(&mut [0u8; 16]).is_err());
 
-        // One frame: below the threshold, the reader is not woken.
+        // Two frames of a batch of three: below the threshold, the reader is not woken.
         caller.write_all(&[1; 100]).await.unwrap();
-        assert!(!readable(&server, quiet).await, "woken by a single frame");
-        // The second frame crosses it: both are read at once.
         caller.write_all(&[2; 100]).await.unwrap();
+        assert!(
+            !readable(&server, quiet).await,
+            "woken before the batch was complete"
+        );
+        // The third frame crosses it: all three are read at once.
+        caller.write_all(&[3; 100]).await.unwrap();
         assert!(readable(&server, Duration::from_secs(5)).await);
-        assert_eq!(server.read(&mut buf).await.unwrap(), 200);
+        assert_eq!(server.read(&mut buf).await.unwrap(), 300);
 
         // A small message alone waits, until the threshold is lowered.
         caller.write_all(b"stop").await.unwrap();
@@ -158,7 +171,7 @@ mod tests {
         // Raised again, and put back to one byte when dropped.
         threshold.restore();
         assert!(threshold.is_raised());
-        caller.write_all(&[3; 100]).await.unwrap();
+        caller.write_all(&[4; 100]).await.unwrap();
         assert!(!readable(&server, quiet).await);
         drop(threshold);
         assert!(readable(&server, Duration::from_secs(5)).await);

@@ -147,6 +147,12 @@ pub trait RealtimeSession: Send {
         Ok(())
     }
 
+    /// How many 20 ms caller frames `send_audio` gathers into one message: the bridge need not
+    /// wake up more often than that. 1 for providers that send every frame as it comes.
+    fn frames_per_send(&self) -> usize {
+        1
+    }
+
     /// Tells the model the caller heard only the first `audio_end_ms` of an assistant item, so its
     /// memory matches what was played. A no-op for providers that cannot truncate (Gemini).
     async fn truncate(&mut self, item_id: &str, audio_end_ms: u32) -> Result<(), RealtimeError>;

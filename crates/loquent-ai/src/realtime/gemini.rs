@@ -208,6 +208,7 @@ impl GeminiLive {
             events,
             uplink: MulawToPcm16k::new(),
             mulaw: Vec::new(),
+            frames_per_send: (self.uplink_batch.as_millis() as usize).div_ceil(20).max(1),
             closed: false,
         })
     }
@@ -647,6 +648,8 @@ pub struct GeminiSession {
     uplink: MulawToPcm16k,
     /// Scratch for the decoded caller frame.
     mulaw: Vec<u8>,
+    /// Twilio frames per `realtimeInput` message (the uplink batch).
+    frames_per_send: usize,
     closed: bool,
 }
 
@@ -690,6 +693,10 @@ impl GeminiSession {
 
 #[async_trait]
 impl RealtimeSession for GeminiSession {
+    fn frames_per_send(&self) -> usize {
+        self.frames_per_send
+    }
+
     async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError> {
         if self.closed {
             return Err(RealtimeError::Closed);

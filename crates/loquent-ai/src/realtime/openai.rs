@@ -1,11 +1,13 @@
 //! OpenAI Realtime (GA interface) over WebSocket.
 //!
 //! Both directions are `audio/pcmu`: model deltas pass through to Twilio as the same base64
-//! strings, and caller audio needs no conversion either. Caller frames go up in batches (40 ms by
-//! default, two Twilio frames) rather than one `input_audio_buffer.append` per 20 ms frame: half
-//! the messages, and on the server half the socket writes, which are most of a bridge's CPU.
-//! LiveKit's agents batch 100 ms; 40 ms keeps the added delay (at most 20 ms, for the first frame
-//! of a batch) well inside the latency budget. Twilio sends a frame every 20 ms for the whole
+//! strings, and caller audio needs no conversion either. Caller frames go up in batches (60 ms by
+//! default, three Twilio frames, as for Gemini) rather than one `input_audio_buffer.append` per
+//! 20 ms frame: a third of the messages, and on the server a third of the socket reads and writes,
+//! which are most of a bridge's CPU. LiveKit's agents batch 100 ms; 60 ms keeps the added delay (at
+//! most 40 ms, for the first frame of a batch) inside the bridge's 50 ms budget, and against the
+//! half second of silence the model waits for before it answers, the 20 ms more on average than
+//! 40 ms batches is not heard (docs/PERFORMANCE.md has both measured). Twilio sends a frame every 20 ms for the whole
 //! call, silence included, so a batch always fills within one frame's time; any other message and
 //! `close()` send what is pending first, so the model never hears audio out of order.
 //! `connect` refuses to return a session until `session.updated` confirms both
@@ -72,7 +74,7 @@ impl OpenAiRealtime {
     /// How long `connect` waits for `session.updated`.
     pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
     /// How much caller audio goes up in one `input_audio_buffer.append`.
-    pub const DEFAULT_UPLINK_BATCH: Duration = Duration::from_millis(40);
+    pub const DEFAULT_UPLINK_BATCH: Duration = Duration::from_millis(60);
 
     /// `base_url` is the HTTP API base, e.g. [`Self::DEFAULT_BASE_URL`].
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {
@@ -532,6 +534,11 @@ impl RealtimeSession for OpenAiSession {
             message: e.to_string(),
         })?;
         self.send_text(text).await
+    }
+
+    fn frames_per_send(&self) -> usize {
+        self.uplink_batch_bytes
+            .map_or(1, |bytes| bytes.div_ceil(TWILIO_FRAME_BYTES))
     }
 
     async fn flush_audio(&mut self) -> Result<(), RealtimeError> {

@@ -196,13 +196,19 @@ async fn echo_mode_returns_every_batch_at_once() {
         .connect(&config("sandbox-echo"))
         .await
         .unwrap();
-    // The session sends 40 ms per append: two Twilio frames come back as one delta.
+    // The session sends 60 ms per append: three Twilio frames come back as one delta, and a
+    // shorter tail as soon as it is flushed.
+    let batch = session.frames_per_send();
+    assert_eq!(batch, 3);
     let frames = utterance(Phrase::Transfer, 120, 0);
-    for pair in frames.chunks(2) {
+    for chunk in frames.chunks(batch) {
         let mut sent = Vec::new();
-        for frame in pair {
+        for frame in chunk {
             session.send_audio(frame).await.unwrap();
             sent.extend(base64.decode(frame).unwrap());
+        }
+        if chunk.len() < batch {
+            session.flush_audio().await.unwrap();
         }
         match next(&mut session).await {
             RealtimeEvent::AudioDelta(chunk) => {

@@ -188,16 +188,17 @@ async fn a_whole_session_against_a_fake_server() {
         OpenAiRealtime::new("https://x", "k").session_update(&config())
     );
 
-    // Caller audio goes up 40 ms (two Twilio frames) at a time, the same bytes in one append.
+    // Caller audio goes up 60 ms (three Twilio frames) at a time, the same bytes in one append.
     let frame = frame();
-    session.send_audio(&frame).await.unwrap();
-    session.send_audio(&frame).await.unwrap();
+    for _ in 0..3 {
+        session.send_audio(&frame).await.unwrap();
+    }
     let raw = conn.recv_text().await;
     assert_eq!(
         raw,
         format!(
             r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
-            frames(2)
+            frames(3)
         )
     );
 
@@ -565,6 +566,7 @@ async fn the_sixty_minute_limit_is_reported_as_session_expired() {
 async fn unbatched_caller_audio_passes_through_byte_for_byte() {
     let mut server = FakeServer::start().await;
     let (mut session, mut conn, _) = connect_with(&mut server, Duration::ZERO).await;
+    assert_eq!(session.frames_per_send(), 1);
     let frame = frame();
     session.send_audio(&frame).await.unwrap();
     assert_eq!(
@@ -605,18 +607,21 @@ async fn batched_audio_goes_before_any_other_message_and_at_close() {
 async fn flush_audio_sends_a_partial_batch_at_once_and_nothing_when_empty() {
     let mut server = FakeServer::start().await;
     let (mut session, mut conn, _) = connect(&mut server).await;
+    // The bridge is woken once per batch of three Twilio frames (60 ms).
+    assert_eq!(session.frames_per_send(), 3);
 
     // Nothing held back: no message.
     session.flush_audio().await.unwrap();
-    // One frame of a two-frame batch goes out when the bridge says the caller's socket is drained.
+    // One frame of a batch goes out when the bridge says the caller's socket is drained.
     session.send_audio(&frame()).await.unwrap();
     session.flush_audio().await.unwrap();
     let append = conn.recv().await;
     assert_eq!(append["type"], "input_audio_buffer.append");
     assert_eq!(append["audio"], frame());
     // A full batch goes by itself, and a flush after it sends nothing more.
-    session.send_audio(&frame()).await.unwrap();
-    session.send_audio(&frame()).await.unwrap();
+    for _ in 0..3 {
+        session.send_audio(&frame()).await.unwrap();
+    }
     session.flush_audio().await.unwrap();
     session
         .inject_text(Role::User, "marker", false)
