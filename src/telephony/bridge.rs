@@ -370,7 +370,7 @@ impl Bridge {
             InboundMessage::Media(media) => {
                 self.frames_in.add();
                 let end = provider_took(session.send_audio(media.payload())).await;
-                self.woken_by(text.len() + WS_FRAME_OVERHEAD, session.frames_per_send());
+                self.woken_by(text.len() + WS_FRAME_OVERHEAD, || session.frames_per_send());
                 end
             }
             InboundMessage::Mark(mark) => {
@@ -503,13 +503,13 @@ impl Bridge {
         }
     }
 
-    /// After a caller frame of `frame_len` bytes, with the provider sending `frames_per_send`
-    /// frames at a time: the first sets the socket's threshold; later ones keep it raised and push
-    /// back the quiet timer.
-    fn woken_by(&mut self, frame_len: usize, frames_per_send: usize) {
+    /// After a caller frame of `frame_len` bytes, with the provider sending `frames_per_send()`
+    /// frames at a time (asked once, on the first frame): the first sets the socket's threshold;
+    /// later ones keep it raised and push back the quiet timer.
+    fn woken_by(&mut self, frame_len: usize, frames_per_send: impl FnOnce() -> usize) {
         match (&mut self.wake, self.connection.take()) {
             (None, Some(connection)) => {
-                self.wake = WakeThreshold::raise(&connection, frame_len, frames_per_send);
+                self.wake = WakeThreshold::raise(&connection, frame_len, frames_per_send());
             }
             (Some(wake), _) => wake.restore(),
             (None, None) => {}

@@ -27,7 +27,7 @@ use super::{
     AudioChunk, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
     ResponseStatus, Role, Sensitivity, TurnDetection,
 };
-use crate::audio::{MulawToPcm16k, Pcm24kToMulaw};
+use crate::audio::{MulawToPcm16k, Pcm24kToMulaw, TWILIO_FRAME_MS};
 
 const PROVIDER: Provider = Provider::Gemini;
 const BIDI_PATH: &str =
@@ -208,7 +208,9 @@ impl GeminiLive {
             events,
             uplink: MulawToPcm16k::new(),
             mulaw: Vec::new(),
-            frames_per_send: (self.uplink_batch.as_millis() as usize).div_ceil(20).max(1),
+            frames_per_send: (self.uplink_batch.as_millis() as usize)
+                .div_ceil(TWILIO_FRAME_MS)
+                .max(1),
             closed: false,
         })
     }

@@ -7,9 +7,11 @@
 //! which are most of a bridge's CPU. LiveKit's agents batch 100 ms; 60 ms keeps the added delay (at
 //! most 40 ms, for the first frame of a batch) inside the bridge's 50 ms budget, and against the
 //! half second of silence the model waits for before it answers, the 20 ms more on average than
-//! 40 ms batches is not heard (docs/PERFORMANCE.md has both measured). Twilio sends a frame every 20 ms for the whole
-//! call, silence included, so a batch always fills within one frame's time; any other message and
-//! `close()` send what is pending first, so the model never hears audio out of order.
+//! 40 ms batches is not heard (docs/PERFORMANCE.md has both measured). Twilio sends a frame every
+//! 20 ms for the whole call, silence included, so a batch always fills within two frames' time;
+//! the bridge also flushes a partial batch when the caller's socket has nothing more to read. Any
+//! other message and `close()` send what is pending first, so the model never hears audio out of
+//! order.
 //! `connect` refuses to return a session until `session.updated` confirms both
 //! formats: a failed update would leave the model speaking PCM 24 kHz, which is loud noise on a
 //! phone leg.
@@ -31,11 +33,11 @@ use super::{
     AudioChunk, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
     ResponseStatus, Role, TurnDetection,
 };
-use crate::audio::MULAW_BYTES_PER_MS;
+use crate::audio::{MULAW_BYTES_PER_MS, TWILIO_FRAME_MS};
 
 const PROVIDER: Provider = Provider::OpenAi;
 /// One Twilio media frame: 20 ms of µ-law.
-const TWILIO_FRAME_BYTES: usize = 20 * MULAW_BYTES_PER_MS;
+const TWILIO_FRAME_BYTES: usize = TWILIO_FRAME_MS * MULAW_BYTES_PER_MS;
 /// An `input_audio_buffer.append` up to its base64.
 const APPEND_OPEN: &str = r#"{"type":"input_audio_buffer.append","audio":""#;
 const PCMU: &str = "audio/pcmu";
