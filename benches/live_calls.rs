@@ -651,6 +651,10 @@ fn print_table(settings: &Settings, report: &LoadReport) -> bool {
         verdict(latency_ok)
     );
     println!(
+        "| … of frames sent while every call streamed p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | | |",
+        report.steady_latency.p50_ms, report.steady_latency.p99_ms, report.steady_latency.max_ms,
+    );
+    println!(
         "| First audio p50 / p99 | {:.1} / {:.1} ms | | |",
         report.first_audio.p50_ms, report.first_audio.p99_ms
     );

@@ -62,12 +62,17 @@ use loquent_twilio::sid::{AccountSid, CallSid, StreamSid};
 use loquent_twilio::twiml::{self, Verb};
 use serde::{Deserialize, Serialize};
 use tokio::task::JoinSet;
-use tokio::time::{Instant, MissedTickBehavior};
+use tokio::time::Instant;
 use tokio_tungstenite::tungstenite::Message;
 
+use self::line::{Line, LineState, Outbox, Socket};
+use self::pace::Pacer;
 use crate::speech::FRAME_BYTES;
-use crate::twilio::media_session::{self, Socket};
+use crate::twilio::media_session;
 use crate::twilio::webhooks;
+
+mod line;
+mod pace;
 
 /// One Media Streams frame of audio.
 pub const FRAME: Duration = Duration::from_millis(20);
@@ -219,6 +224,11 @@ pub struct LoadReport {
     pub action_callbacks_failed: u64,
     /// Send to echo of each matched frame.
     pub latency: Percentiles,
+    /// The same for frames sent inside the steady window, when every call was streaming.
+    pub steady_latency: Percentiles,
+    /// Per second of the run (by send time, from the first call's due time): frames sent, p99
+    /// latency and frames sent late. Where a tail comes from: set-up, steady state or hang-up.
+    pub timeline: Vec<TimelineSecond>,
     /// `start` sent to the first `media` received, per call.
     pub first_audio: Percentiles,
     /// The latest any frame was sent after its deadline: above a few ms the generator itself was
@@ -233,6 +243,17 @@ pub struct LoadReport {
     pub calls: Vec<CallSummary>,
     #[serde(skip)]
     pub latency_histogram: LatencyHistogram,
+}
+
+/// One second of the run.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct TimelineSecond {
+    pub second: u32,
+    pub frames: u64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+    /// The latest a frame of this second left after its deadline: a generator short of CPU.
+    pub send_lag_max_ms: f64,
 }
 
 /// One call, as the report lists it.
@@ -297,6 +318,7 @@ pub async fn run(plan: LoadPlan) -> LoadReport {
     let window = steady_window(&plan, origin);
     let sampler = tokio::spawn(sample(plan.watch.clone(), window));
     let run_id = run_id();
+    let (pacer, clock) = Pacer::start();
     let shared = Arc::new(Shared {
         voice_url: plan.voice_url.clone(),
         account_sid: plan.account_sid.clone(),
@@ -306,6 +328,7 @@ pub async fn run(plan: LoadPlan) -> LoadReport {
         drain: plan.drain,
         without_tls: webhooks::stream_without_tls(&plan.voice_url),
         twilio_api_base: plan.twilio_api_base.clone(),
+        pacer,
     });
     let mut tasks = JoinSet::new();
     for index in 0..plan.calls {
@@ -330,6 +353,9 @@ pub async fn run(plan: LoadPlan) -> LoadReport {
             Err(e) => outcomes.push(CallOutcome::panicked(e.to_string())),
         }
     }
+    // The clock stops once no call can join it.
+    drop(shared);
+    let _ = clock.await;
     outcomes.sort_by_key(|o| o.index);
     let samples = if Instant::now() < window.1 {
         // Every call ended before the window closed: there was no steady state to measure.
@@ -340,7 +366,7 @@ pub async fn run(plan: LoadPlan) -> LoadReport {
     } else {
         sampler.await.unwrap_or_default()
     };
-    let mut report = summarize(&plan, outcomes, samples);
+    let mut report = summarize(&plan, outcomes, samples, origin, window);
     report.wall_seconds = began.elapsed().as_secs_f64();
     report
 }
@@ -390,6 +416,7 @@ struct Shared {
     drain: Duration,
     without_tls: bool,
     twilio_api_base: Option<String>,
+    pacer: Pacer,
 }
 
 /// Who one call is.
@@ -548,17 +575,41 @@ async fn connect(shared: &Shared, caller: &Caller, outcome: &mut CallOutcome) ->
         return false;
     };
     let stream = &connect.stream;
-    let mut ws =
-        match media_session::open(&stream.url, &shared.auth_token, shared.without_tls).await {
-            Ok(ws) => ws,
-            Err(message) => {
-                outcome.fail(Stage::Connect, message);
-                return false;
-            }
-        };
-    let hung_up = Stream::new(shared, caller, outcome)
-        .converse(&mut ws, stream)
-        .await;
+    let Some(sids) = Sids::parse(shared, caller) else {
+        outcome.fail(Stage::Stream, "the account SID is not a Twilio account SID");
+        return false;
+    };
+    let deadline = Instant::now() + media_session::HANDSHAKE_TIMEOUT;
+    let (tcp, request) = match line::connect(
+        &stream.url,
+        &shared.auth_token,
+        shared.without_tls,
+        deadline,
+    )
+    .await
+    {
+        Ok(connected) => connected,
+        Err(message) => {
+            outcome.fail(Stage::Connect, message);
+            return false;
+        }
+    };
+    let line = Line::new(
+        tcp,
+        Stream::new(shared, caller, sids, std::mem::take(outcome)),
+    );
+    let upgraded = line.upgrade(&stream.url, request, deadline).await;
+    let hung_up = match upgraded {
+        Ok(mut ws) => Some(converse(&line, &mut ws, &shared.pacer, stream).await),
+        Err(message) => {
+            line.lock().stream.outcome.fail(Stage::Connect, message);
+            None
+        }
+    };
+    *outcome = std::mem::take(&mut line.lock().stream.outcome);
+    let Some(hung_up) = hung_up else {
+        return false;
+    };
     // As on Twilio, the call is over before its `action` is requested.
     if let Some(base) = &shared.twilio_api_base {
         complete(shared, base, &caller.call_sid).await;
@@ -767,30 +818,76 @@ struct ServerMark<'a> {
     name: Cow<'a, str>,
 }
 
-/// One call's Media Stream.
-struct Stream<'a> {
-    shared: &'a Shared,
-    caller: &'a Caller,
-    outcome: &'a mut CallOutcome,
-    sequence: u64,
-    playout: Playout,
-    scanner: EchoScanner,
+/// The SIDs a call's stream messages carry, checked once.
+struct Sids {
+    stream: StreamSid,
+    account: AccountSid,
+    call: CallSid,
 }
 
-impl<'a> Stream<'a> {
-    fn new(shared: &'a Shared, caller: &'a Caller, outcome: &'a mut CallOutcome) -> Self {
+impl Sids {
+    fn parse(shared: &Shared, caller: &Caller) -> Option<Self> {
+        Some(Self {
+            stream: caller.stream_sid.parse().ok()?,
+            account: shared.account_sid.parse().ok()?,
+            call: caller.call_sid.parse().ok()?,
+        })
+    }
+}
+
+/// One call's Media Stream: what the pacer and the call's task both keep, under the line's
+/// lock.
+struct Stream {
+    sids: Sids,
+    tag: u16,
+    frames: u32,
+    drain: Duration,
+    sequence: u64,
+    /// Media chunks sent, stamped and silent.
+    chunk: u64,
+    /// Stamped frames sent.
+    sent: u32,
+    started: Instant,
+    drain_until: Option<Instant>,
+    /// When the caller hung up (the pacer's last frame); `None` while streaming, or when the
+    /// server ended the stream first.
+    ended: Option<Instant>,
+    frame: [u8; FRAME_BYTES],
+    payload: String,
+    playout: Playout,
+    scanner: EchoScanner,
+    outcome: CallOutcome,
+}
+
+impl Stream {
+    fn new(shared: &Shared, caller: &Caller, sids: Sids, mut outcome: CallOutcome) -> Self {
         outcome.echoes = Echoes::with_capacity(shared.frames);
+        let now = Instant::now();
         Self {
-            shared,
-            caller,
-            outcome,
+            sids,
+            tag: caller.tag,
+            frames: shared.frames,
+            drain: shared.drain,
             sequence: 0,
+            chunk: 0,
+            sent: 0,
+            started: now,
+            drain_until: None,
+            ended: None,
+            frame: [SILENCE; FRAME_BYTES],
+            payload: String::with_capacity(FRAME_BYTES.div_ceil(3) * 4),
             playout: Playout {
-                until: Instant::now(),
+                until: now,
                 pending: VecDeque::new(),
             },
             scanner: EchoScanner::default(),
+            outcome,
         }
+    }
+
+    /// A seed for the line's masking keys: different for every call.
+    fn mask_seed(&self) -> u32 {
+        u32::from(self.tag).wrapping_mul(0x9E37_79B9) ^ 0x5BD1_E995
     }
 
     fn next_sequence(&mut self) -> Counter {
@@ -798,36 +895,25 @@ impl<'a> Stream<'a> {
         Counter(self.sequence)
     }
 
-    async fn send(ws: &mut Socket, message: &InboundMessage<'_>) -> bool {
-        match message.to_json() {
-            Ok(text) => ws.send(Message::text(text)).await.is_ok(),
-            Err(_) => false,
+    fn queue(out: &mut Outbox, message: &InboundMessage<'_>) {
+        if let Ok(text) = message.to_json() {
+            out.text(|json| json.push_str(&text));
         }
     }
 
-    /// Stream for the hold and drain. True when the caller hung up (`stop` sent), false when the
-    /// server closed first or the stream could not start.
-    async fn converse(mut self, ws: &mut Socket, stream: &twiml::Stream) -> bool {
-        let (Ok(stream_sid), Ok(account_sid), Ok(call_sid)) = (
-            self.caller.stream_sid.parse::<StreamSid>(),
-            self.shared.account_sid.parse::<AccountSid>(),
-            self.caller.call_sid.parse::<CallSid>(),
-        ) else {
-            self.outcome
-                .fail(Stage::Stream, "the account SID is not a Twilio account SID");
-            return false;
-        };
+    /// `connected` and `start`, as Twilio opens a stream.
+    fn open(&mut self, out: &mut Outbox, stream: &twiml::Stream) {
         let connected = InboundMessage::Connected(Connected {
             protocol: "Call".into(),
             version: "1.0.0".into(),
         });
         let start = InboundMessage::Start(StartMessage {
             sequence_number: self.next_sequence(),
-            stream_sid: stream_sid.clone(),
+            stream_sid: self.sids.stream.clone(),
             start: StreamStart {
-                stream_sid: stream_sid.clone(),
-                account_sid: account_sid.clone(),
-                call_sid: call_sid.clone(),
+                stream_sid: self.sids.stream.clone(),
+                account_sid: self.sids.account.clone(),
+                call_sid: self.sids.call.clone(),
                 tracks: vec![MediaTrack::Inbound],
                 custom_parameters: stream
                     .parameters
@@ -837,166 +923,105 @@ impl<'a> Stream<'a> {
                 media_format: MediaFormat::default(),
             },
         });
-        if !Self::send(ws, &connected).await || !Self::send(ws, &start).await {
-            self.outcome
-                .fail(Stage::Stream, "the server closed the stream before `start`");
-            return false;
-        }
-        let started = Instant::now();
-        self.playout.until = started;
-        let hung_up = self.stream_audio(ws, &stream_sid, started).await;
-        let ended = Instant::now();
-        self.outcome.marks_unplayed = self.playout.pending.len() as u32;
-        self.outcome.streaming = Some((started, ended));
-        if hung_up {
-            let stop = InboundMessage::Stop(StopMessage {
-                sequence_number: self.next_sequence(),
-                stream_sid,
-                stop: StreamStop {
-                    account_sid,
-                    call_sid,
-                },
-            });
-            Self::send(ws, &stop).await;
-            let _ = ws.close(None).await;
-            // Read until the server's close reply, briefly, so it sees a clean close.
-            let _ = tokio::time::timeout(CLOSE_WAIT, async {
-                while let Some(Ok(_)) = ws.next().await {}
-            })
-            .await;
-        }
-        hung_up
+        Self::queue(out, &connected);
+        Self::queue(out, &start);
     }
 
-    /// The 20 ms clock: stamped frames for the hold, then silence until every echo is back or the
-    /// drain ends. True when the caller is the one hanging up.
-    async fn stream_audio(
-        &mut self,
-        ws: &mut Socket,
-        stream_sid: &StreamSid,
-        started: Instant,
-    ) -> bool {
-        let frames = self.shared.frames;
-        let mut frame = [SILENCE; FRAME_BYTES];
-        let mut payload = String::with_capacity(FRAME_BYTES.div_ceil(3) * 4);
-        let mut sent: u32 = 0;
-        let mut chunk: u64 = 0;
-        let mut drain_until: Option<Instant> = None;
-        let mut clock = tokio::time::interval_at(started, FRAME);
-        // Twilio keeps real time: frames missed while the machine was busy are sent late, not
-        // dropped, and the deadlines stay `started + n × 20 ms`.
-        clock.set_missed_tick_behavior(MissedTickBehavior::Burst);
-        loop {
-            tokio::select! {
-                // The clock first: a frame due is never held back by the server's messages.
-                biased;
-                deadline = clock.tick() => {
-                    let now = Instant::now();
-                    let lag = now.saturating_duration_since(deadline);
-                    self.outcome.send_lag_max = self.outcome.send_lag_max.max(lag);
-                    if lag > LATE {
-                        self.outcome.late_frames += 1;
-                    }
-                    // Marks that played out go with this frame: one write, not two.
-                    while let Some(name) = self.playout.due(now) {
-                        if !self.echo_mark(ws, stream_sid, name, false).await {
-                            return self.server_closed(sent);
-                        }
-                    }
-                    let stamped = sent < frames;
-                    if !stamped {
-                        let until = *drain_until.get_or_insert(now + self.shared.drain);
-                        if now >= until || self.outcome.echoes.all_echoed(frames) {
-                            return true;
-                        }
-                    }
-                    if stamped {
-                        write_stamp(&mut frame, self.caller.tag, sent);
-                    } else {
-                        frame = [SILENCE; FRAME_BYTES];
-                    }
-                    payload.clear();
-                    BASE64.encode_string(frame, &mut payload);
-                    chunk += 1;
-                    let media = InboundMessage::Media(MediaMessage {
-                        sequence_number: self.next_sequence(),
-                        stream_sid: Cow::Borrowed(stream_sid.as_str()),
-                        media: MediaChunk {
-                            track: MediaTrack::Inbound,
-                            chunk: Counter(chunk),
-                            timestamp: Counter((chunk - 1) * FRAME.as_millis() as u64),
-                            payload: Cow::Borrowed(&payload),
-                        },
-                    });
-                    let at = micros_since(started, Instant::now());
-                    if !Self::send(ws, &media).await {
-                        return self.server_closed(sent);
-                    }
-                    if stamped {
-                        self.outcome.echoes.sent(at);
-                        sent += 1;
-                    }
-                }
-                received = ws.next() => match received {
-                    Some(Ok(Message::Text(text))) => {
-                        let released = self.receive(text.as_str(), stream_sid, started);
-                        for name in released {
-                            if !self.echo_mark(ws, stream_sid, name, true).await {
-                                return self.server_closed(sent);
-                            }
-                        }
-                    }
-                    Some(Ok(Message::Binary(_))) => self.outcome.protocol_error(|| {
-                        "31950: the server sent a binary frame; Media Streams messages are JSON text".into()
-                    }),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return self.server_closed(sent),
-                    Some(Ok(_)) => {}
-                },
+    /// The stream is up: frame 0 is due now.
+    fn begin(&mut self, now: Instant) {
+        self.started = now;
+        self.playout.until = now;
+    }
+
+    /// The pacer's turn, for the frame due at `deadline`: queue the marks whose audio has
+    /// played (they go in the same write) and the frame. `None` when the caller hangs up
+    /// instead: every stamped frame was sent and every echo is back, or the drain is over.
+    /// `Some(true)` for a stamped frame, `Some(false)` for silence.
+    fn frame_due(&mut self, deadline: Instant, out: &mut Outbox) -> Option<bool> {
+        let now = Instant::now();
+        let lag = now.saturating_duration_since(deadline);
+        self.outcome.send_lag_max = self.outcome.send_lag_max.max(lag);
+        if lag > LATE {
+            self.outcome.late_frames += 1;
+        }
+        while let Some(name) = self.playout.due(now) {
+            self.echo_mark(out, name);
+        }
+        let stamped = self.sent < self.frames;
+        if stamped {
+            write_stamp(&mut self.frame, self.tag, self.sent);
+        } else {
+            let until = *self.drain_until.get_or_insert(now + self.drain);
+            if now >= until || self.outcome.echoes.all_echoed(self.frames) {
+                self.ended = Some(now);
+                return None;
             }
+            self.frame = [SILENCE; FRAME_BYTES];
+        }
+        self.payload.clear();
+        BASE64.encode_string(self.frame, &mut self.payload);
+        self.chunk += 1;
+        let media = MediaMessage {
+            sequence_number: self.next_sequence(),
+            stream_sid: Cow::Borrowed(self.sids.stream.as_str()),
+            media: MediaChunk {
+                track: MediaTrack::Inbound,
+                chunk: Counter(self.chunk),
+                timestamp: Counter((self.chunk - 1) * FRAME.as_millis() as u64),
+                payload: Cow::Borrowed(&self.payload),
+            },
+        };
+        out.text(|json| media.write_json(json));
+        Some(stamped)
+    }
+
+    /// The frame left (or is queued on the socket) at `at`.
+    fn frame_sent(&mut self, stamped: bool, at: Instant) {
+        if stamped {
+            self.outcome.echoes.sent(micros_since(self.started, at));
+            self.sent += 1;
         }
     }
 
     /// The server ended the stream: a failure unless every stamped frame was sent.
-    fn server_closed(&mut self, sent: u32) -> bool {
-        if sent < self.shared.frames {
-            self.outcome.fail(
-                Stage::Stream,
-                format!(
-                    "the server closed the stream after {sent} of {} frames",
-                    self.shared.frames
-                ),
+    fn server_closed(&mut self) {
+        if self.sent < self.frames {
+            let reason = format!(
+                "the server closed the stream after {} of {} frames",
+                self.sent, self.frames
             );
+            self.outcome.fail(Stage::Stream, reason);
         }
-        false
     }
 
-    /// Echo a mark; `flush: false` only queues it for the next write.
-    async fn echo_mark(
-        &mut self,
-        ws: &mut Socket,
-        stream_sid: &StreamSid,
-        name: String,
-        flush: bool,
-    ) -> bool {
+    fn echo_mark(&mut self, out: &mut Outbox, name: String) {
         let mark = InboundMessage::Mark(MarkMessage {
             sequence_number: self.next_sequence(),
-            stream_sid: stream_sid.clone(),
+            stream_sid: self.sids.stream.clone(),
             mark: Mark { name },
         });
-        let sent = match mark.to_json() {
-            Ok(text) if flush => ws.send(Message::text(text)).await.is_ok(),
-            Ok(text) => ws.feed(Message::text(text)).await.is_ok(),
-            Err(_) => false,
-        };
-        if sent {
-            self.outcome.marks_echoed += 1;
-        }
-        sent
+        Self::queue(out, &mark);
+        self.outcome.marks_echoed += 1;
+    }
+
+    /// `stop`, as Twilio ends a stream when the caller hangs up.
+    fn stop(&mut self, out: &mut Outbox) {
+        let stop = InboundMessage::Stop(StopMessage {
+            sequence_number: self.next_sequence(),
+            stream_sid: self.sids.stream.clone(),
+            stop: StreamStop {
+                account_sid: self.sids.account.clone(),
+                call_sid: self.sids.call.clone(),
+            },
+        });
+        Self::queue(out, &stop);
     }
 
     /// One message from the server; returns the marks a `clear` released.
-    fn receive(&mut self, text: &str, stream_sid: &StreamSid, started: Instant) -> Vec<String> {
+    fn receive(&mut self, text: &str) -> Vec<String> {
         let now = Instant::now();
+        let started = self.started;
+        let stream_sid = &self.sids.stream;
         let frame: ServerFrame<'_> = match serde_json::from_str(text) {
             Ok(frame) => frame,
             Err(e) => {
@@ -1021,7 +1046,7 @@ impl<'a> Stream<'a> {
                     self.outcome.first_audio = Some(now - started);
                 }
                 let at = micros_since(started, now);
-                let tag = self.caller.tag;
+                let tag = self.tag;
                 let echoes = &mut self.outcome.echoes;
                 match self
                     .scanner
@@ -1053,6 +1078,87 @@ impl<'a> Stream<'a> {
         }
         Vec::new()
     }
+}
+
+/// A call's stream from `start` to hang-up: the pacer sends the audio, this task reads the
+/// server and answers it. True when the caller hung up (`stop` sent), false when the server
+/// closed first or the stream could not start.
+async fn converse(
+    line: &Arc<Line>,
+    ws: &mut Socket,
+    pacer: &Pacer,
+    stream: &twiml::Stream,
+) -> bool {
+    {
+        let mut state = line.lock();
+        let LineState {
+            out, stream: call, ..
+        } = &mut *state;
+        call.open(out, stream);
+    }
+    if ws.flush().await.is_err() {
+        line.lock()
+            .stream
+            .outcome
+            .fail(Stage::Stream, "the server closed the stream before `start`");
+        return false;
+    }
+    let started = Instant::now();
+    line.lock().stream.begin(started);
+    pacer.add(started, line.clone());
+    let hung_up = loop {
+        tokio::select! {
+            // The pacer's word first: once the caller hangs up, nothing more is read.
+            biased;
+            () = line.done.notified() => break line.lock().stream.ended.is_some(),
+            received = ws.next() => match received {
+                Some(Ok(Message::Text(text))) => {
+                    let mut state = line.lock();
+                    let LineState { out, stream: call, .. } = &mut *state;
+                    let released = call.receive(text.as_str());
+                    if released.is_empty() {
+                        continue;
+                    }
+                    // A `clear` played nothing: its marks go back at once.
+                    for name in released {
+                        call.echo_mark(out, name);
+                    }
+                    if !line.flush(&mut state) {
+                        break false;
+                    }
+                }
+                Some(Ok(Message::Binary(_))) => line.lock().stream.outcome.protocol_error(|| {
+                    "31950: the server sent a binary frame; Media Streams messages are JSON text".into()
+                }),
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break false,
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    {
+        let mut state = line.lock();
+        // The pacer drops a closed line at its next frame.
+        state.closed = true;
+        let LineState {
+            out, stream: call, ..
+        } = &mut *state;
+        let ended = call.ended.unwrap_or_else(Instant::now);
+        call.outcome.marks_unplayed = call.playout.pending.len() as u32;
+        call.outcome.streaming = Some((started, ended));
+        if !hung_up {
+            call.server_closed();
+            return false;
+        }
+        call.stop(out);
+    }
+    // Sends `stop`, then the close frame.
+    let _ = ws.close(None).await;
+    // Read until the server's close reply, briefly, so it sees a clean close.
+    let _ = tokio::time::timeout(CLOSE_WAIT, async {
+        while let Some(Ok(_)) = ws.next().await {}
+    })
+    .await;
+    true
 }
 
 fn micros_since(start: Instant, at: Instant) -> u32 {
@@ -1413,7 +1519,13 @@ fn usage(watch: &Watch, samples: &Samples, outcomes: &[CallOutcome]) -> ProcessU
     usage
 }
 
-fn summarize(plan: &LoadPlan, outcomes: Vec<CallOutcome>, samples: Vec<Samples>) -> LoadReport {
+fn summarize(
+    plan: &LoadPlan,
+    outcomes: Vec<CallOutcome>,
+    samples: Vec<Samples>,
+    origin: Instant,
+    window: (Instant, Instant),
+) -> LoadReport {
     let mut report = LoadReport {
         calls_planned: plan.calls,
         calls_completed: 0,
@@ -1436,6 +1548,8 @@ fn summarize(plan: &LoadPlan, outcomes: Vec<CallOutcome>, samples: Vec<Samples>)
         protocol_error_samples: Vec::new(),
         action_callbacks_failed: 0,
         latency: Percentiles::default(),
+        steady_latency: Percentiles::default(),
+        timeline: Vec::new(),
         first_audio: Percentiles::default(),
         send_lag_max_ms: 0.0,
         late_frames: 0,
@@ -1451,22 +1565,40 @@ fn summarize(plan: &LoadPlan, outcomes: Vec<CallOutcome>, samples: Vec<Samples>)
         latency_histogram: LatencyHistogram::default(),
     };
     let mut first_audio = LatencyHistogram::default();
+    let mut steady = LatencyHistogram::default();
+    let mut seconds: Vec<LatencyHistogram> = Vec::new();
+    let mut lags: Vec<u32> = Vec::new();
     let mut send_lag_max = Duration::ZERO;
     for outcome in outcomes {
         let echoes = &outcome.echoes;
         let mut lost_frames = Vec::new();
         let mut lost = 0u64;
+        let started = outcome.streaming.map(|(started, _)| started);
         for (i, (&sent, &echoed)) in echoes.sent_us.iter().zip(&echoes.echoed_us).enumerate() {
             if echoed == u32::MAX {
                 lost += 1;
                 if lost_frames.len() < LOST_LISTED {
                     lost_frames.push(i as u32);
                 }
-            } else {
-                report
-                    .latency_histogram
-                    .record_us(u64::from(echoed.saturating_sub(sent)));
+                continue;
             }
+            let us = u64::from(echoed.saturating_sub(sent));
+            report.latency_histogram.record_us(us);
+            let Some(started) = started else { continue };
+            let at = started + Duration::from_micros(u64::from(sent));
+            if at >= window.0 && at < window.1 {
+                steady.record_us(us);
+            }
+            let second = at.saturating_duration_since(origin).as_secs() as usize;
+            if seconds.len() <= second {
+                seconds.resize_with(second + 1, LatencyHistogram::default);
+                lags.resize(second + 1, 0);
+            }
+            seconds[second].record_us(us);
+            // Frame i was due i × 20 ms after the stream started.
+            let due = i as u64 * FRAME.as_micros() as u64;
+            let lag = u64::from(sent).saturating_sub(due) as u32;
+            lags[second] = lags[second].max(lag);
         }
         report.frames_sent += echoes.sent_us.len() as u64;
         report.frames_echoed += u64::from(echoes.echoed);
@@ -1529,6 +1661,21 @@ fn summarize(plan: &LoadPlan, outcomes: Vec<CallOutcome>, samples: Vec<Samples>)
         }
     }
     report.latency = report.latency_histogram.summary();
+    report.steady_latency = steady.summary();
+    report.timeline = seconds
+        .iter()
+        .enumerate()
+        .map(|(second, histogram)| {
+            let summary = histogram.summary();
+            TimelineSecond {
+                second: second as u32,
+                frames: summary.count,
+                p99_ms: summary.p99_ms,
+                max_ms: summary.max_ms,
+                send_lag_max_ms: f64::from(lags[second]) / 1000.0,
+            }
+        })
+        .collect();
     report.first_audio = first_audio.summary();
     report.send_lag_max_ms = send_lag_max.as_secs_f64() * 1000.0;
     report

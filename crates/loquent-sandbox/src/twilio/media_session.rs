@@ -25,6 +25,7 @@ use tokio::net::TcpStream;
 use tokio::time::MissedTickBehavior;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -34,7 +35,7 @@ use super::caller_script::Step;
 use crate::speech::{self, FRAME_BYTES, Phrase, SAMPLE_RATE, Tone};
 
 const FRAME: Duration = Duration::from_millis(20);
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bytes read from the stream socket at a time; the server's messages are a few hundred bytes.
 const READ_BUFFER_BYTES: usize = 4 * 1024;
 /// The agent has finished its reply when nothing new arrived for this long and all played out.
@@ -150,6 +151,24 @@ pub(crate) async fn run(context: StreamContext<'_>, steps: &[Step]) -> (StreamRe
 /// The signed upgrade: Twilio signs the stream URL (as written in the TwiML) like a GET.
 /// `without_tls` connects a `wss://` URL as `ws://` (see [`super::webhooks::stream_without_tls`]).
 pub(crate) async fn open(url: &str, auth_token: &str, without_tls: bool) -> Result<Socket, String> {
+    let request = signed_request(url, auth_token, without_tls)?;
+    // Nagle off: Twilio sends each 20 ms frame when it is due. With Nagle a small frame waits
+    // for the previous one's ACK, which a delayed ACK holds back up to 40 ms: latency the
+    // application never added would be measured as its own.
+    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config()), true);
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
+        Ok(Ok((ws, _response))) => Ok(ws),
+        Ok(Err(e)) => Err(handshake_failed(url, e)),
+        Err(_) => Err(handshake_timed_out(url)),
+    }
+}
+
+/// The upgrade request Twilio sends for `url`: signed, with Twilio's user agent.
+pub(crate) fn signed_request(
+    url: &str,
+    auth_token: &str,
+    without_tls: bool,
+) -> Result<Request, String> {
     let target = match url.strip_prefix("wss://") {
         Some(rest) if without_tls => format!("ws://{rest}"),
         _ => url.to_owned(),
@@ -169,21 +188,25 @@ pub(crate) async fn open(url: &str, auth_token: &str, without_tls: bool) -> Resu
             headers.insert(name, value);
         }
     }
-    // Nagle off: Twilio sends each 20 ms frame when it is due. With Nagle a small frame waits
-    // for the previous one's ACK, which a delayed ACK holds back up to 40 ms: latency the
-    // application never added would be measured as its own. A small read buffer: tungstenite
-    // zero-fills the whole buffer (128 KiB by default) before every read, which with a thousand
-    // streams of 20 ms frames (the load generator) costs more than everything else together.
-    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES);
-    let connecting = tokio_tungstenite::connect_async_with_config(request, Some(config), true);
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, connecting).await {
-        Ok(Ok((ws, _response))) => Ok(ws),
-        Ok(Err(e)) => Err(format!("WebSocket handshake with {url} failed: {e}")),
-        Err(_) => Err(format!(
-            "WebSocket handshake with {url} timed out after {} s",
-            HANDSHAKE_TIMEOUT.as_secs()
-        )),
-    }
+    Ok(request)
+}
+
+/// A small read buffer: tungstenite zero-fills the whole buffer (128 KiB by default) before
+/// every read, which with a thousand streams of 20 ms frames (the load generator) costs more
+/// than everything else together.
+pub(crate) fn config() -> WebSocketConfig {
+    WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)
+}
+
+pub(crate) fn handshake_failed(url: &str, e: impl std::fmt::Display) -> String {
+    format!("WebSocket handshake with {url} failed: {e}")
+}
+
+pub(crate) fn handshake_timed_out(url: &str) -> String {
+    format!(
+        "WebSocket handshake with {url} timed out after {} s",
+        HANDSHAKE_TIMEOUT.as_secs()
+    )
 }
 
 /// Something queued for playback.
