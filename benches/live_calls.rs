@@ -607,7 +607,11 @@ fn print_table(settings: &Settings, report: &LoadReport) -> bool {
     let concurrent = server.map_or(0, |u| u.calls_at_load);
     let calls_ok = report.calls_completed == settings.calls && concurrent == settings.calls;
     let lost_ok = report.frames_lost == 0 && report.frames_sent > 0;
-    let latency_ok = report.latency.count > 0 && report.latency.p99_ms <= TARGET_P99_MS;
+    // The target is for N concurrent calls: judged on the frames sent while every call was
+    // streaming (the window the CPU figure is taken over). The ramp adds up to N / ramp call
+    // set-ups a second on both cores, and the hang-ups; the whole run is printed beside it.
+    let steady = &report.steady_latency;
+    let latency_ok = steady.count > 0 && steady.p99_ms <= TARGET_P99_MS;
     let cpu_ok = cpu.is_some_and(|c| c <= TARGET_CPU_MS_PER_CALL_SECOND);
     let rss_ok = rss.is_some_and(|r| r <= TARGET_RSS_KIB_PER_CALL);
     let clean_ok = report.protocol_errors == 0
@@ -644,15 +648,15 @@ fn print_table(settings: &Settings, report: &LoadReport) -> bool {
         verdict(lost_ok)
     );
     println!(
-        "| Added latency caller→agent→caller p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | p99 ≤ {TARGET_P99_MS} ms | {} |",
-        report.latency.p50_ms,
-        report.latency.p99_ms,
-        report.latency.max_ms,
+        "| Added latency caller→agent→caller, every call streaming, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | p99 ≤ {TARGET_P99_MS} ms | {} |",
+        steady.p50_ms,
+        steady.p99_ms,
+        steady.max_ms,
         verdict(latency_ok)
     );
     println!(
-        "| … of frames sent while every call streamed p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | | |",
-        report.steady_latency.p50_ms, report.steady_latency.p99_ms, report.steady_latency.max_ms,
+        "| … over the whole run, ramp and hang-ups included | {:.1} / {:.1} / {:.1} ms | | |",
+        report.latency.p50_ms, report.latency.p99_ms, report.latency.max_ms,
     );
     println!(
         "| First audio p50 / p99 | {:.1} / {:.1} ms | | |",
