@@ -10,7 +10,8 @@
 //! 2. parse the answer with the strict TwiML parser and take its `<Connect><Stream>` (other verbs
 //!    before it, such as `<Start><Recording>`, are skipped: they cost Twilio, not the server);
 //! 3. open the stream with the signed upgrade (`wss://` without TLS when the voice URL is
-//!    `http://`, as the simulator does), send `connected` and `start`;
+//!    `http://`, as the simulator does; a stream that needs TLS is refused, since frames are
+//!    written to the socket directly), send `connected` and `start`;
 //! 4. send one 160-byte µ-law `media` frame every 20 ms for [`LoadPlan::hold`], on absolute
 //!    deadlines so the pace never drifts, then silence while the last echoes drain;
 //! 5. echo the server's marks once the audio before them has played out (real time, 8 bytes per
@@ -226,8 +227,9 @@ pub struct LoadReport {
     pub latency: Percentiles,
     /// The same for frames sent inside the steady window, when every call was streaming.
     pub steady_latency: Percentiles,
-    /// Per second of the run (by send time, from the first call's due time): frames sent, p99
-    /// latency and frames sent late. Where a tail comes from: set-up, steady state or hang-up.
+    /// Per second of the run (by send time, from the first call's due time): frames echoed,
+    /// their p99 and maximum latency, and the latest any of them left after its deadline. Where
+    /// a tail comes from: set-up, steady state or hang-up.
     pub timeline: Vec<TimelineSecond>,
     /// `start` sent to the first `media` received, per call.
     pub first_audio: Percentiles,
@@ -249,6 +251,7 @@ pub struct LoadReport {
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct TimelineSecond {
     pub second: u32,
+    /// Frames sent in this second whose echo came back.
     pub frames: u64,
     pub p99_ms: f64,
     pub max_ms: f64,
@@ -1096,7 +1099,10 @@ async fn converse(
         } = &mut *state;
         call.open(out, stream);
     }
-    if ws.flush().await.is_err() {
+    if !matches!(
+        tokio::time::timeout(CLOSE_WAIT, ws.flush()).await,
+        Ok(Ok(()))
+    ) {
         line.lock()
             .stream
             .outcome
@@ -1151,8 +1157,8 @@ async fn converse(
         }
         call.stop(out);
     }
-    // Sends `stop`, then the close frame.
-    let _ = ws.close(None).await;
+    // Sends `stop`, then the close frame; a server that stopped reading is not waited for.
+    let _ = tokio::time::timeout(CLOSE_WAIT, ws.close(None)).await;
     // Read until the server's close reply, briefly, so it sees a clean close.
     let _ = tokio::time::timeout(CLOSE_WAIT, async {
         while let Some(Ok(_)) = ws.next().await {}

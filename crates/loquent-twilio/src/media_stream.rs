@@ -443,8 +443,8 @@ pub fn media_frame(stream_sid: &str, payload_base64: &str) -> String {
     out
 }
 
-/// Push `s` escaped for the inside of a JSON string. SIDs and base64 never need escaping,
-/// so the common case is a single `push_str`.
+/// Push `s` escaped for the inside of a JSON string, as serde_json escapes it. SIDs and base64
+/// never need escaping, so the common case is a single `push_str`.
 fn push_json_str(out: &mut String, s: &str) {
     if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
         out.push_str(s);
@@ -457,6 +457,8 @@ fn push_json_str(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
             c if u32::from(c) < 0x20 => {
                 out.push_str(&format!("\\u{:04x}", u32::from(c)));
             }
@@ -664,7 +666,13 @@ mod tests {
         for (sequence, chunk, track, sid, payload) in [
             (2, 1, MediaTrack::Inbound, MZ, "f/8A"),
             (u64::MAX, 7, MediaTrack::Outbound, MZ, ""),
-            (3, 2, MediaTrack::Inbound, "a\"b\\c\n\u{1}", "x\u{7f}é"),
+            (
+                3,
+                2,
+                MediaTrack::Inbound,
+                "a\"b\\c\n\u{1}",
+                "x\u{7f}é\u{8}\u{c}\r\t\u{1f}",
+            ),
         ] {
             let message = MediaMessage {
                 sequence_number: Counter(sequence),

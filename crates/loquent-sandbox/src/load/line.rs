@@ -43,8 +43,11 @@ pub(super) struct Line {
 pub(super) struct LineState {
     pub(super) out: Outbox,
     pub(super) stream: Stream,
-    /// The socket failed or the server closed it: the pacer drops the call at its next frame.
+    /// The socket failed, the server closed it or our Close is queued: the pacer drops the
+    /// call at its next frame.
     pub(super) closed: bool,
+    /// The WebSocket handshake is done: what tungstenite writes from now on are frames.
+    upgraded: bool,
 }
 
 /// Connect to the stream URL's host (plain TCP, Nagle off) and build Twilio's signed upgrade
@@ -86,6 +89,7 @@ impl Line {
                 out: Outbox::new(stream.mask_seed()),
                 stream,
                 closed: false,
+                upgraded: false,
             }),
             done: Notify::new(),
         })
@@ -104,7 +108,10 @@ impl Line {
             Some(media_session::config()),
         );
         match tokio::time::timeout_at(deadline, upgrading).await {
-            Ok(Ok((ws, _response))) => Ok(ws),
+            Ok(Ok((ws, _response))) => {
+                self.lock().upgraded = true;
+                Ok(ws)
+            }
             Ok(Err(e)) => Err(media_session::handshake_failed(url, e)),
             Err(_) => Err(media_session::handshake_timed_out(url)),
         }
@@ -151,6 +158,9 @@ impl Line {
     }
 }
 
+/// Written bytes are dropped from the outbox's front once there are this many.
+const COMPACT_AFTER: usize = 64 * 1024;
+
 /// Bytes on their way to the socket: whole WebSocket frames, in the order they were queued.
 pub(super) struct Outbox {
     bytes: Vec<u8>,
@@ -192,9 +202,12 @@ impl Outbox {
         }
     }
 
-    /// Frames tungstenite wrote (control frames, its close): already formatted and masked.
-    fn raw(&mut self, bytes: &[u8]) {
+    /// Frames tungstenite wrote (the upgrade request, then control frames: pongs, its close),
+    /// already formatted and masked. True when they include a Close frame: nothing may follow
+    /// it (RFC 6455 §5.5.1).
+    fn raw(&mut self, bytes: &[u8], upgraded: bool) -> bool {
         self.bytes.extend_from_slice(bytes);
+        upgraded && has_close(bytes)
     }
 
     fn next_mask(&mut self) -> [u8; 4] {
@@ -216,13 +229,48 @@ impl Outbox {
             match tcp.try_write(&self.bytes[self.written..]) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.written += n,
-                Err(e) => return Err(e),
+                Err(e) => {
+                    // A socket that never quite drains must not keep what it took.
+                    if self.written >= COMPACT_AFTER {
+                        self.bytes.drain(..self.written);
+                        self.written = 0;
+                    }
+                    return Err(e);
+                }
             }
         }
         self.bytes.clear();
         self.written = 0;
         Ok(())
     }
+}
+
+/// Whether whole client frames `bytes` include a Close (opcode 0x8).
+fn has_close(mut bytes: &[u8]) -> bool {
+    while bytes.len() >= 2 {
+        if bytes[0] & 0x0F == 0x8 {
+            return true;
+        }
+        let (len, header): (usize, usize) = match bytes[1] & 0x7F {
+            126 if bytes.len() >= 4 => (usize::from(u16::from_be_bytes([bytes[2], bytes[3]])), 4),
+            127 if bytes.len() >= 10 => {
+                let mut len = [0; 8];
+                len.copy_from_slice(&bytes[2..10]);
+                (
+                    usize::try_from(u64::from_be_bytes(len)).unwrap_or(usize::MAX),
+                    10,
+                )
+            }
+            126 | 127 => return false,
+            len => (usize::from(len), 2),
+        };
+        let mask = if bytes[1] & 0x80 != 0 { 4 } else { 0 };
+        let Some(next) = bytes.get(header.saturating_add(mask).saturating_add(len)..) else {
+            return false;
+        };
+        bytes = next;
+    }
+    false
 }
 
 /// The line as tungstenite's stream: reads straight from the socket, writes through the
@@ -235,7 +283,19 @@ impl AsyncRead for LineIo {
         cx: &mut Context<'_>,
         buf: &mut ReadBuf<'_>,
     ) -> Poll<io::Result<()>> {
-        let tcp = &self.0.tcp;
+        let line = &self.0;
+        let tcp = &line.tcp;
+        // Bytes left queued (the upgrade request or a pong the socket did not take at once)
+        // must go out even if nobody flushes: wake for room as well as for data.
+        {
+            let mut state = line.lock();
+            if !state.out.is_empty() && !line.flush(&mut state) {
+                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
+            }
+            if !state.out.is_empty() {
+                let _ = tcp.poll_write_ready(cx);
+            }
+        }
         loop {
             ready!(tcp.poll_read_ready(cx))?;
             match tcp.try_read(buf.initialize_unfilled()) {
@@ -259,7 +319,11 @@ impl AsyncWrite for LineIo {
     ) -> Poll<io::Result<usize>> {
         let line = &self.0;
         let mut state = line.lock();
-        state.out.raw(buf);
+        let upgraded = state.upgraded;
+        if state.out.raw(buf, upgraded) {
+            // Our Close is queued: the pacer must not add a frame after it.
+            state.closed = true;
+        }
         match state.out.write_to(&line.tcp) {
             Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
                 state.closed = true;
@@ -296,6 +360,33 @@ impl AsyncWrite for LineIo {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_close_is_found_among_whole_frames() {
+        use tokio_tungstenite::tungstenite::protocol::frame::coding::Control;
+        let frame = |opcode: OpCode, len: usize| {
+            let mut bytes = Vec::new();
+            let header = FrameHeader {
+                opcode,
+                mask: Some([1, 2, 3, 4]),
+                ..FrameHeader::default()
+            };
+            header.format(len as u64, &mut bytes).unwrap();
+            bytes.extend(std::iter::repeat_n(b'x', len));
+            bytes
+        };
+        let pong = frame(OpCode::Control(Control::Pong), 4);
+        let close = frame(OpCode::Control(Control::Close), 2);
+        let text = frame(OpCode::Data(Data::Text), 300);
+        let huge = frame(OpCode::Data(Data::Text), 70_000);
+        assert!(!has_close(&pong));
+        assert!(has_close(&close));
+        assert!(has_close(&[pong.clone(), close.clone()].concat()));
+        assert!(has_close(&[text.clone(), huge.clone(), close].concat()));
+        assert!(!has_close(&[text, huge, pong].concat()));
+        // Not a whole frame: nothing is read past the end.
+        assert!(!has_close(&[0x81, 0xFE, 0x01]));
+    }
 
     #[test]
     fn outbox_frames_are_masked_text_frames() {

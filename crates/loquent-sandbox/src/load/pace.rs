@@ -41,9 +41,24 @@ impl Pacer {
     }
 }
 
+/// The calls on the clock. Dropped with calls still on it (the clock task panicked or was
+/// aborted), it ends them, so no call's task waits forever for its `done`.
+#[derive(Default)]
+struct Lines(Vec<Option<Arc<Line>>>);
+
+impl Drop for Lines {
+    fn drop(&mut self) {
+        for line in self.0.iter().flatten() {
+            line.lock().closed = true;
+            line.done.notify_one();
+        }
+    }
+}
+
 async fn tick(mut joining: mpsc::UnboundedReceiver<(Instant, Arc<Line>)>) {
     let mut due: BinaryHeap<Reverse<(Instant, usize)>> = BinaryHeap::new();
-    let mut lines: Vec<Option<Arc<Line>>> = Vec::new();
+    let mut lines = Lines::default();
+    let lines = &mut lines.0;
     let mut free: Vec<usize> = Vec::new();
     let mut open = true;
     let sleep = tokio::time::sleep_until(Instant::now());
