@@ -1129,7 +1129,7 @@ async fn converse(
                     for name in released {
                         call.echo_mark(out, name);
                     }
-                    if !line.flush(&mut state) {
+                    if line.flush(&mut state).is_err() {
                         break false;
                     }
                 }
@@ -1572,8 +1572,9 @@ fn summarize(
     };
     let mut first_audio = LatencyHistogram::default();
     let mut steady = LatencyHistogram::default();
-    let mut seconds: Vec<LatencyHistogram> = Vec::new();
-    let mut lags: Vec<u32> = Vec::new();
+    // Per second of the run: its frames' latencies (µs) and their largest send lag (µs). Raw
+    // values, not a histogram each: a long run has hundreds of seconds.
+    let mut seconds: Vec<(Vec<u32>, u32)> = Vec::new();
     let mut send_lag_max = Duration::ZERO;
     for outcome in outcomes {
         let echoes = &outcome.echoes;
@@ -1597,14 +1598,14 @@ fn summarize(
             }
             let second = at.saturating_duration_since(origin).as_secs() as usize;
             if seconds.len() <= second {
-                seconds.resize_with(second + 1, LatencyHistogram::default);
-                lags.resize(second + 1, 0);
+                seconds.resize_with(second + 1, Default::default);
             }
-            seconds[second].record_us(us);
             // Frame i was due i × 20 ms after the stream started.
             let due = i as u64 * FRAME.as_micros() as u64;
             let lag = u64::from(sent).saturating_sub(due) as u32;
-            lags[second] = lags[second].max(lag);
+            let (latencies, lag_max) = &mut seconds[second];
+            latencies.push(u32::try_from(us).unwrap_or(u32::MAX));
+            *lag_max = (*lag_max).max(lag);
         }
         report.frames_sent += echoes.sent_us.len() as u64;
         report.frames_echoed += u64::from(echoes.echoed);
@@ -1669,16 +1670,22 @@ fn summarize(
     report.latency = report.latency_histogram.summary();
     report.steady_latency = steady.summary();
     report.timeline = seconds
-        .iter()
+        .into_iter()
         .enumerate()
-        .map(|(second, histogram)| {
-            let summary = histogram.summary();
+        .map(|(second, (mut latencies, lag_max))| {
+            let ms = |us: u32| f64::from(us) / 1000.0;
+            let count = latencies.len();
+            // The p99 is the value of rank ⌈0.99 n⌉, as the histogram counts it.
+            let p99 = match count {
+                0 => 0,
+                n => *latencies.select_nth_unstable((n * 99).div_ceil(100) - 1).1,
+            };
             TimelineSecond {
                 second: second as u32,
-                frames: summary.count,
-                p99_ms: summary.p99_ms,
-                max_ms: summary.max_ms,
-                send_lag_max_ms: f64::from(lags[second]) / 1000.0,
+                frames: count as u64,
+                p99_ms: ms(p99),
+                max_ms: ms(latencies.iter().copied().max().unwrap_or(0)),
+                send_lag_max_ms: ms(lag_max),
             }
         })
         .collect();

@@ -123,16 +123,16 @@ impl Line {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Write what is queued, as far as the socket takes it now. False when the socket failed
-    /// (the line is then closed).
-    pub(super) fn flush(&self, state: &mut LineState) -> bool {
+    /// Write what is queued, as far as the socket takes it now (what it does not take stays
+    /// queued). An error means the socket failed, and the line is then closed.
+    pub(super) fn flush(&self, state: &mut LineState) -> io::Result<()> {
         match state.out.write_to(&self.tcp) {
-            Ok(()) => true,
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => true,
-            Err(_) => {
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Ok(()),
+            Err(e) => {
                 state.closed = true;
-                false
+                Err(e)
             }
+            Ok(()) => Ok(()),
         }
     }
 
@@ -146,11 +146,11 @@ impl Line {
         let LineState { out, stream, .. } = &mut *state;
         let Some(stamped) = stream.frame_due(deadline, out) else {
             // Hanging up: whatever is queued still goes, `stop` follows from the call's task.
-            self.flush(&mut state);
+            let _ = self.flush(&mut state);
             return false;
         };
         let at = Instant::now();
-        if !self.flush(&mut state) {
+        if self.flush(&mut state).is_err() {
             return false;
         }
         state.stream.frame_sent(stamped, at);
@@ -289,11 +289,11 @@ impl AsyncRead for LineIo {
         // must go out even if nobody flushes: wake for room as well as for data.
         {
             let mut state = line.lock();
-            if !state.out.is_empty() && !line.flush(&mut state) {
-                return Poll::Ready(Err(io::ErrorKind::BrokenPipe.into()));
-            }
             if !state.out.is_empty() {
-                let _ = tcp.poll_write_ready(cx);
+                line.flush(&mut state)?;
+                if !state.out.is_empty() {
+                    let _ = tcp.poll_write_ready(cx);
+                }
             }
         }
         loop {
@@ -324,13 +324,7 @@ impl AsyncWrite for LineIo {
             // Our Close is queued: the pacer must not add a frame after it.
             state.closed = true;
         }
-        match state.out.write_to(&line.tcp) {
-            Err(e) if e.kind() != io::ErrorKind::WouldBlock => {
-                state.closed = true;
-                Poll::Ready(Err(e))
-            }
-            _ => Poll::Ready(Ok(buf.len())),
-        }
+        Poll::Ready(line.flush(&mut state).map(|()| buf.len()))
     }
 
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
@@ -338,13 +332,9 @@ impl AsyncWrite for LineIo {
         loop {
             {
                 let mut state = line.lock();
-                match state.out.write_to(&line.tcp) {
-                    Ok(()) => return Poll::Ready(Ok(())),
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => {
-                        state.closed = true;
-                        return Poll::Ready(Err(e));
-                    }
+                line.flush(&mut state)?;
+                if state.out.is_empty() {
+                    return Poll::Ready(Ok(()));
                 }
             }
             // `try_write` cleared the write readiness: this waits until the socket drains.

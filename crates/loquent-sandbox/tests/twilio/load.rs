@@ -460,6 +460,27 @@ async fn every_frame_echoed_is_matched_and_timed() {
     assert!(latency.p50_ms > 0.0 && latency.p50_ms <= latency.p99_ms);
     assert!(latency.p99_ms <= latency.max_ms);
     assert!(latency.p50_ms < 100.0, "{latency:?}");
+    // The steady window's frames are some of them; every frame is in one second of the
+    // timeline, whose figures stay within the whole run's.
+    let steady = report.steady_latency;
+    assert!(
+        steady.count > 0 && steady.count < latency.count,
+        "{steady:?}"
+    );
+    assert!(steady.p99_ms <= steady.max_ms && steady.max_ms <= latency.max_ms);
+    let timeline = &report.timeline;
+    assert_eq!(
+        timeline.iter().map(|s| s.frames).sum::<u64>(),
+        latency.count
+    );
+    assert!(timeline.len() >= 3 && timeline.len() <= 6, "{timeline:?}");
+    for second in timeline.iter().filter(|s| s.frames > 0) {
+        assert!(
+            second.p99_ms > 0.0 && second.p99_ms <= second.max_ms,
+            "{second:?}"
+        );
+        assert!(second.max_ms <= latency.max_ms, "{second:?}");
+    }
     assert!(
         report.first_audio.max_ms < 1_000.0,
         "{:?}",
