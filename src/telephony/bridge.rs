@@ -308,7 +308,7 @@ impl Bridge {
                         FromTwilio::Message(Message::Close(_)) | FromTwilio::Gone => return End::TwilioGone,
                         FromTwilio::Message(_) => {}
                         FromTwilio::Drained => {
-                            self.flush_due = false;
+                            self.drained();
                             if let Some(end) = provider_took(session.flush_audio()).await {
                                 return end;
                             }
@@ -505,7 +505,8 @@ impl Bridge {
 
     /// After a caller frame of `frame_len` bytes, with the provider sending `frames_per_send()`
     /// frames at a time (asked once, on the first frame): the first sets the socket's threshold;
-    /// later ones keep it raised and push back the quiet timer.
+    /// later ones keep it raised. The quiet timer is pushed back once the batch is read (see
+    /// `drained`), not per frame: a timer reset is a clock read and a move in the timer wheel.
     fn woken_by(&mut self, frame_len: usize, frames_per_send: impl FnOnce() -> usize) {
         match (&mut self.wake, self.connection.take()) {
             (None, Some(connection)) => {
@@ -515,10 +516,14 @@ impl Bridge {
             (None, None) => {}
         }
         self.flush_due = self.wake.as_ref().is_some_and(WakeThreshold::is_raised);
-        if self.flush_due {
-            let at = tokio::time::Instant::now() + wake::QUIET;
-            self.quiet.as_mut().reset(at);
-        }
+    }
+
+    /// The caller's socket has nothing more to read after frames that arrived with the threshold
+    /// raised: the quiet spell, if one comes, starts now.
+    fn drained(&mut self) {
+        self.flush_due = false;
+        let at = tokio::time::Instant::now() + wake::QUIET;
+        self.quiet.as_mut().reset(at);
     }
 
     /// Queues a message for Twilio without waiting; `false` when the queue is full.
@@ -869,7 +874,14 @@ fn poll_twilio(
 async fn provider_took(
     sent: impl Future<Output = Result<(), loquent_ai::realtime::RealtimeError>>,
 ) -> Option<End> {
-    match tokio::time::timeout(PROVIDER_SEND_TIMEOUT, sent).await {
+    // Most frames only join a batch and are taken at once: no clock read, no timer for those.
+    let mut sent = std::pin::pin!(sent);
+    let at_once = std::future::poll_fn(|cx| Poll::Ready(sent.as_mut().poll(cx))).await;
+    let taken = match at_once {
+        Poll::Ready(taken) => Ok(taken),
+        Poll::Pending => tokio::time::timeout(PROVIDER_SEND_TIMEOUT, sent).await,
+    };
+    match taken {
         Ok(Ok(())) => None,
         Ok(Err(e)) => Some(End::ProviderGone(e.to_string())),
         Err(_) => Some(End::ProviderGone(

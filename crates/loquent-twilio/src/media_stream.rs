@@ -446,7 +446,7 @@ pub fn media_frame(stream_sid: &str, payload_base64: &str) -> String {
 /// Push `s` escaped for the inside of a JSON string, as serde_json escapes it. SIDs and base64
 /// never need escaping, so the common case is a single `push_str`.
 fn push_json_str(out: &mut String, s: &str) {
-    if !s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+    if !needs_escape(s.as_bytes()) {
         out.push_str(s);
         return;
     }
@@ -465,6 +465,20 @@ fn push_json_str(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
+}
+
+/// Whether any byte of `bytes` must be escaped in a JSON string. Every audio frame's payload
+/// passes through here (both ways), so the scan has no early exit inside a 16-byte block: the
+/// compiler turns each block into a few vector compares instead of three branches per byte.
+fn needs_escape(bytes: &[u8]) -> bool {
+    let special = |b: u8| (b == b'"') | (b == b'\\') | (b < 0x20);
+    let mut blocks = bytes.chunks_exact(16);
+    for block in &mut blocks {
+        if block.iter().fold(false, |any, &b| any | special(b)) {
+            return true;
+        }
+    }
+    blocks.remainder().iter().any(|&b| special(b))
 }
 
 #[cfg(test)]
@@ -699,5 +713,22 @@ mod tests {
         let mut buf = String::from("prefix:");
         write_media_frame(&mut buf, MZ, "");
         assert!(buf.starts_with("prefix:{\"event\":\"media\""));
+    }
+
+    #[test]
+    fn a_character_needing_escape_is_found_wherever_it_sits() {
+        let base64 = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=";
+        assert!(!needs_escape(base64.as_bytes()));
+        assert!(!needs_escape(b""));
+        // Every position of a 40-byte string: in the first block, the second, and the tail.
+        for special in [b'"', b'\\', b'\n', 0x00, 0x1f] {
+            for at in 0..40 {
+                let mut bytes = base64.as_bytes()[..40].to_vec();
+                bytes[at] = special;
+                assert!(needs_escape(&bytes), "{special:#x} at {at}");
+            }
+        }
+        // The bytes either side of the escaped ranges are plain.
+        assert!(!needs_escape(b" !#[]~\x7f"));
     }
 }

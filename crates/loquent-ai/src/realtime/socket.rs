@@ -115,10 +115,12 @@ pub(crate) async fn open(
     Ok(socket)
 }
 
-/// tungstenite zero-fills its whole read buffer (128 KiB by default) before every read: with a
-/// message every 20 ms per call that is most of a bridge's CPU, and memory held per call.
-/// An audio delta of 40 ms is about 600 bytes; larger events are read in several steps.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// tungstenite zero-fills its read buffer (128 KiB by default) before every read, including the
+/// reads that find nothing because the bridge polled the session while waiting on the caller:
+/// with a thousand calls those buffers do not fit in the cache, and the zeroing was the largest
+/// single user-space item of a bridge's profile at 4 KiB. An audio delta of 60 ms is about 850
+/// bytes, so one read still takes it whole; larger events are read in several steps.
+const READ_BUFFER_BYTES: usize = 1024;
 
 fn socket_config() -> tungstenite::protocol::WebSocketConfig {
     tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)
