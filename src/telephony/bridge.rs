@@ -21,10 +21,12 @@
 use std::collections::{HashSet, VecDeque};
 use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::task::{Context, Poll, Wake, Waker, ready};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::{Message, WebSocket};
+use futures_util::task::AtomicWaker;
 use futures_util::{SinkExt, StreamExt};
 use loquent_ai::realtime::{RealtimeEvent, Role};
 use loquent_twilio::E164;
@@ -290,6 +292,7 @@ impl Bridge {
         socket: &mut WebSocket,
         tools_rx: &mut mpsc::Receiver<ToolDone>,
     ) -> End {
+        let readiness = Readiness::new();
         loop {
             let ending_deadline = self.ending.as_ref().map(|e| e.deadline);
             let flush_due = self.flush_due;
@@ -297,8 +300,22 @@ impl Bridge {
             tokio::select! {
                 biased;
                 // Twilio's socket has one owner (no split, no lock per poll): this branch writes
-                // what is queued for the caller first, as far as the socket has room, then reads.
-                frame = std::future::poll_fn(|cx| poll_twilio(socket, &mut self.outbox, &mut self.unflushed, flush_due, cx)) => {
+                // what is queued for the caller first, as far as the socket has room, then reads
+                // if the socket may have something (see `Readiness`).
+                frame = std::future::poll_fn(|cx| {
+                    // This branch is polled first on every pass: the markers wake `cx`'s task.
+                    readiness.register(cx);
+                    let read = readiness.take(Side::Twilio);
+                    if !read && self.outbox.is_empty() && !self.unflushed {
+                        return Poll::Pending;
+                    }
+                    let polled = poll_twilio(socket, &mut self.outbox, &mut self.unflushed, flush_due, read, &mut readiness.context(Side::Twilio));
+                    // After a frame there may be another; `Drained` means there was none.
+                    if let Poll::Ready(FromTwilio::Message(_) | FromTwilio::Gone) = polled {
+                        readiness.mark(Side::Twilio);
+                    }
+                    polled
+                }) => {
                     match frame {
                         FromTwilio::Message(Message::Text(text)) => {
                             if let Some(end) = self.on_twilio_frame(session, text.as_str()).await {
@@ -315,7 +332,17 @@ impl Bridge {
                         }
                     }
                 }
-                event = session.next_event() => {
+                event = std::future::poll_fn(|_| {
+                    if !readiness.take(Side::Provider) {
+                        return Poll::Pending;
+                    }
+                    let polled = session.next_event().as_mut().poll(&mut readiness.context(Side::Provider));
+                    // One server message can carry several events: ask again after one.
+                    if polled.is_ready() {
+                        readiness.mark(Side::Provider);
+                    }
+                    polled
+                }) => {
                     let Some(event) = event else {
                         return End::ProviderGone("the session closed".to_owned());
                     };
@@ -848,17 +875,21 @@ fn poll_write(
     Poll::Ready(Ok(()))
 }
 
-/// The loop's Twilio branch: writes what is queued (without waiting for room), then reads the
-/// next frame; with `flush_due`, says so when there is nothing more to read.
+/// The loop's Twilio branch: writes what is queued (without waiting for room), then, with
+/// `read`, reads the next frame; with `flush_due`, says so when there is nothing more to read.
 fn poll_twilio(
     socket: &mut WebSocket,
     outbox: &mut VecDeque<Message>,
     unflushed: &mut bool,
     flush_due: bool,
+    read: bool,
     cx: &mut Context<'_>,
 ) -> Poll<FromTwilio> {
     if let Poll::Ready(Err(_)) = poll_write(socket, outbox, unflushed, cx) {
         return Poll::Ready(FromTwilio::Gone);
+    }
+    if !read {
+        return Poll::Pending;
     }
     match socket.poll_next_unpin(cx) {
         Poll::Ready(Some(Ok(message))) => Poll::Ready(FromTwilio::Message(message)),
@@ -866,6 +897,102 @@ fn poll_twilio(
         // `cx` is registered for the next frame either way.
         Poll::Pending if flush_due => Poll::Ready(FromTwilio::Drained),
         Poll::Pending => Poll::Pending,
+    }
+}
+
+/// The loop's two sockets.
+#[derive(Clone, Copy)]
+enum Side {
+    Twilio,
+    Provider,
+}
+
+/// Which of the loop's sockets may have something for it. Every wake-up of the call's task used
+/// to poll both, two or three times a batch, and polling an idle tungstenite stream is not free:
+/// it zeroes its read buffer and registers two wakers. So each socket is polled with a waker of
+/// its own, which marks that socket and wakes the task, and a socket is polled only when marked:
+/// woken since its last `Pending`, or its last poll gave something (there may be more). The mark
+/// is taken before the poll, so a wake-up during it is kept.
+struct Readiness {
+    marks: Arc<Marks>,
+    twilio: Waker,
+    provider: Waker,
+}
+
+struct Marks {
+    task: AtomicWaker,
+    twilio: AtomicBool,
+    provider: AtomicBool,
+}
+
+impl Marks {
+    fn flag(&self, side: Side) -> &AtomicBool {
+        match side {
+            Side::Twilio => &self.twilio,
+            Side::Provider => &self.provider,
+        }
+    }
+}
+
+/// One socket's waker.
+struct Marker {
+    marks: Arc<Marks>,
+    side: Side,
+}
+
+impl Wake for Marker {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.marks.flag(self.side).store(true, Ordering::Release);
+        self.marks.task.wake();
+    }
+}
+
+impl Readiness {
+    /// Both sockets marked: the first pass polls them.
+    fn new() -> Self {
+        let marks = Arc::new(Marks {
+            task: AtomicWaker::new(),
+            twilio: AtomicBool::new(true),
+            provider: AtomicBool::new(true),
+        });
+        let waker = |side| {
+            Waker::from(Arc::new(Marker {
+                marks: Arc::clone(&marks),
+                side,
+            }))
+        };
+        Self {
+            twilio: waker(Side::Twilio),
+            provider: waker(Side::Provider),
+            marks,
+        }
+    }
+
+    /// The markers wake `cx`'s task.
+    fn register(&self, cx: &Context<'_>) {
+        self.marks.task.register(cx.waker());
+    }
+
+    /// Whether `side` is marked, clearing the mark.
+    fn take(&self, side: Side) -> bool {
+        self.marks.flag(side).swap(false, Ordering::AcqRel)
+    }
+
+    /// Marks `side` again: its last poll gave something.
+    fn mark(&self, side: Side) {
+        self.marks.flag(side).store(true, Ordering::Release);
+    }
+
+    /// The context to poll `side` with.
+    fn context(&self, side: Side) -> Context<'_> {
+        Context::from_waker(match side {
+            Side::Twilio => &self.twilio,
+            Side::Provider => &self.provider,
+        })
     }
 }
 
@@ -897,4 +1024,44 @@ async fn drain(
     unflushed: &mut bool,
 ) -> Result<(), axum::Error> {
     std::future::poll_fn(|cx| poll_write(socket, outbox, unflushed, cx)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+
+    /// Counts the wake-ups of "the call's task".
+    struct Task(AtomicUsize);
+
+    impl Wake for Task {
+        fn wake(self: Arc<Self>) {
+            self.0.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn a_socket_is_polled_again_only_once_woken_or_after_it_gave_something() {
+        let task = Arc::new(Task(AtomicUsize::new(0)));
+        let waker = Waker::from(Arc::clone(&task));
+        let readiness = Readiness::new();
+        readiness.register(&Context::from_waker(&waker));
+        // The first pass polls both.
+        assert!(readiness.take(Side::Twilio));
+        assert!(readiness.take(Side::Provider));
+        // Both came back `Pending`: nothing to poll until a socket's waker fires.
+        assert!(!readiness.take(Side::Twilio));
+        assert!(!readiness.take(Side::Provider));
+        readiness.context(Side::Provider).waker().wake_by_ref();
+        assert_eq!(task.0.load(Ordering::SeqCst), 1, "the task was not woken");
+        assert!(!readiness.take(Side::Twilio), "the wrong socket was marked");
+        assert!(readiness.take(Side::Provider));
+        // A poll that gave something marks its socket again: there may be more.
+        readiness.mark(Side::Twilio);
+        assert!(readiness.take(Side::Twilio));
+        // A wake-up with no task registered since the last one still marks the socket.
+        readiness.context(Side::Twilio).waker().wake_by_ref();
+        assert!(readiness.take(Side::Twilio));
+    }
 }
