@@ -332,17 +332,23 @@ impl Bridge {
                         }
                     }
                 }
-                event = std::future::poll_fn(|_| {
-                    if !readiness.take(Side::Provider) {
-                        return Poll::Pending;
+                // `next_event` is made once the provider's socket is marked and kept for the rest
+                // of the pass, as a plain branch would keep it: a close handshake or a timer
+                // inside it resumes where it was (its wake-ups come through the provider's marker).
+                event = async {
+                    let marked = || std::future::poll_fn(|_| if readiness.take(Side::Provider) { Poll::Ready(()) } else { Poll::Pending });
+                    marked().await;
+                    let mut next = session.next_event();
+                    loop {
+                        let polled = std::future::poll_fn(|_| Poll::Ready(next.as_mut().poll(&mut readiness.context(Side::Provider)))).await;
+                        if let Poll::Ready(event) = polled {
+                            // One server message can carry several events: ask again after one.
+                            readiness.mark(Side::Provider);
+                            break event;
+                        }
+                        marked().await;
                     }
-                    let polled = session.next_event().as_mut().poll(&mut readiness.context(Side::Provider));
-                    // One server message can carry several events: ask again after one.
-                    if polled.is_ready() {
-                        readiness.mark(Side::Provider);
-                    }
-                    polled
-                }) => {
+                } => {
                     let Some(event) = event else {
                         return End::ProviderGone("the session closed".to_owned());
                     };

@@ -386,7 +386,8 @@ fn map_server_event(value: &Value, out: &mut Vec<RealtimeEvent>) {
 ///
 /// It reads the socket itself, in `next_event`, rather than through a reader task and a channel:
 /// at a message every 20 ms per call, the extra task wake-up and channel hop were a measurable
-/// share of a bridge's CPU. The bridge polls `next_event` continuously, so nothing waits longer.
+/// share of a bridge's CPU. The bridge polls `next_event` whenever the waker it last registered
+/// fires (the socket's readiness, or a timer inside it), so nothing waits longer.
 pub struct OpenAiSession {
     ws: Socket,
     /// Caller µ-law waiting to fill a batch.
