@@ -305,10 +305,8 @@ impl Bridge {
                 frame = std::future::poll_fn(|cx| {
                     // This branch is polled first on every pass: the markers wake `cx`'s task.
                     readiness.register(cx);
+                    // Unmarked, only what is queued is written (nothing, usually).
                     let read = readiness.take(Side::Twilio);
-                    if !read && self.outbox.is_empty() && !self.unflushed {
-                        return Poll::Pending;
-                    }
                     let polled = poll_twilio(socket, &mut self.outbox, &mut self.unflushed, flush_due, read, &mut readiness.context(Side::Twilio));
                     // After a frame there may be another; `Drained` means there was none.
                     if let Poll::Ready(FromTwilio::Message(_) | FromTwilio::Gone) = polled {
