@@ -1,11 +1,12 @@
 //! The media-stream bridge: caller audio to the agent's speech session, the agent's audio back
 //! to the caller, barge-in, and the agent's tools.
 //!
-//! One task per call runs the loop below. Messages for Twilio go to a bounded queue that the loop
-//! writes out whenever the socket has room, without waiting on it, so a slow Twilio connection
-//! never stops the caller's audio from reaching the model. Drop policy: when the queue is full
-//! (10 s of audio Twilio has not taken), further agent audio is dropped and counted, never
-//! buffered without bound. A provider socket
+//! One task per call runs the loop below. Messages for Twilio are framed into the socket's bounded
+//! write buffer, which the loop writes out whenever the socket has room, without waiting on it, so
+//! a slow Twilio connection never stops the caller's audio from reaching the model. Drop policy:
+//! when the buffer is full ([`media_socket::WRITE_LIMIT`], about 10 s of audio Twilio has not
+//! taken), further agent audio is dropped and counted, never buffered without bound. A provider
+//! socket
 //! that stops accepting caller audio for [`PROVIDER_SEND_TIMEOUT`] ends the call.
 //!
 //! What the caller has heard is known from marks: after the first chunk of each reply and then
@@ -19,15 +20,14 @@
 //! what changes at the end goes to the call writer.
 
 use std::collections::{HashSet, VecDeque};
+use std::fmt::Write as _;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::task::{Context, Poll, Wake, Waker, ready};
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::{Message, WebSocket};
 use futures_util::task::AtomicWaker;
-use futures_util::{SinkExt, StreamExt};
 use loquent_ai::realtime::{RealtimeEvent, Role};
 use loquent_twilio::E164;
 use loquent_twilio::media_stream::{InboundMessage, MediaMessage, write_media_frame};
@@ -35,6 +35,7 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
+use super::media_socket::{self, Incoming, TwilioSocket};
 use super::session::{AgentSetup, Session, connect};
 use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
 use super::wake::{self, ConnectionSocket, WakeThreshold};
@@ -42,8 +43,6 @@ use super::writer::CallWrite;
 use crate::app::AppState;
 use crate::entity::{call, contact, organization};
 
-/// Messages queued towards Twilio: 500 × 20 ms frames ≈ 10 s of agent audio, plus marks.
-const TWILIO_QUEUE: usize = 600;
 /// Longest wait for the provider to take one caller frame.
 const PROVIDER_SEND_TIMEOUT: Duration = Duration::from_secs(2);
 /// Audio between two progress marks. Fewer marks are fewer messages per call-second; precision
@@ -72,7 +71,7 @@ pub struct CallContext {
 
 /// What the loop's Twilio branch produced.
 enum FromTwilio {
-    Message(Message),
+    Message(Incoming),
     /// Nothing more to read for now, and caller audio is held back: time to send it.
     Drained,
     /// The socket failed or ended.
@@ -128,10 +127,9 @@ pub struct Bridge {
     state: AppState,
     ctx: CallContext,
     started: Instant,
-    /// Messages for Twilio not yet handed to its socket; see `drain`.
-    outbox: VecDeque<Message>,
-    /// Handed to the socket but not flushed yet.
-    unflushed: bool,
+    /// The caller's side: Twilio's media stream.
+    twilio: TwilioSocket,
+    /// Where a message for Twilio is written before it is framed (kept between messages).
     frame: String,
     // Agent audio bookkeeping.
     current_item: Option<Arc<str>>,
@@ -172,7 +170,7 @@ pub struct Bridge {
 impl Bridge {
     pub async fn run(
         state: AppState,
-        mut socket: WebSocket,
+        socket: TwilioSocket,
         connection: Option<ConnectionSocket>,
         ctx: CallContext,
         started: Instant,
@@ -185,8 +183,7 @@ impl Bridge {
             state,
             ctx,
             started,
-            outbox: VecDeque::with_capacity(16),
-            unflushed: false,
+            twilio: socket,
             frame: String::with_capacity(512),
             current_item: None,
             item_sent_ms: 0,
@@ -220,14 +217,14 @@ impl Bridge {
         };
         let end = match bridge.open_session().await {
             Ok(mut session) => {
-                let end = bridge.pump(&mut session, &mut socket, &mut tools_rx).await;
+                let end = bridge.pump(&mut session, &mut tools_rx).await;
                 // Whatever reads the socket from here on (`stop`, the close) reads every byte.
                 bridge.wake = None;
                 if let End::ProviderGone(why) = &end {
                     metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
                     tracing::warn!(why, "speech session ended mid-call");
                     bridge.apologise().await;
-                    wait_for_stop(&mut socket).await;
+                    wait_for_stop(&mut bridge.twilio).await;
                 }
                 let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
                 end
@@ -236,7 +233,7 @@ impl Bridge {
                 metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
                 tracing::error!(why, "no speech session for the call");
                 bridge.apologise().await;
-                wait_for_stop(&mut socket).await;
+                wait_for_stop(&mut bridge.twilio).await;
                 End::ProviderGone(why)
             }
         };
@@ -244,8 +241,7 @@ impl Bridge {
         bridge.finish().await;
         // What is still queued (a goodbye, a mark) goes out, then the socket closes.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            let _ = drain(&mut socket, &mut bridge.outbox, &mut bridge.unflushed).await;
-            let _ = socket.close().await;
+            let _ = bridge.twilio.close(media_socket::NORMAL, "").await;
         })
         .await;
         active.decrement(1.0);
@@ -289,7 +285,6 @@ impl Bridge {
     async fn pump(
         &mut self,
         session: &mut Session,
-        socket: &mut WebSocket,
         tools_rx: &mut mpsc::Receiver<ToolDone>,
     ) -> End {
         let readiness = Readiness::new();
@@ -307,7 +302,7 @@ impl Bridge {
                     readiness.register(cx);
                     // Unmarked, only what is queued is written (nothing, usually).
                     let read = readiness.take(Side::Twilio);
-                    let polled = poll_twilio(socket, &mut self.outbox, &mut self.unflushed, flush_due, read, &mut readiness.context(Side::Twilio));
+                    let polled = poll_twilio(&mut self.twilio, flush_due, read, &mut readiness.context(Side::Twilio));
                     // After a frame there may be another; `Drained` means there was none.
                     if let Poll::Ready(FromTwilio::Message(_) | FromTwilio::Gone) = polled {
                         readiness.mark(Side::Twilio);
@@ -315,13 +310,13 @@ impl Bridge {
                     polled
                 }) => {
                     match frame {
-                        FromTwilio::Message(Message::Text(text)) => {
-                            if let Some(end) = self.on_twilio_frame(session, text.as_str()).await {
+                        FromTwilio::Message(Incoming::Text) => {
+                            if let Some(end) = self.on_twilio_frame(session).await {
                                 return end;
                             }
                         }
-                        FromTwilio::Message(Message::Close(_)) | FromTwilio::Gone => return End::TwilioGone,
-                        FromTwilio::Message(_) => {}
+                        FromTwilio::Message(Incoming::Close(_)) | FromTwilio::Gone => return End::TwilioGone,
+                        FromTwilio::Message(Incoming::Binary) => {}
                         FromTwilio::Drained => {
                             self.drained();
                             if let Some(end) = provider_took(session.flush_audio()).await {
@@ -382,8 +377,11 @@ impl Bridge {
         }
     }
 
-    /// One frame from Twilio; `Some` ends the call.
-    async fn on_twilio_frame(&mut self, session: &mut Session, text: &str) -> Option<End> {
+    /// The text message just read from Twilio; `Some` ends the call.
+    async fn on_twilio_frame(&mut self, session: &mut Session) -> Option<End> {
+        // Borrowed from the socket's read buffer until the next read: only fields other than
+        // `twilio` are touched while it is held.
+        let text = self.twilio.text();
         // Nearly every frame is `media`: one typed pass, borrowing the payload. Anything else
         // (or a media frame this shortcut rejects) takes the general parser.
         let message = match MediaMessage::parse(text) {
@@ -400,8 +398,9 @@ impl Bridge {
         match message {
             InboundMessage::Media(media) => {
                 self.frames_in.add();
+                let frame_len = text.len() + WS_FRAME_OVERHEAD;
                 let end = provider_took(session.send_audio(media.payload())).await;
-                self.woken_by(text.len() + WS_FRAME_OVERHEAD, || session.frames_per_send());
+                self.woken_by(frame_len, || session.frames_per_send());
                 end
             }
             InboundMessage::Mark(mark) => {
@@ -450,8 +449,7 @@ impl Bridge {
                     .unwrap_or(u32::MAX);
                 self.frame.clear();
                 write_media_frame(&mut self.frame, &self.ctx.stream_sid, &chunk.payload);
-                let frame = Message::Text(std::mem::take(&mut self.frame).into());
-                if self.send(frame) {
+                if self.twilio.queue_text(&self.frame) {
                     self.frames_out.add();
                     let first_of_item = self.item_sent_ms == 0;
                     self.item_sent_ms = self.item_sent_ms.saturating_add(ms);
@@ -557,25 +555,18 @@ impl Bridge {
         self.quiet.as_mut().reset(at);
     }
 
-    /// Queues a message for Twilio without waiting; `false` when the queue is full.
-    fn send(&mut self, message: Message) -> bool {
-        if self.outbox.len() >= TWILIO_QUEUE {
-            return false;
-        }
-        self.outbox.push_back(message);
-        true
-    }
-
     /// Queues a progress mark after the audio sent so far; returns its id.
     fn mark(&mut self) -> u64 {
         self.next_mark += 1;
         let id = self.next_mark;
         self.unmarked_ms = 0;
-        let frame = format!(
+        self.frame.clear();
+        let _ = write!(
+            self.frame,
             r#"{{"event":"mark","streamSid":"{}","mark":{{"name":"{id}"}}}}"#,
             self.ctx.stream_sid
         );
-        if self.send(Message::Text(frame.into())) {
+        if self.twilio.queue_text(&self.frame) {
             self.pending_marks.push_back(PendingMark {
                 id,
                 item: self.current_item.clone(),
@@ -620,11 +611,13 @@ impl Bridge {
             return;
         }
         let heard = Instant::now();
-        let clear = format!(
+        self.frame.clear();
+        let _ = write!(
+            self.frame,
             r#"{{"event":"clear","streamSid":"{}"}}"#,
             self.ctx.stream_sid
         );
-        self.send(Message::Text(clear.into()));
+        self.twilio.queue_text(&self.frame);
         metrics::histogram!("loquent_barge_in_clear_seconds").record(heard.elapsed().as_secs_f64());
         self.cleared_through = self.next_mark;
         self.pending_marks.clear();
@@ -741,7 +734,7 @@ impl Bridge {
     }
 
     /// The agent is gone: tell the caller and end the call, rather than leave them in silence.
-    async fn apologise(&self) {
+    async fn apologise(&mut self) {
         let twiml = loquent_twilio::twiml::Response::new()
             .say(loquent_twilio::twiml::Say::new(APOLOGY))
             .hangup();
@@ -835,12 +828,12 @@ fn provider_label(provider: loquent_ai::realtime::Provider) -> &'static str {
 
 /// After we redirect the call, Twilio ends the stream itself; closing our side first would cut
 /// the redirect short on some edges. Waits for `stop` or the socket's end, at most STOP_GRACE.
-async fn wait_for_stop(socket: &mut WebSocket) {
+async fn wait_for_stop(socket: &mut TwilioSocket) {
     let _ = tokio::time::timeout(STOP_GRACE, async {
         while let Some(Ok(frame)) = socket.next().await {
             match frame {
-                Message::Text(text) if text.as_str().contains("\"event\":\"stop\"") => return,
-                Message::Close(_) => return,
+                Incoming::Text if socket.text().contains("\"event\":\"stop\"") => return,
+                Incoming::Close(_) => return,
                 _ => {}
             }
         }
@@ -855,47 +848,22 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     }
 }
 
-/// Hands queued messages to Twilio's socket and flushes them (one write for all that queued up),
-/// as far as the socket has room. `Pending` when it is full: `cx` is woken when it has room.
-/// A message leaves the queue only once the socket has taken it, and an interrupted flush resumes
-/// on the next call, so the loop may stop polling at any point without losing anything.
-fn poll_write(
-    socket: &mut WebSocket,
-    outbox: &mut VecDeque<Message>,
-    unflushed: &mut bool,
-    cx: &mut Context<'_>,
-) -> Poll<Result<(), axum::Error>> {
-    while !outbox.is_empty() {
-        ready!(socket.poll_ready_unpin(cx))?;
-        if let Some(message) = outbox.pop_front() {
-            socket.start_send_unpin(message)?;
-            *unflushed = true;
-        }
-    }
-    if *unflushed {
-        ready!(socket.poll_flush_unpin(cx))?;
-        *unflushed = false;
-    }
-    Poll::Ready(Ok(()))
-}
-
 /// The loop's Twilio branch: writes what is queued (without waiting for room), then, with
-/// `read`, reads the next frame; with `flush_due`, says so when there is nothing more to read.
+/// `read`, reads the next message; with `flush_due`, says so when there is nothing more to read.
 fn poll_twilio(
-    socket: &mut WebSocket,
-    outbox: &mut VecDeque<Message>,
-    unflushed: &mut bool,
+    socket: &mut TwilioSocket,
     flush_due: bool,
     read: bool,
     cx: &mut Context<'_>,
 ) -> Poll<FromTwilio> {
-    if let Poll::Ready(Err(_)) = poll_write(socket, outbox, unflushed, cx) {
+    // `Pending` here only means the socket is full: `cx` is woken when it has room.
+    if let Poll::Ready(Err(_)) = socket.poll_flush(cx) {
         return Poll::Ready(FromTwilio::Gone);
     }
     if !read {
         return Poll::Pending;
     }
-    match socket.poll_next_unpin(cx) {
+    match socket.poll_next(cx) {
         Poll::Ready(Some(Ok(message))) => Poll::Ready(FromTwilio::Message(message)),
         Poll::Ready(Some(Err(_)) | None) => Poll::Ready(FromTwilio::Gone),
         // `cx` is registered for the next frame either way.
@@ -1019,15 +987,6 @@ async fn provider_took(
             "the provider stopped taking audio".to_owned(),
         )),
     }
-}
-
-/// Writes out everything queued for Twilio, waiting for room.
-async fn drain(
-    socket: &mut WebSocket,
-    outbox: &mut VecDeque<Message>,
-    unflushed: &mut bool,
-) -> Result<(), axum::Error> {
-    std::future::poll_fn(|cx| poll_write(socket, outbox, unflushed, cx)).await
 }
 
 #[cfg(test)]

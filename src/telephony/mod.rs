@@ -5,6 +5,7 @@
 //! → `status::update` (the `<Connect action>` and status callbacks).
 
 pub mod bridge;
+pub mod media_socket;
 pub mod session;
 pub mod status;
 pub mod stream;

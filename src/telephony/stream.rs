@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant};
 
 use axum::Extension;
-use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +14,7 @@ use loquent_twilio::media_stream::{InboundMessage, StartMessage};
 use tracing::Instrument;
 
 use super::bridge::{Bridge, CallContext};
+use super::media_socket::{self, Incoming, TwilioSocket, Upgrade};
 use super::session::AgentSetup;
 use super::voice::{answering_agent, stream_url};
 use super::wake::ConnectionSocket;
@@ -27,36 +27,33 @@ use crate::orgs::twilio::auth_token;
 
 /// Twilio sends `connected` and `start` at once; a stream silent for this long is not Twilio.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long closing a stream we refuse may wait for the peer to take the close frame.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
 /// Twilio's frames are a few hundred bytes; anything near this is not a media stream.
 const MAX_FRAME_BYTES: usize = 64 * 1024;
-/// tungstenite zero-fills its read buffer (128 KiB by default) before each read; Twilio's frames
-/// are a few hundred bytes, so a small buffer saves CPU per frame and memory per call.
+/// Twilio's frames are a few hundred bytes: a small read buffer (grown for a larger frame) holds
+/// a batch of them and keeps memory per call low.
 const READ_BUFFER_BYTES: usize = 2 * 1024;
 
 pub async fn open(
     State(state): State<AppState>,
     headers: HeaderMap,
     connection: Option<Extension<ConnectInfo<ConnectionSocket>>>,
-    upgrade: WebSocketUpgrade,
+    upgrade: Upgrade,
 ) -> Response {
     let Ok(signature) = signature(&headers) else {
         tracing::warn!("media stream without X-Twilio-Signature rejected");
         return (StatusCode::FORBIDDEN, "missing X-Twilio-Signature").into_response();
     };
-    upgrade
-        // See `READ_BUFFER_BYTES`: the default buffer would be zeroed before every 20 ms frame.
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .max_message_size(MAX_FRAME_BYTES)
-        .max_frame_size(MAX_FRAME_BYTES)
-        .on_upgrade(move |socket| {
-            let connection = connection.map(|Extension(ConnectInfo(c))| c);
-            run(state, socket, signature, connection)
-        })
+    upgrade.on_upgrade(READ_BUFFER_BYTES, MAX_FRAME_BYTES, move |socket| {
+        let connection = connection.map(|Extension(ConnectInfo(c))| c);
+        run(state, socket, signature, connection)
+    })
 }
 
 async fn run(
     state: AppState,
-    mut socket: WebSocket,
+    mut socket: TwilioSocket,
     signature: String,
     connection: Option<ConnectionSocket>,
 ) {
@@ -66,13 +63,13 @@ async fn run(
         Ok(None) => return,
         Err(_) => {
             tracing::warn!("media stream sent no start within {START_TIMEOUT:?}; closing");
-            return close(socket, close_code::POLICY, "no start message").await;
+            return close(socket, media_socket::POLICY, "no start message").await;
         }
     };
     let call_sid = start.start.call_sid.as_str().to_owned();
     let Some(org) = verified_org(&state, &start, &signature).await else {
         tracing::warn!(%call_sid, "media stream signature invalid; closing without touching anything");
-        return close(socket, close_code::POLICY, "invalid signature").await;
+        return close(socket, media_socket::POLICY, "invalid signature").await;
     };
     let span = tracing::info_span!("call", org_id = %org.id, %call_sid);
     async move {
@@ -80,7 +77,7 @@ async fn run(
             Ok(context) => context,
             Err(why) => {
                 tracing::warn!(why, "cannot bridge this call; closing the stream");
-                return close(socket, close_code::NORMAL, "call cannot be answered").await;
+                return close(socket, media_socket::NORMAL, "call cannot be answered").await;
             }
         };
         Bridge::run(state, socket, connection, context, accepted).await;
@@ -90,15 +87,14 @@ async fn run(
 }
 
 /// Reads until `start`, skipping `connected` (and anything else Twilio sends first).
-async fn wait_for_start(socket: &mut WebSocket) -> Option<StartMessage> {
-    while let Some(Ok(message)) = socket.recv().await {
-        let Message::Text(text) = message else {
-            if matches!(message, Message::Close(_)) {
-                return None;
-            }
-            continue;
-        };
-        match InboundMessage::parse(text.as_str()) {
+async fn wait_for_start(socket: &mut TwilioSocket) -> Option<StartMessage> {
+    while let Some(Ok(message)) = socket.next().await {
+        match message {
+            Incoming::Text => {}
+            Incoming::Binary => continue,
+            Incoming::Close(_) => return None,
+        }
+        match InboundMessage::parse(socket.text()) {
             Ok(InboundMessage::Start(start)) => return Some(start),
             Ok(InboundMessage::Stop(_)) => return None,
             Ok(_) => {}
@@ -169,11 +165,6 @@ async fn prepare(
     })
 }
 
-async fn close(mut socket: WebSocket, code: u16, reason: &'static str) {
-    let _ = socket
-        .send(Message::Close(Some(CloseFrame {
-            code,
-            reason: reason.into(),
-        })))
-        .await;
+async fn close(mut socket: TwilioSocket, code: u16, reason: &'static str) {
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(code, reason)).await;
 }

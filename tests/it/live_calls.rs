@@ -514,6 +514,21 @@ async fn forged_or_malformed_webhooks_are_refused_and_write_nothing() {
         }
         other => panic!("expected 403, got {other:?}"),
     }
+    // …a plain request there is told it is a WebSocket…
+    let res = reqwest::Client::new()
+        .get(line.app.url("/twilio/stream"))
+        .header("x-twilio-signature", "Zm9yZ2Vk")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UPGRADE_REQUIRED);
+    assert_eq!(res.headers()["upgrade"], "websocket");
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("this URL is a WebSocket")
+    );
     // …and one with a wrong signature is closed at `start` without touching anything.
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;
