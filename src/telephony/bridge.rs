@@ -863,7 +863,12 @@ fn poll_twilio(
     if !read {
         return Poll::Pending;
     }
-    match socket.poll_next(cx) {
+    let polled = socket.poll_next(cx);
+    if socket.has_queued() {
+        // The read queued an answer (a pong): it goes out now, not after the next message.
+        let _ = socket.poll_flush(cx);
+    }
+    match polled {
         Poll::Ready(Some(Ok(message))) => Poll::Ready(FromTwilio::Message(message)),
         Poll::Ready(Some(Err(_)) | None) => Poll::Ready(FromTwilio::Gone),
         // `cx` is registered for the next frame either way.

@@ -14,9 +14,10 @@
 //! close, text must be UTF-8. A protocol error queues a close frame with the RFC's code (1002,
 //! 1007 or 1009) and ends the stream.
 //!
-//! Drop policy for the write side: [`MediaSocket::queue_text`] refuses a message once
-//! [`WRITE_LIMIT`] bytes are waiting for the peer, so a socket that stops reading costs a bounded
-//! amount of memory. Control frames are never refused.
+//! Drop policy for the write side: [`MediaSocket::queue_text`] refuses a message that would put
+//! more than [`WRITE_LIMIT`] bytes in wait for the peer, so a socket that stops reading costs a
+//! bounded amount of memory. Only the latest ping is answered (RFC 6455 §5.5.3 allows it), so a
+//! ping flood from a peer that does not read queues one pong, not one per ping.
 
 use std::io;
 use std::ops::Range;
@@ -58,7 +59,8 @@ const TOO_BIG: u16 = 1009;
 pub enum Incoming {
     Text,
     Binary,
-    /// The peer's close frame, with its code if it gave one; the close has been answered.
+    /// The peer's close frame, with its code if it gave one. The answer is queued: the next
+    /// flush (or [`MediaSocket::close`]) writes it.
     Close(Option<u16>),
 }
 
@@ -78,10 +80,10 @@ pub enum SocketError {
 #[derive(Debug, Clone)]
 enum Held {
     None,
-    /// In the read buffer (one frame, the usual case).
-    Buffer(Range<usize>),
-    /// Reassembled from fragments.
-    Fragments,
+    /// In the read buffer (one frame, the usual case); whether it is text.
+    Buffer(Range<usize>, bool),
+    /// Reassembled from fragments; whether it is text.
+    Fragments(bool),
 }
 
 pub struct MediaSocket<S> {
@@ -89,6 +91,8 @@ pub struct MediaSocket<S> {
     /// Bytes read: `start..end` are not consumed yet. Zeroed once, when allocated or grown; reads
     /// land on it as it is.
     read: Vec<u8>,
+    /// The read buffer's size when not holding a larger frame.
+    read_size: usize,
     start: usize,
     end: usize,
     /// Bytes of the frame last handed out, released at the next read.
@@ -100,6 +104,8 @@ pub struct MediaSocket<S> {
     /// Framed bytes for the peer: `written..` have not gone out yet.
     write: Vec<u8>,
     written: usize,
+    /// The answer to the latest ping not answered yet: its payload (at most 125 bytes).
+    pong: Option<([u8; 125], u8)>,
     /// A `flush` of `io` is owed after bytes were written.
     unflushed: bool,
     max_message: usize,
@@ -115,6 +121,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         Self {
             io,
             read: vec![0; read_buffer.max(16)],
+            read_size: read_buffer.max(16),
             start: 0,
             end: 0,
             consumed: 0,
@@ -123,6 +130,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
             fragments: Vec::new(),
             write: Vec::with_capacity(1024),
             written: 0,
+            pong: None,
             unflushed: false,
             max_message,
             close_sent: false,
@@ -132,16 +140,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
 
     /// The text message last read (empty unless the last read was [`Incoming::Text`]).
     pub fn text(&self) -> &str {
+        let bytes = match &self.held {
+            Held::Buffer(range, true) => &self.read[range.clone()],
+            Held::Fragments(true) => &self.fragments,
+            _ => &[],
+        };
         // Checked when read; a failure here cannot happen and would only give "".
-        std::str::from_utf8(self.held_bytes()).unwrap_or_default()
-    }
-
-    fn held_bytes(&self) -> &[u8] {
-        match &self.held {
-            Held::None => &[],
-            Held::Buffer(range) => &self.read[range.clone()],
-            Held::Fragments => &self.fragments,
-        }
+        std::str::from_utf8(bytes).unwrap_or_default()
     }
 
     /// Reads the next message. `None` once the connection is over: after a close (which is
@@ -174,10 +179,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         }
     }
 
-    /// Queues a text message; `false` (and nothing queued) once [`WRITE_LIMIT`] bytes are
-    /// waiting or after a close.
+    /// Queues a text message; `false` (and nothing queued) when it would put more than
+    /// [`WRITE_LIMIT`] bytes in wait, or after a close.
     pub fn queue_text(&mut self, text: &str) -> bool {
-        if self.close_sent || self.write.len() - self.written >= WRITE_LIMIT {
+        if self.close_sent || self.write.len() - self.written + text.len() > WRITE_LIMIT {
             return false;
         }
         self.push_frame(TEXT, text.as_bytes());
@@ -204,6 +209,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
     /// Writes out what is queued, as far as the socket takes it; `Pending` (with `cx` woken when
     /// there is room) while some is left. Everything queued goes out in one write when it can.
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        if let Some((payload, len)) = self.pong.take() {
+            self.push_frame(PONG, &payload[..usize::from(len)]);
+        }
         while self.written < self.write.len() {
             let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.write[self.written..]))?;
             if n == 0 {
@@ -214,8 +222,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         }
         self.write.clear();
         self.written = 0;
-        if self.write.capacity() > 4 * WRITE_LIMIT {
-            // A burst once queued a lot; a live call needs a few kB.
+        if self.write.capacity() > 64 * 1024 {
+            // A backlog once queued a lot; a live call needs a few kB.
             self.write.shrink_to(16 * 1024);
         }
         if self.unflushed {
@@ -227,17 +235,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
 
     /// Whether anything queued has not gone out yet.
     pub fn has_queued(&self) -> bool {
-        self.written < self.write.len()
+        self.written < self.write.len() || self.pong.is_some()
     }
 
     /// The next message, writing out what is queued (a pong, a close's answer) meanwhile.
     pub async fn next(&mut self) -> Option<Result<Incoming, SocketError>> {
         std::future::poll_fn(|cx| {
-            if let Poll::Ready(Err(error)) = self.poll_flush(cx) {
+            let polled = self.poll_next(cx);
+            // After the read: what it queued (a pong) goes out now, not at the next message.
+            if !self.done
+                && let Poll::Ready(Err(error)) = self.poll_flush(cx)
+            {
                 self.done = true;
                 return Poll::Ready(Some(Err(error.into())));
             }
-            self.poll_next(cx)
+            polled
         })
         .await
     }
@@ -262,10 +274,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
             self.start = 0;
             self.end = 0;
         }
-        if matches!(self.held, Held::Fragments) {
+        if let Held::Fragments(_) = self.held {
             self.fragments.clear();
+            if self.fragments.capacity() > self.read_size {
+                self.fragments = Vec::new();
+            }
         }
         self.held = Held::None;
+        if self.end == 0 && self.read.len() > self.read_size {
+            // A large frame grew the buffer; the call goes on with small ones.
+            self.read.truncate(self.read_size);
+            self.read.shrink_to_fit();
+        }
     }
 
     /// Reads more bytes after `end`, first making room: moving the unconsumed bytes to the front,
@@ -277,10 +297,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
                 self.end -= self.start;
                 self.start = 0;
             } else {
-                let grown = (self.read.len() * 2)
-                    .min(self.max_message + 14)
-                    .max(self.end + 1);
-                self.read.resize(grown, 0);
+                // Not reached: `frame_in_buffer` makes room for a whole frame, and the buffer
+                // holds any header. Growing beats reading into no room (read as the end).
+                self.read.resize(self.read.len() * 2, 0);
             }
         }
         let mut buf = ReadBuf::new(&mut self.read[self.end..]);
@@ -300,12 +319,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
             let frame_end = payload.end;
             match opcode {
                 PING => {
-                    let payload = payload.clone();
-                    self.consume_to(frame_end);
                     if !self.close_sent {
-                        let ping = self.read[payload].to_vec();
-                        self.push_frame(PONG, &ping);
+                        // Replaces an answer not sent yet: only the latest ping is answered.
+                        let mut pong = [0; 125];
+                        pong[..payload.len()].copy_from_slice(&self.read[payload.clone()]);
+                        self.pong = Some((pong, payload.len() as u8));
                     }
+                    self.consume_to(frame_end);
                 }
                 PONG => self.consume_to(frame_end),
                 CLOSE => {
@@ -325,7 +345,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
                         return Err(SocketError::NotUtf8);
                     }
                     self.consumed = frame_end - self.start;
-                    self.held = Held::Buffer(payload);
+                    self.held = Held::Buffer(payload, opcode == TEXT);
                     return Ok(Some(if opcode == TEXT {
                         Incoming::Text
                     } else {
@@ -354,7 +374,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
                         if first == TEXT && std::str::from_utf8(&self.fragments).is_err() {
                             return Err(SocketError::NotUtf8);
                         }
-                        self.held = Held::Fragments;
+                        self.held = Held::Fragments(first == TEXT);
                         return Ok(Some(if first == TEXT {
                             Incoming::Text
                         } else {
@@ -445,8 +465,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
 
     /// Appends a server frame (FIN set, unmasked) to the write buffer.
     fn push_frame(&mut self, opcode: u8, payload: &[u8]) {
-        if self.written == self.write.len() {
-            self.write.clear();
+        // Drop what went out once it is half the buffer, so a peer that reads slowly but never
+        // catches up does not grow it with bytes already sent.
+        if self.written > 0 && self.written * 2 >= self.write.len() {
+            self.write.drain(..self.written);
             self.written = 0;
         }
         self.write.push(0x80 | opcode);
@@ -488,7 +510,8 @@ fn close_code(payload: &[u8]) -> Result<Option<u16>, SocketError> {
         [_] => Err(SocketError::Protocol("a close frame with a one-byte body")),
         [a, b, reason @ ..] => {
             let code = u16::from_be_bytes([*a, *b]);
-            let allowed = matches!(code, 1000..=1003 | 1007..=1011 | 3000..=4999);
+            // 1004–1006 and 1015 are reserved: never sent in a close frame.
+            let allowed = matches!(code, 1000..=1003 | 1007..=1014 | 3000..=4999);
             if !allowed {
                 return Err(SocketError::Protocol("a close code that may not be sent"));
             }
@@ -518,9 +541,9 @@ pub enum UpgradeRejection {
     NotUpgrade,
     #[error("unsupported WebSocket version: send `Sec-WebSocket-Version: 13`")]
     Version,
-    #[error("missing Sec-WebSocket-Key")]
-    NoKey,
-    #[error("this connection cannot be upgraded")]
+    #[error("Sec-WebSocket-Key is missing or is not 16 bytes in base64")]
+    BadKey,
+    #[error("this connection cannot be upgraded: HTTP/1.1 is required")]
     NotUpgradable,
 }
 
@@ -528,15 +551,20 @@ impl IntoResponse for UpgradeRejection {
     fn into_response(self) -> Response {
         let status = match self {
             Self::NotGet => StatusCode::METHOD_NOT_ALLOWED,
-            Self::NotUpgrade => StatusCode::UPGRADE_REQUIRED,
-            Self::Version | Self::NoKey => StatusCode::BAD_REQUEST,
-            Self::NotUpgradable => StatusCode::UPGRADE_REQUIRED,
+            Self::NotUpgrade | Self::Version => StatusCode::UPGRADE_REQUIRED,
+            Self::BadKey | Self::NotUpgradable => StatusCode::BAD_REQUEST,
         };
+        let version = matches!(self, Self::Version);
         let mut response = (status, self.to_string()).into_response();
-        if status == StatusCode::UPGRADE_REQUIRED {
-            response
-                .headers_mut()
-                .insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        let headers = response.headers_mut();
+        if version {
+            // RFC 6455 §4.4: name the version we speak.
+            headers.insert(
+                header::SEC_WEBSOCKET_VERSION,
+                HeaderValue::from_static("13"),
+            );
+        } else if status == StatusCode::UPGRADE_REQUIRED {
+            headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
         }
         response
     }
@@ -558,12 +586,17 @@ impl<S: Send + Sync> FromRequestParts<S> for Upgrade {
         if !header_has_token(&parts.headers, header::SEC_WEBSOCKET_VERSION, "13") {
             return Err(UpgradeRejection::Version);
         }
+        // RFC 6455 §4.2.1: a random 16-byte value, base64-encoded.
         let key = parts
             .headers
             .get(header::SEC_WEBSOCKET_KEY)
-            .filter(|key| !key.is_empty())
+            .filter(|key| {
+                base64::engine::general_purpose::STANDARD
+                    .decode(key.as_bytes())
+                    .is_ok_and(|bytes| bytes.len() == 16)
+            })
             .cloned()
-            .ok_or(UpgradeRejection::NoKey)?;
+            .ok_or(UpgradeRejection::BadKey)?;
         let on_upgrade = parts
             .extensions
             .remove::<hyper::upgrade::OnUpgrade>()

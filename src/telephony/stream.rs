@@ -60,7 +60,9 @@ async fn run(
     let accepted = Instant::now();
     let start = match tokio::time::timeout(START_TIMEOUT, wait_for_start(&mut socket)).await {
         Ok(Some(start)) => start,
-        Ok(None) => return,
+        // The peer closed, sent `stop` or broke the protocol: what is owed (the close's answer,
+        // the error's close frame) goes out before the connection ends.
+        Ok(None) => return close(socket, media_socket::NORMAL, "").await,
         Err(_) => {
             tracing::warn!("media stream sent no start within {START_TIMEOUT:?}; closing");
             return close(socket, media_socket::POLICY, "no start message").await;

@@ -529,6 +529,23 @@ async fn forged_or_malformed_webhooks_are_refused_and_write_nothing() {
             .unwrap()
             .contains("this URL is a WebSocket")
     );
+    // …a malformed handshake is refused with the reason…
+    let handshake = |key: &'static str, version: &'static str| {
+        reqwest::Client::new()
+            .get(line.app.url("/twilio/stream"))
+            .header("x-twilio-signature", "Zm9yZ2Vk")
+            .header("connection", "keep-alive, Upgrade")
+            .header("upgrade", "websocket")
+            .header("sec-websocket-key", key)
+            .header("sec-websocket-version", version)
+            .send()
+    };
+    let res = handshake("dGhlIHNhbXBsZSBub25jZQ==", "8").await.unwrap();
+    assert_eq!(res.status(), StatusCode::UPGRADE_REQUIRED);
+    assert_eq!(res.headers()["sec-websocket-version"], "13");
+    let res = handshake("c2hvcnQ=", "13").await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("Sec-WebSocket-Key"));
     // …and one with a wrong signature is closed at `start` without touching anything.
     use futures_util::{SinkExt, StreamExt};
     use tokio_tungstenite::tungstenite::client::IntoClientRequest;

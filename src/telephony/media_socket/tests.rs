@@ -220,7 +220,7 @@ async fn text_is_refused_once_the_peer_stops_reading_but_a_close_still_goes() {
         assert!(queued < 1000, "the write side is bounded");
     }
     assert!(server.has_queued());
-    assert_eq!(queued, WRITE_LIMIT.div_ceil(1004));
+    assert_eq!(queued, WRITE_LIMIT / 1004);
     server.queue_close(NORMAL, "bye");
     server.flush().await.unwrap();
     assert!(!server.has_queued());
@@ -247,4 +247,76 @@ fn unmasking_matches_the_byte_by_byte_definition_at_every_length() {
         unmask(&mut masked, mask);
         assert_eq!(masked, plain, "{len} bytes");
     }
+}
+
+#[tokio::test]
+async fn a_ping_flood_gets_one_pong_for_the_latest_ping() {
+    let (mut server, mut client) = pair(64);
+    let mut bytes = Vec::new();
+    for i in 0..1000 {
+        bytes.extend(client_frame(0x89, format!("ping {i}").as_bytes()));
+    }
+    bytes.extend(client_frame(0x81, b"after the pings"));
+    client.write_all(&bytes).await.unwrap();
+    assert_eq!(server.next().await.unwrap().unwrap(), Incoming::Text);
+    assert_eq!(server.text(), "after the pings");
+    server.flush().await.unwrap();
+    // One pong per stretch of pings read without a break (the runtime's budget may split the
+    // read), the last one for the latest ping: a handful, not a thousand.
+    let out = written(&mut client).await;
+    let pongs: Vec<&[u8]> = out.chunks(10).collect();
+    assert!(
+        out.len() % 10 == 0 && pongs.len() <= 8,
+        "{} bytes of pongs",
+        out.len()
+    );
+    assert!(pongs.iter().all(|pong| pong.starts_with(&[0x8A, 8])));
+    assert_eq!(pongs.last().unwrap()[2..], *b"ping 999");
+}
+
+#[tokio::test]
+async fn a_peer_that_reads_slowly_does_not_grow_the_write_buffer_with_sent_bytes() {
+    use futures_util::FutureExt as _;
+    // A small pipe: each pass the peer takes 900 bytes, a message adds 1004.
+    let (server, mut client) = tokio::io::duplex(900);
+    let mut server = MediaSocket::new(server, 64, MAX);
+    let chunk = "x".repeat(1000);
+    let mut refused = 0;
+    let mut out = vec![0; 900];
+    for _ in 0..5_000 {
+        if !server.queue_text(&chunk) {
+            refused += 1;
+        }
+        let _ = server.flush().now_or_never();
+        let _ = client.read(&mut out).now_or_never();
+        assert!(
+            server.write.len() <= 2 * WRITE_LIMIT,
+            "the buffer holds sent bytes"
+        );
+    }
+    assert!(
+        refused > 0,
+        "the backlog reached the limit and audio was refused"
+    );
+}
+
+#[tokio::test]
+async fn binary_messages_are_not_text_and_registered_close_codes_are_accepted() {
+    let (mut server, client) = pair(64);
+    let mut client = tungstenite(client).await;
+    client
+        .send(Message::binary(b"plain ascii".to_vec()))
+        .await
+        .unwrap();
+    assert_eq!(server.next().await.unwrap().unwrap(), Incoming::Binary);
+    assert_eq!(server.text(), "");
+    let restart = CloseFrame {
+        code: CloseCode::Restart,
+        reason: "".into(),
+    };
+    client.send(Message::Close(Some(restart))).await.unwrap();
+    assert_eq!(
+        server.next().await.unwrap().unwrap(),
+        Incoming::Close(Some(1012))
+    );
 }
