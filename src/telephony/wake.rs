@@ -1,7 +1,7 @@
 //! Waking the bridge once per batch of caller frames instead of once per frame.
 //!
 //! Twilio sends a `media` message every 20 ms, and the bridge sends the caller's audio to the
-//! model a batch at a time (three frames for both providers by default), so waking up for the
+//! model a batch at a time (by default two frames for OpenAI, three for Gemini), so waking up for the
 //! frames before the last of a batch buys nothing: an epoll event, a task wake-up, a `recv` and a
 //! trip round the loop each. On Linux, `SO_RCVLOWAT` tells the kernel not to report the socket
 //! readable (nor wake its reader) until that many bytes are waiting. Once it has seen a frame the

@@ -1,13 +1,13 @@
 //! OpenAI Realtime (GA interface) over WebSocket.
 //!
 //! Both directions are `audio/pcmu`: model deltas pass through to Twilio as the same base64
-//! strings, and caller audio needs no conversion either. Caller frames go up in batches (60 ms by
-//! default, three Twilio frames, as for Gemini) rather than one `input_audio_buffer.append` per
-//! 20 ms frame: a third of the messages, and on the server a third of the socket reads and writes,
-//! which are most of a bridge's CPU. LiveKit's agents batch 100 ms; 60 ms keeps the added delay (at
-//! most 40 ms, for the first frame of a batch) inside the bridge's 50 ms budget, and against the
-//! half second of silence the model waits for before it answers, the 20 ms more on average than
-//! 40 ms batches is not heard (docs/PERFORMANCE.md has both measured). Twilio sends a frame every
+//! strings, and caller audio needs no conversion either. Caller frames go up in batches (40 ms by
+//! default, two Twilio frames) rather than one `input_audio_buffer.append` per 20 ms frame: half
+//! the messages, and on the server half the socket reads and writes, which are most of a bridge's
+//! CPU. LiveKit's agents batch 100 ms. A batch holds its first frame back one frame's time (20 ms),
+//! which leaves the bridge's 50 ms budget room for a busy host; 60 ms batches cost a quarter less
+//! CPU but hold the first frame 40 ms, within a few ms of the budget (docs/PERFORMANCE.md has both
+//! measured; `with_uplink_batch` chooses). Twilio sends a frame every
 //! 20 ms for the whole call, silence included, so a batch always fills within two frames' time;
 //! the bridge also flushes a partial batch when the caller's socket has nothing more to read. Any
 //! other message and `close()` send what is pending first, so the model never hears audio out of
@@ -76,7 +76,7 @@ impl OpenAiRealtime {
     /// How long `connect` waits for `session.updated`.
     pub const DEFAULT_SETUP_TIMEOUT: Duration = Duration::from_secs(10);
     /// How much caller audio goes up in one `input_audio_buffer.append`.
-    pub const DEFAULT_UPLINK_BATCH: Duration = Duration::from_millis(60);
+    pub const DEFAULT_UPLINK_BATCH: Duration = Duration::from_millis(40);
 
     /// `base_url` is the HTTP API base, e.g. [`Self::DEFAULT_BASE_URL`].
     pub fn new(base_url: impl Into<String>, api_key: impl Into<String>) -> Self {

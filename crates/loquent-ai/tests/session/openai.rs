@@ -196,10 +196,10 @@ async fn echo_mode_returns_every_batch_at_once() {
         .connect(&config("sandbox-echo"))
         .await
         .unwrap();
-    // The session sends 60 ms per append: three Twilio frames come back as one delta, and a
+    // The session sends 40 ms per append: two Twilio frames come back as one delta, and a
     // shorter tail as soon as it is flushed.
     let batch = session.frames_per_send();
-    assert_eq!(batch, 3);
+    assert_eq!(batch, 2);
     let frames = utterance(Phrase::Transfer, 120, 0);
     for chunk in frames.chunks(batch) {
         let mut sent = Vec::new();

@@ -188,9 +188,9 @@ async fn a_whole_session_against_a_fake_server() {
         OpenAiRealtime::new("https://x", "k").session_update(&config())
     );
 
-    // Caller audio goes up 60 ms (three Twilio frames) at a time, the same bytes in one append.
+    // Caller audio goes up 40 ms (two Twilio frames) at a time, the same bytes in one append.
     let frame = frame();
-    for _ in 0..3 {
+    for _ in 0..2 {
         session.send_audio(&frame).await.unwrap();
     }
     let raw = conn.recv_text().await;
@@ -198,7 +198,7 @@ async fn a_whole_session_against_a_fake_server() {
         raw,
         format!(
             r#"{{"type":"input_audio_buffer.append","audio":"{}"}}"#,
-            frames(3)
+            frames(2)
         )
     );
 
@@ -607,8 +607,8 @@ async fn batched_audio_goes_before_any_other_message_and_at_close() {
 async fn flush_audio_sends_a_partial_batch_at_once_and_nothing_when_empty() {
     let mut server = FakeServer::start().await;
     let (mut session, mut conn, _) = connect(&mut server).await;
-    // The bridge is woken once per batch of three Twilio frames (60 ms).
-    assert_eq!(session.frames_per_send(), 3);
+    // The bridge is woken once per batch of two Twilio frames (40 ms).
+    assert_eq!(session.frames_per_send(), 2);
 
     // Nothing held back: no message.
     session.flush_audio().await.unwrap();
@@ -619,7 +619,7 @@ async fn flush_audio_sends_a_partial_batch_at_once_and_nothing_when_empty() {
     assert_eq!(append["type"], "input_audio_buffer.append");
     assert_eq!(append["audio"], frame());
     // A full batch goes by itself, and a flush after it sends nothing more.
-    for _ in 0..3 {
+    for _ in 0..2 {
         session.send_audio(&frame()).await.unwrap();
     }
     session.flush_audio().await.unwrap();
