@@ -93,6 +93,10 @@ pub struct Config {
     /// Whether URLs that users configure (caller lookups) may reach loopback, private and
     /// link-local addresses. Off: on a shared server they would let a user probe its network.
     pub allow_private_lookups: bool,
+    /// Caller audio per message to the agent's provider; `None` is each provider's default
+    /// (OpenAI 40 ms, Gemini 60 ms). Longer batches cost less CPU per call and hold a batch's
+    /// first frame back longer.
+    pub uplink_batch: Option<std::time::Duration>,
 }
 
 /// The settings as written by a person, before checking. Field names are the TOML keys; the
@@ -119,6 +123,7 @@ struct RawConfig {
     session_ttl_hours: Option<String>,
     max_body_bytes: Option<String>,
     allow_private_lookups: Option<String>,
+    uplink_batch_ms: Option<String>,
 }
 
 const KEYS: &[&str] = &[
@@ -141,6 +146,7 @@ const KEYS: &[&str] = &[
     "session_ttl_hours",
     "max_body_bytes",
     "allow_private_lookups",
+    "uplink_batch_ms",
 ];
 
 impl RawConfig {
@@ -165,6 +171,7 @@ impl RawConfig {
             "session_ttl_hours" => &mut self.session_ttl_hours,
             "max_body_bytes" => &mut self.max_body_bytes,
             "allow_private_lookups" => &mut self.allow_private_lookups,
+            "uplink_batch_ms" => &mut self.uplink_batch_ms,
             other => unreachable!("unknown config key {other}"),
         }
     }
@@ -336,6 +343,22 @@ impl Config {
             }
         };
 
+        // Twilio sends 20 ms frames: a batch is a whole number of them, and past 200 ms the
+        // wait would be heard.
+        let uplink_batch = match raw.uplink_batch_ms {
+            None => None,
+            Some(ms) => {
+                let ms: u64 = parse_number("uplink_batch_ms", Some(ms), 0)?;
+                if !(20..=200).contains(&ms) || !ms.is_multiple_of(20) {
+                    return Err(invalid(
+                        "uplink_batch_ms",
+                        "must be a multiple of 20 from 20 to 200 (Twilio sends 20 ms frames)",
+                    ));
+                }
+                Some(std::time::Duration::from_millis(ms))
+            }
+        };
+
         if let Some(smtp) = raw.smtp_url.as_deref() {
             let url = Url::parse(smtp).map_err(|e| invalid("smtp_url", e.to_string()))?;
             if !matches!(url.scheme(), "smtp" | "smtps") {
@@ -380,6 +403,7 @@ impl Config {
             session_ttl_hours,
             max_body_bytes,
             allow_private_lookups,
+            uplink_batch,
         })
     }
 
@@ -467,6 +491,13 @@ mod tests {
             StorageLocation::Local(PathBuf::from("./data/storage"))
         );
         assert!(!config.cookies_secure());
+        assert_eq!(config.uplink_batch, None);
+        let config =
+            Config::from_sources(None, &env(&[("LOQUENT_UPLINK_BATCH_MS", "60")])).unwrap();
+        assert_eq!(
+            config.uplink_batch,
+            Some(std::time::Duration::from_millis(60))
+        );
     }
 
     #[test]
@@ -503,6 +534,9 @@ mod tests {
             ("LOQUENT_LOG_FORMAT", "xml"),
             ("LOQUENT_SESSION_TTL_HOURS", "soon"),
             ("LOQUENT_TWILIO_ACCOUNT_SID", "ACnope"),
+            ("LOQUENT_UPLINK_BATCH_MS", "50"),
+            ("LOQUENT_UPLINK_BATCH_MS", "0"),
+            ("LOQUENT_UPLINK_BATCH_MS", "220"),
         ] {
             let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
             assert!(

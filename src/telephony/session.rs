@@ -133,24 +133,29 @@ pub async fn connect(app: &App, config: &RealtimeConfig) -> Result<Session, Real
             .map(|s| s.expose().clone())
             .unwrap_or_default()
     };
+    let batch = app.config.uplink_batch;
     Ok(match config.provider {
-        Provider::OpenAi => Box::new(
-            OpenAiRealtime::new(
+        Provider::OpenAi => {
+            let mut client = OpenAiRealtime::new(
                 app.config.openai_base_url.as_str(),
                 key(&app.config.openai_api_key),
-            )
-            .connect(config)
-            .await?,
-        ),
-        Provider::Gemini => Box::new(
-            GeminiLive::new(
+            );
+            if let Some(batch) = batch {
+                client = client.with_uplink_batch(batch);
+            }
+            Box::new(client.connect(config).await?)
+        }
+        Provider::Gemini => {
+            let mut client = GeminiLive::new(
                 app.config.gemini_base_url.as_str(),
                 key(&app.config.gemini_api_key),
             )
-            .with_transcription(true)
-            .connect(config)
-            .await?,
-        ),
+            .with_transcription(true);
+            if let Some(batch) = batch {
+                client = client.with_uplink_batch(batch);
+            }
+            Box::new(client.connect(config).await?)
+        }
     })
 }
 
