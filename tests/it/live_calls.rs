@@ -554,6 +554,22 @@ async fn forged_or_malformed_webhooks_are_refused_and_write_nothing() {
         .headers_mut()
         .insert("x-twilio-signature", "Zm9yZ2Vk".parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // The socket keeps the protocol while it waits for `start`: a ping is answered.
+    socket
+        .send(tokio_tungstenite::tungstenite::Message::Ping(
+            b"still there?".to_vec().into(),
+        ))
+        .await
+        .unwrap();
+    let pong = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+        .await
+        .expect("a pong before start")
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        pong,
+        tokio_tungstenite::tungstenite::Message::Pong(b"still there?".to_vec().into())
+    );
     let start = json!({
         "event": "start", "sequenceNumber": "1", "streamSid": "MZ00000000000000000000000000000001",
         "start": {
