@@ -617,7 +617,8 @@ impl Bridge {
             r#"{{"event":"clear","streamSid":"{}"}}"#,
             self.ctx.stream_sid
         );
-        self.twilio.queue_text(&self.frame);
+        // Never dropped, even behind a full buffer: Twilio clears what it holds when it reads it.
+        self.twilio.queue_text_always(&self.frame);
         metrics::histogram!("loquent_barge_in_clear_seconds").record(heard.elapsed().as_secs_f64());
         self.cleared_through = self.next_mark;
         self.pending_marks.clear();

@@ -189,6 +189,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         true
     }
 
+    /// Queues a text message whatever is waiting (not after a close): for the few messages that
+    /// must not be dropped, like a `clear`, which is what empties the backlog at Twilio's end.
+    pub fn queue_text_always(&mut self, text: &str) {
+        if !self.close_sent {
+            self.push_frame(TEXT, text.as_bytes());
+        }
+    }
+
     /// Queues a close frame (once; later calls do nothing). The reason is cut to fit a control
     /// frame.
     pub fn queue_close(&mut self, code: u16, reason: &str) {

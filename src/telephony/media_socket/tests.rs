@@ -221,6 +221,10 @@ async fn text_is_refused_once_the_peer_stops_reading_but_a_close_still_goes() {
     }
     assert!(server.has_queued());
     assert_eq!(queued, WRITE_LIMIT / 1004);
+    // A message that must not be dropped (a `clear`) still goes in.
+    let pending = server.write.len() - server.written;
+    server.queue_text_always(r#"{"event":"clear"}"#);
+    assert_eq!(server.write.len() - server.written, pending + 2 + 17);
     server.queue_close(NORMAL, "bye");
     server.flush().await.unwrap();
     assert!(!server.has_queued());
