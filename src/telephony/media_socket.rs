@@ -149,8 +149,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         std::str::from_utf8(bytes).unwrap_or_default()
     }
 
-    /// Reads the next message. `None` once the connection is over: after a close (which is
-    /// answered), an error, or the peer's end of the connection.
+    /// Reads the next message. `None` once the connection is over: after a close (whose answer
+    /// is queued), an error, or the peer's end of the connection.
     pub fn poll_next(
         &mut self,
         cx: &mut Context<'_>,
@@ -203,6 +203,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         if self.close_sent {
             return;
         }
+        // Nothing may follow a close frame: an answer to a ping goes before it.
+        self.push_pong();
         let mut cut = reason.len().min(123);
         while !reason.is_char_boundary(cut) {
             cut -= 1;
@@ -217,9 +219,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
     /// Writes out what is queued, as far as the socket takes it; `Pending` (with `cx` woken when
     /// there is room) while some is left. Everything queued goes out in one write when it can.
     pub fn poll_flush(&mut self, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        if let Some((payload, len)) = self.pong.take() {
-            self.push_frame(PONG, &payload[..usize::from(len)]);
-        }
+        self.push_pong();
         while self.written < self.write.len() {
             let n = ready!(Pin::new(&mut self.io).poll_write(cx, &self.write[self.written..]))?;
             if n == 0 {
@@ -469,6 +469,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         self.queue_close(code, "");
         self.done = true;
         error
+    }
+
+    /// Frames the pending answer to a ping, if there is one.
+    fn push_pong(&mut self) {
+        if let Some((payload, len)) = self.pong.take() {
+            self.push_frame(PONG, &payload[..usize::from(len)]);
+        }
     }
 
     /// Appends a server frame (FIN set, unmasked) to the write buffer.

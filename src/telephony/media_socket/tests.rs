@@ -324,3 +324,30 @@ async fn binary_messages_are_not_text_and_registered_close_codes_are_accepted() 
         Incoming::Close(Some(1012))
     );
 }
+
+#[tokio::test]
+async fn a_ping_answered_late_still_goes_before_the_close() {
+    let (mut server, mut client) = pair(64);
+    let mut bytes = client_frame(0x89, b"hi");
+    bytes.extend(client_frame(0x88, &1000u16.to_be_bytes()));
+    client.write_all(&bytes).await.unwrap();
+    assert_eq!(
+        server.poll_next_now(),
+        Some(Some(Ok(Incoming::Close(Some(1000)))))
+    );
+    server.close(NORMAL, "").await.unwrap();
+    let mut expected = vec![0x8A, 2, b'h', b'i'];
+    expected.extend_from_slice(&[0x88, 2, 0x03, 0xE8]);
+    assert_eq!(written(&mut client).await, expected);
+}
+
+impl MediaSocket<DuplexStream> {
+    /// One read with no flush in between, as the bridge's loop does it.
+    fn poll_next_now(&mut self) -> Option<Option<Result<Incoming, ()>>> {
+        let waker = std::task::Waker::noop();
+        match self.poll_next(&mut Context::from_waker(waker)) {
+            Poll::Ready(next) => Some(next.map(|r| r.map_err(|_| ()))),
+            Poll::Pending => None,
+        }
+    }
+}
