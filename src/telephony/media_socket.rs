@@ -277,11 +277,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
 
     /// Forgets the message last handed out.
     fn release(&mut self) {
-        self.start += std::mem::take(&mut self.consumed);
-        if self.start == self.end {
-            self.start = 0;
-            self.end = 0;
-        }
+        let consumed = std::mem::take(&mut self.consumed);
+        self.consume_to(self.start + consumed);
         if let Held::Fragments(_) = self.held {
             self.fragments.clear();
             if self.fragments.capacity() > self.read_size {
@@ -451,6 +448,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         Ok(Some((opcode, fin, payload)))
     }
 
+    /// Marks the buffer read up to `end`; an emptied buffer starts again at its front.
     fn consume_to(&mut self, end: usize) {
         self.start = end;
         if self.start == self.end {
