@@ -5,7 +5,9 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use crate::agents::save::AgentRules;
 use crate::config::Config;
+use crate::orgs::twilio::TwilioAccounts;
 use crate::realtime::EventHub;
 use crate::secrets::SecretBox;
 use crate::telemetry::Metrics;
@@ -17,6 +19,8 @@ pub struct App {
     pub events: EventHub,
     pub metrics: Metrics,
     pub live: crate::telephony::LiveCalls,
+    /// Twilio clients acting for organizations.
+    pub twilio: TwilioAccounts,
 }
 
 impl App {
@@ -34,15 +38,39 @@ impl App {
             .await
             .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
         let events = EventHub::start(&db).await?;
-        let live = crate::telephony::LiveCalls::start(db.clone());
+        let providers = crate::telephony::session::Providers::from_config(&config);
+        let live = crate::telephony::LiveCalls::start(db.clone(), providers);
+        let platform = config
+            .twilio_account_sid
+            .as_deref()
+            .zip(config.twilio_auth_token.as_ref())
+            .and_then(|(sid, token)| Some((sid.parse().ok()?, token.expose().clone())));
+        let twilio = TwilioAccounts::new(
+            secrets.clone(),
+            config.twilio_api_base.clone(),
+            config.twilio_events_base.clone(),
+            platform,
+            config.public_url.clone(),
+        );
         Ok(Arc::new(Self {
             config,
             db,
             live,
+            twilio,
             secrets,
             events,
             metrics: Metrics::global(),
         }))
+    }
+}
+
+impl App {
+    /// What saving an agent checks beyond its input.
+    pub fn agent_rules(&self) -> AgentRules<'_> {
+        AgentRules {
+            secrets: &self.secrets,
+            allow_private_lookups: self.config.allow_private_lookups,
+        }
     }
 }
 

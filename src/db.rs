@@ -50,3 +50,12 @@ pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
 pub async fn ping(db: &DatabaseConnection) -> Result<(), DbErr> {
     db.execute_unprepared("SELECT 1").await.map(|_| ())
 }
+
+/// The error of a failed transaction, as the domain error its closure returns: a failure to begin
+/// or commit becomes that error's database variant.
+pub fn transaction_error<E: From<DbErr>>(err: sea_orm::TransactionError<E>) -> E {
+    match err {
+        sea_orm::TransactionError::Connection(e) => e.into(),
+        sea_orm::TransactionError::Transaction(e) => e,
+    }
+}

@@ -9,6 +9,12 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+pub use crate::validation::FieldError;
+pub use page::PageError;
+
+mod domain;
+mod page;
+
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     #[error("{0}")]
@@ -100,32 +106,6 @@ impl From<sea_orm::TransactionError<ApiError>> for ApiError {
             sea_orm::TransactionError::Connection(e) => e.into(),
             sea_orm::TransactionError::Transaction(e) => e,
         }
-    }
-}
-
-/// One rejected input field: `field` is its path in the request body (`name`,
-/// `config.vad.threshold`), `message` says what to change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct FieldError {
-    pub field: String,
-    pub message: String,
-}
-
-impl FieldError {
-    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
-    }
-
-    /// `field: message; field: message`, for the error's one-line `message`.
-    fn summary(errors: &[FieldError]) -> String {
-        let parts: Vec<String> = errors
-            .iter()
-            .map(|e| format!("{}: {}", e.field, e.message))
-            .collect();
-        parts.join("; ")
     }
 }
 

@@ -25,6 +25,10 @@ pub mod secrets;
 pub mod telemetry;
 pub mod telephony;
 pub mod users;
+pub mod validation;
+
+#[cfg(test)]
+mod layering;
 
 use std::future::Future;
 use std::sync::Arc;

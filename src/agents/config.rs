@@ -13,8 +13,8 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
-use crate::error::FieldError;
 use crate::secrets::SecretBox;
+use crate::validation::FieldError;
 
 /// OpenAI Realtime's built-in voices.
 pub const OPENAI_VOICES: &[&str] = &[

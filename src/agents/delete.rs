@@ -4,14 +4,13 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
 use uuid::Uuid;
 
-use super::find;
+use super::{AgentError, find};
 use crate::entity::{agent, phone_number};
-use crate::error::ApiError;
 
 /// The foreign key also says `ON DELETE SET NULL`; unassigning explicitly, in the same
 /// transaction, does not depend on SQLite's `foreign_keys` pragma and stamps `updated_at`.
-pub async fn delete(db: &DatabaseConnection, org_id: Uuid, id: Uuid) -> Result<(), ApiError> {
-    db.transaction::<_, (), ApiError>(|txn| {
+pub async fn delete(db: &DatabaseConnection, org_id: Uuid, id: Uuid) -> Result<(), AgentError> {
+    db.transaction::<_, (), AgentError>(|txn| {
         Box::pin(async move {
             find(txn, org_id, id).await?;
             let unassigned = phone_number::Entity::update_many()
@@ -37,5 +36,5 @@ pub async fn delete(db: &DatabaseConnection, org_id: Uuid, id: Uuid) -> Result<(
         })
     })
     .await
-    .map_err(ApiError::from)
+    .map_err(crate::db::transaction_error)
 }

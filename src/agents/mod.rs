@@ -15,7 +15,19 @@ pub use config::{ConfigInput, ConfigView, Provider, RealtimeConfig};
 pub use save::AgentInput;
 
 use crate::entity::agent;
-use crate::error::ApiError;
+use crate::validation::FieldError;
+
+/// Why an agent could not be found or saved.
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    /// Another organization's agent is as unknown as a missing one.
+    #[error("agent not found")]
+    NotFound,
+    #[error("{}", FieldError::summary(.0))]
+    InvalidFields(Vec<FieldError>),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
 
 /// An agent as the API shows it. The lookup token appears only as `config.lookup.has_token`.
 #[derive(Debug, Clone, Serialize)]
@@ -42,13 +54,16 @@ impl From<agent::Model> for AgentView {
 }
 
 /// The organization's agents by name.
-pub async fn list(db: &impl ConnectionTrait, org_id: Uuid) -> Result<Vec<agent::Model>, ApiError> {
-    Ok(agent::Entity::find()
+pub async fn list(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+) -> Result<Vec<agent::Model>, sea_orm::DbErr> {
+    agent::Entity::find()
         .filter(agent::Column::OrganizationId.eq(org_id))
         .order_by_asc(agent::Column::Name)
         .order_by_asc(agent::Column::Id)
         .all(db)
-        .await?)
+        .await
 }
 
 /// One of the organization's agents; another organization's is "not found".
@@ -56,10 +71,10 @@ pub async fn find(
     db: &impl ConnectionTrait,
     org_id: Uuid,
     id: Uuid,
-) -> Result<agent::Model, ApiError> {
+) -> Result<agent::Model, AgentError> {
     agent::Entity::find_by_id(id)
         .filter(agent::Column::OrganizationId.eq(org_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound("agent"))
+        .ok_or(AgentError::NotFound)
 }

@@ -1,17 +1,24 @@
 //! Create an agent, or replace its name, prompt and settings.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, IntoActiveModel, Set};
+use sea_orm::{ActiveModelTrait, DatabaseConnection, IntoActiveModel, Set};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::config::{ConfigInput, RealtimeConfig};
-use super::find;
-use crate::app::App;
+use super::{AgentError, find};
 use crate::entity::agent;
-use crate::error::{ApiError, FieldError};
 use crate::outbound;
 use crate::secrets::SecretBox;
+use crate::validation::FieldError;
+
+/// What checking an agent needs beyond its input: the key that seals its lookup token, and
+/// whether lookup URLs may name private addresses on this server (`LOQUENT_ALLOW_PRIVATE_LOOKUPS`).
+#[derive(Clone, Copy)]
+pub struct AgentRules<'a> {
+    pub secrets: &'a SecretBox,
+    pub allow_private_lookups: bool,
+}
 
 pub const MAX_NAME_CHARS: usize = 80;
 pub const MAX_PROMPT_CHARS: usize = 20_000;
@@ -79,23 +86,23 @@ impl AgentInput {
     }
 }
 
-/// [`AgentInput::validate`], then the server's outbound policy, which only the running app knows:
-/// a lookup URL on a literal private address (or `localhost`) is refused here, where the person
-/// can fix it, rather than on every call. Names are checked when called (`crate::outbound`).
+/// [`AgentInput::validate`], then the server's outbound policy: a lookup URL on a literal
+/// private address (or `localhost`) is refused here, where the person can fix it, rather than on
+/// every call. Names are checked when called (`crate::outbound`).
 fn check(
-    app: &App,
+    rules: AgentRules<'_>,
     input: AgentInput,
     previous: Option<&RealtimeConfig>,
-) -> Result<ValidAgent, ApiError> {
+) -> Result<ValidAgent, AgentError> {
     let checked = input
-        .validate(previous, &app.secrets)
-        .map_err(ApiError::InvalidFields)?;
-    if !app.config.allow_private_lookups
+        .validate(previous, rules.secrets)
+        .map_err(AgentError::InvalidFields)?;
+    if !rules.allow_private_lookups
         && let Some(lookup) = &checked.config.lookup
         && let Ok(url) = url::Url::parse(&lookup.url)
         && let Err(why) = outbound::check_public(&url)
     {
-        return Err(ApiError::InvalidFields(vec![FieldError::new(
+        return Err(AgentError::InvalidFields(vec![FieldError::new(
             "config.lookup.url",
             why,
         )]));
@@ -103,8 +110,13 @@ fn check(
     Ok(checked)
 }
 
-pub async fn create(app: &App, org_id: Uuid, input: AgentInput) -> Result<agent::Model, ApiError> {
-    let checked = check(app, input, None)?;
+pub async fn create(
+    db: &DatabaseConnection,
+    rules: AgentRules<'_>,
+    org_id: Uuid,
+    input: AgentInput,
+) -> Result<agent::Model, AgentError> {
+    let checked = check(rules, input, None)?;
     let now = Utc::now();
     let created = agent::ActiveModel {
         id: Set(Uuid::now_v7()),
@@ -115,7 +127,7 @@ pub async fn create(app: &App, org_id: Uuid, input: AgentInput) -> Result<agent:
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&app.db)
+    .insert(db)
     .await?;
     tracing::info!(%org_id, agent_id = %created.id, "agent created");
     Ok(created)
@@ -123,20 +135,21 @@ pub async fn create(app: &App, org_id: Uuid, input: AgentInput) -> Result<agent:
 
 /// Replaces everything but the id; the lookup token is kept as `ConfigInput::validate` says.
 pub async fn update(
-    app: &App,
+    db: &DatabaseConnection,
+    rules: AgentRules<'_>,
     org_id: Uuid,
     id: Uuid,
     input: AgentInput,
-) -> Result<agent::Model, ApiError> {
-    let current = find(&app.db, org_id, id).await?;
+) -> Result<agent::Model, AgentError> {
+    let current = find(db, org_id, id).await?;
     let previous = RealtimeConfig::from_json(&current.realtime_config);
-    let checked = check(app, input, Some(&previous))?;
+    let checked = check(rules, input, Some(&previous))?;
     let mut active = current.into_active_model();
     active.name = Set(checked.name);
     active.prompt = Set(checked.prompt);
     active.realtime_config = Set(checked.config.to_json());
     active.updated_at = Set(Utc::now());
-    let updated = active.update(&app.db).await?;
+    let updated = active.update(db).await?;
     tracing::info!(%org_id, agent_id = %id, "agent updated");
     Ok(updated)
 }

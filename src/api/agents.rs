@@ -31,7 +31,8 @@ pub async fn create(
     member: Allowed<CreateAgent>,
     Json(input): Json<AgentInput>,
 ) -> Result<(StatusCode, Json<AgentView>), ApiError> {
-    let agent = agents::save::create(&state, member.org_id(), input).await?;
+    let agent =
+        agents::save::create(&state.db, state.agent_rules(), member.org_id(), input).await?;
     Ok((StatusCode::CREATED, Json(agent.into())))
 }
 
@@ -52,7 +53,8 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(input): Json<AgentInput>,
 ) -> Result<Json<AgentView>, ApiError> {
-    let agent = agents::save::update(&state, member.org_id(), id, input).await?;
+    let agent =
+        agents::save::update(&state.db, state.agent_rules(), member.org_id(), id, input).await?;
     Ok(Json(agent.into()))
 }
 

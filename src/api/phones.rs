@@ -56,7 +56,7 @@ pub async fn update(
     Json(req): Json<UpdatePhoneRequest>,
 ) -> Result<Json<PhoneView>, ApiError> {
     let updated = phone_numbers::assign::update(
-        &state,
+        &state.db,
         member.org_id(),
         id,
         req.friendly_name.as_deref(),
@@ -71,6 +71,6 @@ pub async fn remove_agent(
     member: Allowed<UpdatePhone>,
     Path(id): Path<Uuid>,
 ) -> Result<StatusCode, ApiError> {
-    phone_numbers::assign::update(&state, member.org_id(), id, None, Some(None)).await?;
+    phone_numbers::assign::update(&state.db, member.org_id(), id, None, Some(None)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -23,9 +23,9 @@ pub async fn read(
     State(state): State<AppState>,
     member: Allowed<ReadSettings>,
 ) -> Result<Json<SettingsView>, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
     Ok(Json(SettingsView {
-        twilio: twilio::view(&state, &org),
+        twilio: state.twilio.view(&org),
         organization: org.name,
     }))
 }

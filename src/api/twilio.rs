@@ -33,9 +33,16 @@ pub async fn connect(
     member: Allowed<ConnectTwilio>,
     Json(req): Json<ConnectRequest>,
 ) -> Result<Json<TwilioConnectionView>, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
     Ok(Json(
-        twilio::connect(&state, org, &req.account_sid, &req.auth_token).await?,
+        twilio::connect(
+            &state.db,
+            &state.twilio,
+            org,
+            &req.account_sid,
+            &req.auth_token,
+        )
+        .await?,
     ))
 }
 
@@ -43,18 +50,20 @@ pub async fn disconnect(
     State(state): State<AppState>,
     member: Allowed<DisconnectTwilio>,
 ) -> Result<Json<TwilioConnectionView>, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
-    Ok(Json(twilio::disconnect(&state, org).await?))
+    let org = twilio::reload(&state.db, member.org_id()).await?;
+    Ok(Json(
+        twilio::disconnect(&state.db, &state.twilio, org).await?,
+    ))
 }
 
 pub async fn subaccount(
     State(state): State<AppState>,
     member: Allowed<ConnectTwilio>,
 ) -> Result<(StatusCode, Json<TwilioConnectionView>), ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
     Ok((
         StatusCode::CREATED,
-        Json(twilio::provision_subaccount(&state, org).await?),
+        Json(twilio::provision_subaccount(&state.db, &state.twilio, org).await?),
     ))
 }
 
@@ -70,8 +79,10 @@ pub async fn unsynced_numbers(
     State(state): State<AppState>,
     member: Allowed<ListTwilio>,
 ) -> Result<Json<Vec<UnsyncedNumber>>, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
-    Ok(Json(phone_numbers::import::unsynced(&state, &org).await?))
+    let org = twilio::reload(&state.db, member.org_id()).await?;
+    Ok(Json(
+        phone_numbers::import::unsynced(&state.db, &state.twilio, &org).await?,
+    ))
 }
 
 #[derive(Deserialize)]
@@ -84,9 +95,9 @@ pub async fn sync_numbers(
     member: Allowed<CreatePhone>,
     Json(req): Json<SyncRequest>,
 ) -> Result<Json<ImportResult>, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
     Ok(Json(
-        phone_numbers::import::sync(&state, &org, &req.numbers).await?,
+        phone_numbers::import::sync(&state.db, &state.twilio, &org, &req.numbers).await?,
     ))
 }
 
@@ -100,9 +111,9 @@ pub async fn search_available_numbers(
     member: Allowed<ListTwilio>,
     Json(req): Json<SearchRequest>,
 ) -> Result<Json<Vec<AvailableNumber>>, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
     Ok(Json(
-        phone_numbers::buy::search(&state, &org, &req.area_code).await?,
+        phone_numbers::buy::search(&state.twilio, &org, &req.area_code).await?,
     ))
 }
 
@@ -116,8 +127,8 @@ pub async fn buy_phone_number(
     member: Allowed<CreatePhone>,
     Json(req): Json<BuyRequest>,
 ) -> Result<(StatusCode, Json<PhoneView>), ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
-    let bought = phone_numbers::buy::buy(&state, &org, &req.phone_number).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
+    let bought = phone_numbers::buy::buy(&state.db, &state.twilio, &org, &req.phone_number).await?;
     Ok((StatusCode::CREATED, Json(bought.into())))
 }
 
@@ -136,9 +147,10 @@ pub async fn configure_phone_voice(
     member: Allowed<UpdateTwilioNumber>,
     Json(req): Json<PhoneNumberRequest>,
 ) -> Result<Json<ConfigureVoiceResponse>, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
     let previous_voice_url =
-        phone_numbers::voice::configure(&state, &org, req.phone_number_id).await?;
+        phone_numbers::voice::configure(&state.db, &state.twilio, &org, req.phone_number_id)
+            .await?;
     Ok(Json(ConfigureVoiceResponse { previous_voice_url }))
 }
 
@@ -147,7 +159,7 @@ pub async fn restore_phone_voice(
     member: Allowed<UpdateTwilioNumber>,
     Json(req): Json<PhoneNumberRequest>,
 ) -> Result<StatusCode, ApiError> {
-    let org = twilio::reload(&state, member.org_id()).await?;
-    phone_numbers::voice::restore(&state, &org, req.phone_number_id).await?;
+    let org = twilio::reload(&state.db, member.org_id()).await?;
+    phone_numbers::voice::restore(&state.db, &state.twilio, &org, req.phone_number_id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 
 use super::session::{read_cookie, set_cookie};
 use crate::app::AppState;
-use crate::dashboard::PageError;
+use crate::error::PageError;
 
 pub const COOKIE: &str = "loquent_csrf";
 pub const FIELD: &str = "csrf_token";

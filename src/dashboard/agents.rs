@@ -11,11 +11,11 @@ use uuid::Uuid;
 use super::settings::NoFields;
 use super::{Chrome, PageError, PageMember, render};
 use crate::agents::config::{LookupInput, Tools, VadInput};
-use crate::agents::{self, AgentInput, ConfigInput, Provider, RealtimeConfig};
+use crate::agents::{self, AgentError, AgentInput, ConfigInput, Provider, RealtimeConfig};
 use crate::app::AppState;
 use crate::auth::csrf::CsrfForm;
 use crate::entity::agent;
-use crate::error::{ApiError, FieldError, Path};
+use crate::error::{FieldError, Path};
 
 /// The form as posted, and as shown again: every value as typed.
 #[derive(Default, Deserialize)]
@@ -304,9 +304,9 @@ pub async fn create(
     if !errors.is_empty() {
         return Ok(view.rejected(all_problems(input, errors, None, &state)));
     }
-    match agents::save::create(&state, page.member.org_id(), input).await {
+    match agents::save::create(&state.db, state.agent_rules(), page.member.org_id(), input).await {
         Ok(_) => Ok(Redirect::to("/agents").into_response()),
-        Err(ApiError::InvalidFields(errors)) => Ok(view.rejected(errors)),
+        Err(AgentError::InvalidFields(errors)) => Ok(view.rejected(errors)),
         Err(e) => Err(e.into()),
     }
 }
@@ -337,9 +337,9 @@ pub async fn save(
         let previous = RealtimeConfig::from_json(&current.realtime_config);
         return Ok(view.rejected(all_problems(input, errors, Some(&previous), &state)));
     }
-    match agents::save::update(&state, org, id, input).await {
+    match agents::save::update(&state.db, state.agent_rules(), org, id, input).await {
         Ok(_) => Ok(Redirect::to("/agents").into_response()),
-        Err(ApiError::InvalidFields(errors)) => Ok(view.rejected(errors)),
+        Err(AgentError::InvalidFields(errors)) => Ok(view.rejected(errors)),
         Err(e) => Err(e.into()),
     }
 }

@@ -97,7 +97,8 @@ pub async fn signup(
         &form.password,
         &form.organization_name,
     )
-    .await;
+    .await
+    .map_err(ApiError::from);
     match result {
         Ok(account) => {
             let token = session::start(
@@ -136,7 +137,10 @@ pub async fn login(
     Extension(csrf): Extension<CsrfToken>,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    match crate::users::login::authenticate(&state.db, &form.email, &form.password).await {
+    let result = crate::users::login::authenticate(&state.db, &form.email, &form.password)
+        .await
+        .map_err(ApiError::from);
+    match result {
         Ok((user, member)) => {
             let token =
                 session::start(&state.db, &state.config, user.id, member.organization_id).await?;

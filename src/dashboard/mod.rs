@@ -8,7 +8,6 @@ pub mod twilio;
 
 use askama::Template;
 use axum::extract::FromRequestParts;
-use axum::http::StatusCode;
 use axum::http::request::Parts;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
@@ -16,6 +15,7 @@ use crate::app::AppState;
 use crate::auth::CurrentMember;
 use crate::auth::csrf::CsrfToken;
 use crate::error::ApiError;
+pub use crate::error::PageError;
 
 /// What every signed-in page's layout needs.
 pub struct Chrome {
@@ -63,84 +63,6 @@ impl FromRequestParts<AppState> for PageMember {
             }),
             Err(ApiError::Unauthorized) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(PageError::from(e).into_response()),
-        }
-    }
-}
-
-#[derive(Template)]
-#[template(path = "error.html")]
-struct ErrorPage<'a> {
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-}
-
-/// A dashboard failure, shown as a page rather than JSON.
-#[derive(Debug)]
-pub struct PageError {
-    status: StatusCode,
-    message: String,
-}
-
-impl PageError {
-    pub fn bad_request(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::BAD_REQUEST,
-            message: message.into(),
-        }
-    }
-
-    pub fn forbidden(message: impl Into<String>) -> Self {
-        Self {
-            status: StatusCode::FORBIDDEN,
-            message: message.into(),
-        }
-    }
-
-    /// What the person is told (server-side details stay in the log).
-    pub fn message(&self) -> &str {
-        &self.message
-    }
-
-    pub fn not_found() -> Self {
-        Self {
-            status: StatusCode::NOT_FOUND,
-            message: "There is nothing at this address.".into(),
-        }
-    }
-}
-
-impl From<ApiError> for PageError {
-    fn from(err: ApiError) -> Self {
-        let status = err.status();
-        let message = if status.is_server_error() {
-            // Logged by the API error's own conversion below; the page says only this.
-            tracing::error!(error = ?err, "page failed");
-            "Something went wrong on our side. Try again in a moment.".to_owned()
-        } else {
-            err.to_string()
-        };
-        Self { status, message }
-    }
-}
-
-impl From<sea_orm::DbErr> for PageError {
-    fn from(err: sea_orm::DbErr) -> Self {
-        ApiError::from(err).into()
-    }
-}
-
-impl IntoResponse for PageError {
-    fn into_response(self) -> Response {
-        let title = self.status.canonical_reason().unwrap_or("Error");
-        let page = ErrorPage {
-            status: self.status.as_u16(),
-            title,
-            message: &self.message,
-        };
-        match page.render() {
-            Ok(html) => (self.status, Html(html)).into_response(),
-            Err(_) => (self.status, self.message).into_response(),
         }
     }
 }

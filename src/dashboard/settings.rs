@@ -172,6 +172,7 @@ pub async fn add_member(
         )
         .await
         .map(|_| ())
+        .map_err(ApiError::from)
     }
     .await;
     act(&state, &page, result).await
@@ -185,7 +186,9 @@ pub async fn set_member_roles(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Member:Instance:Update")?;
-        members::set_roles(&state.db, page.member.org_id(), id, &role_ids(&form)?).await
+        members::set_roles(&state.db, page.member.org_id(), id, &role_ids(&form)?)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     act(&state, &page, result).await
@@ -202,7 +205,9 @@ pub async fn remove_member(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Member:Instance:Delete")?;
-        members::remove_member(&state.db, page.member.org_id(), id).await
+        members::remove_member(&state.db, page.member.org_id(), id)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     act(&state, &page, result).await
@@ -229,6 +234,7 @@ pub async fn create_role(
         )
         .await
         .map(|_| ())
+        .map_err(ApiError::from)
     }
     .await;
     act(&state, &page, result).await
@@ -242,7 +248,9 @@ pub async fn delete_role(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Role:Instance:Delete")?;
-        roles::delete_role(&state.db, page.member.org_id(), id).await
+        roles::delete_role(&state.db, page.member.org_id(), id)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     act(&state, &page, result).await

@@ -209,7 +209,7 @@ async fn build(
     error: Option<(Section, String)>,
 ) -> Result<(StatusCode, TwilioPage), PageError> {
     let member = &page.member;
-    let connection = twilio::view(state, org);
+    let connection = state.twilio.view(org);
     let can_list = member.can("Phone:Collection:List");
     let numbers = if can_list {
         phone_numbers::list(&state.db, org.id)
@@ -227,7 +227,9 @@ async fn build(
     if connection.connected && query.fetch.is_some() {
         let listed = async {
             member.require("Twilio:Collection:List")?;
-            import::unsynced(state, org).await
+            import::unsynced(&state.db, &state.twilio, org)
+                .await
+                .map_err(ApiError::from)
         }
         .await;
         match listed {
@@ -241,7 +243,9 @@ async fn build(
     if let Some(area_code) = query.area_code.as_deref().filter(|_| connection.connected) {
         let found = async {
             member.require("Twilio:Collection:List")?;
-            buy::search(state, org, area_code).await
+            buy::search(&state.twilio, org, area_code)
+                .await
+                .map_err(ApiError::from)
         }
         .await;
         match found {
@@ -289,7 +293,7 @@ pub async fn page(
     page: PageMember,
     Query(query): Query<PageQuery>,
 ) -> Result<Response, PageError> {
-    let org = twilio::reload(&state, page.member.org_id()).await?;
+    let org = twilio::reload(&state.db, page.member.org_id()).await?;
     let (status, body) = build(&state, &page, &org, &query, None).await?;
     Ok((status, render(&body)).into_response())
 }
@@ -308,7 +312,7 @@ async fn failed(
     typed_sid: Option<String>,
 ) -> Result<Response, PageError> {
     let status = err.status();
-    let org = twilio::reload(state, page.member.org_id()).await?;
+    let org = twilio::reload(&state.db, page.member.org_id()).await?;
     let (_, mut body) = build(
         state,
         page,
@@ -338,8 +342,16 @@ pub async fn connect(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Twilio:Collection:Create")?;
-        let org = twilio::reload(&state, page.member.org_id()).await?;
-        twilio::connect(&state, org, form.account_sid.trim(), form.auth_token.trim()).await
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
+        twilio::connect(
+            &state.db,
+            &state.twilio,
+            org,
+            form.account_sid.trim(),
+            form.auth_token.trim(),
+        )
+        .await
+        .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -365,8 +377,10 @@ pub async fn disconnect(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Twilio:Collection:Delete")?;
-        let org = twilio::reload(&state, page.member.org_id()).await?;
-        twilio::disconnect(&state, org).await
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
+        twilio::disconnect(&state.db, &state.twilio, org)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -382,8 +396,10 @@ pub async fn subaccount(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Twilio:Collection:Create")?;
-        let org = twilio::reload(&state, page.member.org_id()).await?;
-        twilio::provision_subaccount(&state, org).await
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
+        twilio::provision_subaccount(&state.db, &state.twilio, org)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -410,8 +426,10 @@ pub async fn import_numbers(
                 "Select at least one number to import.".into(),
             ));
         }
-        let org = twilio::reload(&state, page.member.org_id()).await?;
-        import::sync(&state, &org, &numbers).await
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
+        import::sync(&state.db, &state.twilio, &org, &numbers)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -442,8 +460,10 @@ pub async fn buy_number(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Phone:Collection:Create")?;
-        let org = twilio::reload(&state, page.member.org_id()).await?;
-        buy::buy(&state, &org, &form.phone_number).await
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
+        buy::buy(&state.db, &state.twilio, &org, &form.phone_number)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -477,7 +497,9 @@ pub async fn set_agent(
                     .map_err(|_| ApiError::BadRequest(format!("`{raw}` is not an agent id")))?,
             ),
         };
-        assign::update(&state, page.member.org_id(), id, None, Some(agent_id)).await
+        assign::update(&state.db, page.member.org_id(), id, None, Some(agent_id))
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {
@@ -498,13 +520,15 @@ async fn voice_action(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Twilio:Instance:Update")?;
-        let org = twilio::reload(state, page.member.org_id()).await?;
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
         if configure {
-            voice::configure(state, &org, id).await?;
+            voice::configure(&state.db, &state.twilio, &org, id).await?;
         } else {
-            voice::restore(state, &org, id).await?;
+            voice::restore(&state.db, &state.twilio, &org, id).await?;
         }
-        phone_numbers::find(&state.db, org.id, id).await
+        phone_numbers::find(&state.db, org.id, id)
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     match result {

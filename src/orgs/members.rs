@@ -10,12 +10,12 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::OrgError;
 use super::roles::find_role;
 use crate::auth::password;
 use crate::entity::{member, member_role, role, user};
-use crate::error::ApiError;
-use crate::users::EmailAddress;
 use crate::users::signup::{create_user, find_user_by_email};
+use crate::users::{EmailAddress, UserError};
 
 #[derive(Debug, Serialize)]
 pub struct MemberView {
@@ -34,7 +34,7 @@ pub struct RoleRef {
     pub name: String,
 }
 
-pub async fn list_members(db: &DatabaseConnection, org: Uuid) -> Result<Vec<MemberView>, ApiError> {
+pub async fn list_members(db: &DatabaseConnection, org: Uuid) -> Result<Vec<MemberView>, OrgError> {
     let members = member::Entity::find()
         .filter(member::Column::OrganizationId.eq(org))
         .order_by_asc(member::Column::CreatedAt)
@@ -81,12 +81,12 @@ pub async fn find_member(
     db: &impl sea_orm::ConnectionTrait,
     org: Uuid,
     id: Uuid,
-) -> Result<member::Model, ApiError> {
+) -> Result<member::Model, OrgError> {
     member::Entity::find_by_id(id)
         .filter(member::Column::OrganizationId.eq(org))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound("member"))
+        .ok_or(OrgError::NotFound("member"))
 }
 
 /// Adds a person to `org`. An existing account joins as it is; for a new e-mail an account is
@@ -97,29 +97,25 @@ pub async fn add_member(
     email: &str,
     initial_password: Option<&str>,
     role_ids: &[Uuid],
-) -> Result<Uuid, ApiError> {
-    let email: EmailAddress = email
-        .parse()
-        .map_err(|e: crate::users::email::InvalidEmail| ApiError::Unprocessable(e.to_string()))?;
+) -> Result<Uuid, OrgError> {
+    let email: EmailAddress = email.parse().map_err(UserError::from)?;
     let existing = find_user_by_email(db, &email).await?;
     let hash = match (&existing, initial_password) {
         (Some(_), _) => None,
         (None, Some(pw)) => {
-            password::check_strength(pw).map_err(ApiError::Unprocessable)?;
+            password::check_strength(pw).map_err(UserError::WeakPassword)?;
             Some(
                 password::hash(pw.to_owned())
                     .await
-                    .map_err(ApiError::Internal)?,
+                    .map_err(UserError::Hashing)?,
             )
         }
         (None, None) => {
-            return Err(ApiError::Unprocessable(format!(
-                "{email} has no account yet: give an initial password"
-            )));
+            return Err(OrgError::NeedsInitialPassword(email));
         }
     };
     let role_ids = role_ids.to_vec();
-    db.transaction::<_, Uuid, ApiError>(|txn| {
+    db.transaction::<_, Uuid, OrgError>(|txn| {
         Box::pin(async move {
             let user = match (existing, hash) {
                 (Some(user), _) => user,
@@ -132,7 +128,7 @@ pub async fn add_member(
                 .one(txn)
                 .await?;
             if already.is_some() {
-                return Err(ApiError::Conflict(format!("{email} is already a member")));
+                return Err(OrgError::AlreadyMember(email));
             }
             let now = Utc::now();
             let member = member::ActiveModel {
@@ -150,7 +146,7 @@ pub async fn add_member(
         })
     })
     .await
-    .map_err(ApiError::from)
+    .map_err(crate::db::transaction_error)
 }
 
 /// Replaces a member's roles. Every role must belong to `org`.
@@ -159,9 +155,9 @@ pub async fn set_roles(
     org: Uuid,
     member_id: Uuid,
     role_ids: &[Uuid],
-) -> Result<(), ApiError> {
+) -> Result<(), OrgError> {
     let role_ids = role_ids.to_vec();
-    db.transaction::<_, (), ApiError>(|txn| {
+    db.transaction::<_, (), OrgError>(|txn| {
         Box::pin(async move {
             let member = find_member(txn, org, member_id).await?;
             member_role::Entity::delete_many()
@@ -172,7 +168,7 @@ pub async fn set_roles(
         })
     })
     .await
-    .map_err(ApiError::from)
+    .map_err(crate::db::transaction_error)
 }
 
 async fn assign_roles(
@@ -180,7 +176,7 @@ async fn assign_roles(
     org: Uuid,
     member_id: Uuid,
     role_ids: &[Uuid],
-) -> Result<(), ApiError> {
+) -> Result<(), OrgError> {
     let mut ids = role_ids.to_vec();
     ids.sort_unstable();
     ids.dedup();
@@ -202,12 +198,10 @@ pub async fn remove_member(
     db: &DatabaseConnection,
     org: Uuid,
     member_id: Uuid,
-) -> Result<(), ApiError> {
+) -> Result<(), OrgError> {
     let member = find_member(db, org, member_id).await?;
     if member.is_owner {
-        return Err(ApiError::Conflict(
-            "the organization's owner cannot be removed".into(),
-        ));
+        return Err(OrgError::OwnerCannotBeRemoved);
     }
     member::Entity::delete_by_id(member.id).exec(db).await?;
     // Their sessions acting for this organization end with the membership.

@@ -3,3 +3,28 @@
 pub mod members;
 pub mod roles;
 pub mod twilio;
+
+use crate::users::{EmailAddress, UserError};
+
+/// Why a change to an organization's members or roles was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum OrgError {
+    /// Another organization's member or role is "not found" too, never "forbidden".
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0} has no account yet: give an initial password")]
+    NeedsInitialPassword(EmailAddress),
+    #[error("{0} is already a member")]
+    AlreadyMember(EmailAddress),
+    #[error("the organization's owner cannot be removed")]
+    OwnerCannotBeRemoved,
+    #[error("role name must be 1 to 60 characters")]
+    InvalidRoleName,
+    #[error("a role named `{0}` already exists")]
+    RoleNameTaken(String),
+    /// Creating the new member's account failed (bad e-mail, weak password, ...).
+    #[error(transparent)]
+    Account(#[from] UserError),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}

@@ -8,9 +8,9 @@ use sea_orm::{
 use serde::Serialize;
 use uuid::Uuid;
 
+use super::OrgError;
 use crate::auth::Permission;
 use crate::entity::role;
-use crate::error::ApiError;
 
 #[derive(Debug, Serialize)]
 pub struct RoleView {
@@ -43,12 +43,10 @@ pub fn permission_strings(value: &serde_json::Value) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn check_name(name: &str) -> Result<String, ApiError> {
+fn check_name(name: &str) -> Result<String, OrgError> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 60 {
-        return Err(ApiError::Unprocessable(
-            "role name must be 1 to 60 characters".into(),
-        ));
+        return Err(OrgError::InvalidRoleName);
     }
     Ok(name.to_owned())
 }
@@ -63,7 +61,7 @@ fn to_json(permissions: &[Permission]) -> serde_json::Value {
 pub async fn list_roles(
     db: &impl ConnectionTrait,
     org: Uuid,
-) -> Result<Vec<role::Model>, ApiError> {
+) -> Result<Vec<role::Model>, OrgError> {
     Ok(role::Entity::find()
         .filter(role::Column::OrganizationId.eq(org))
         .order_by_asc(role::Column::Name)
@@ -76,18 +74,18 @@ pub async fn find_role(
     db: &impl ConnectionTrait,
     org: Uuid,
     id: Uuid,
-) -> Result<role::Model, ApiError> {
+) -> Result<role::Model, OrgError> {
     role::Entity::find_by_id(id)
         .filter(role::Column::OrganizationId.eq(org))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound("role"))
+        .ok_or(OrgError::NotFound("role"))
 }
 
-fn name_taken(e: sea_orm::DbErr, name: &str) -> ApiError {
+fn name_taken(e: sea_orm::DbErr, name: &str) -> OrgError {
     match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::Conflict(format!("a role named `{name}` already exists"))
+            OrgError::RoleNameTaken(name.to_owned())
         }
         _ => e.into(),
     }
@@ -98,7 +96,7 @@ pub async fn create_role(
     org: Uuid,
     name: &str,
     permissions: &[Permission],
-) -> Result<role::Model, ApiError> {
+) -> Result<role::Model, OrgError> {
     let name = check_name(name)?;
     let now = Utc::now();
     role::ActiveModel {
@@ -120,7 +118,7 @@ pub async fn update_role(
     id: Uuid,
     name: Option<&str>,
     permissions: Option<&[Permission]>,
-) -> Result<role::Model, ApiError> {
+) -> Result<role::Model, OrgError> {
     let existing = find_role(db, org, id).await?;
     let mut active = existing.into_active_model();
     let mut new_name = String::new();
@@ -138,7 +136,7 @@ pub async fn update_role(
         .map_err(|e| name_taken(e, &new_name))
 }
 
-pub async fn delete_role(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<(), ApiError> {
+pub async fn delete_role(db: &impl ConnectionTrait, org: Uuid, id: Uuid) -> Result<(), OrgError> {
     let role = find_role(db, org, id).await?;
     role::Entity::delete_by_id(role.id).exec(db).await?;
     Ok(())

@@ -1,29 +1,28 @@
 //! Name a number and choose the agent that answers it.
 
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    Set,
+};
 use uuid::Uuid;
 
-use super::find;
-use crate::app::App;
+use super::{NumberError, find};
 use crate::entity::{agent, phone_number};
-use crate::error::ApiError;
 
 /// `PUT /api/phones/{id}`: absent fields stay as they are; `agent_id: null` unassigns.
 pub async fn update(
-    app: &App,
+    db: &DatabaseConnection,
     org_id: Uuid,
     id: Uuid,
     friendly_name: Option<&str>,
     agent_id: Option<Option<Uuid>>,
-) -> Result<phone_number::Model, ApiError> {
-    let number = find(&app.db, org_id, id).await?;
+) -> Result<phone_number::Model, NumberError> {
+    let number = find(db, org_id, id).await?;
     let mut active = number.into_active_model();
     if let Some(name) = friendly_name {
         let name = name.trim();
         if name.is_empty() || name.chars().count() > 64 {
-            return Err(ApiError::Unprocessable(
-                "friendly_name must be 1 to 64 characters".into(),
-            ));
+            return Err(NumberError::BadFriendlyName);
         }
         active.friendly_name = Set(name.to_owned());
     }
@@ -32,12 +31,12 @@ pub async fn update(
             // Another organization's agent is as unknown as a missing one.
             agent::Entity::find_by_id(agent_id)
                 .filter(agent::Column::OrganizationId.eq(org_id))
-                .one(&app.db)
+                .one(db)
                 .await?
-                .ok_or(ApiError::NotFound("agent"))?;
+                .ok_or(NumberError::NotFound("agent"))?;
         }
         active.agent_id = Set(agent_id);
     }
     active.updated_at = Set(chrono::Utc::now());
-    Ok(active.update(&app.db).await?)
+    Ok(active.update(db).await?)
 }

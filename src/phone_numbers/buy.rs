@@ -3,14 +3,12 @@
 
 use loquent_twilio::phone_numbers::{BuyNumber, NumberSearch, VoiceConfig};
 use loquent_twilio::{E164, TwilioError};
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 
-use super::{attach_default_analyzers, new_row, voice_webhook_url};
-use crate::app::App;
+use super::{NumberError, attach_default_analyzers, new_row};
 use crate::entity::{organization, phone_number};
-use crate::error::ApiError;
-use crate::orgs::twilio::{client_for, upstream};
+use crate::orgs::twilio::{TwilioAccounts, TwilioFailure};
 
 /// A number for sale.
 #[derive(Debug, Clone, Serialize)]
@@ -26,25 +24,24 @@ pub struct AvailableNumber {
 
 /// `POST /api/twilio/search-available-numbers {area_code}`: US local numbers.
 pub async fn search(
-    app: &App,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
     area_code: &str,
-) -> Result<Vec<AvailableNumber>, ApiError> {
+) -> Result<Vec<AvailableNumber>, NumberError> {
     let code = area_code.trim();
     if code.len() != 3 || !code.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::BadRequest(
-            "area_code must be three digits, e.g. 415".into(),
-        ));
+        return Err(NumberError::BadAreaCode);
     }
     let search = NumberSearch {
         area_code: code.parse().ok(),
         voice_enabled: Some(true),
         ..NumberSearch::default()
     };
-    let found = client_for(app, org)?
+    let found = accounts
+        .client_for(org)?
         .search_local_numbers("US", &search)
         .await
-        .map_err(|e| upstream("search numbers for sale", &e))?;
+        .map_err(TwilioFailure::to("search numbers for sale"))?;
     Ok(found
         .into_iter()
         .filter_map(|n| {
@@ -65,48 +62,43 @@ pub async fn search(
 
 /// `POST /api/twilio/buy-phone-number {phone_number}`.
 pub async fn buy(
-    app: &App,
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
     phone_number: &str,
-) -> Result<phone_number::Model, ApiError> {
-    let number: E164 = phone_number.trim().parse().map_err(|_| {
-        ApiError::BadRequest(format!(
-            "{phone_number:?} is not a phone number in E.164 form (e.g. +14155550123)"
-        ))
-    })?;
+) -> Result<phone_number::Model, NumberError> {
+    let number: E164 = phone_number
+        .trim()
+        .parse()
+        .map_err(|_| NumberError::NotE164(phone_number.to_owned()))?;
     let taken = phone_number::Entity::find()
         .filter(phone_number::Column::Number.eq(number.as_str()))
-        .one(&app.db)
+        .one(db)
         .await?;
     if taken.is_some() {
-        return Err(ApiError::Conflict(format!(
-            "{} is already in use on this server",
-            number.as_str()
-        )));
+        return Err(NumberError::InUse(number.as_str().to_owned()));
     }
     let order = BuyNumber {
         phone_number: number.clone(),
-        voice: VoiceConfig::webhook(voice_webhook_url(app)),
+        voice: VoiceConfig::webhook(accounts.voice_webhook_url()),
     };
-    let bought = client_for(app, org)?
+    let sold = || NumberError::NotFound("available phone number (it may have been sold)");
+    let bought = accounts
+        .client_for(org)?
         .buy_phone_number(&order)
         .await
         .map_err(|e| match e {
             // 21422: not available / not for sale any more; 21452: no numbers found.
-            TwilioError::Api(ref api) if matches!(api.code, Some(21422 | 21452)) => {
-                ApiError::NotFound("available phone number (it may have been sold)")
-            }
-            TwilioError::NotFound(_) => {
-                ApiError::NotFound("available phone number (it may have been sold)")
-            }
-            other => upstream("buy the number", &other),
+            TwilioError::Api(ref api) if matches!(api.code, Some(21422 | 21452)) => sold(),
+            TwilioError::NotFound(_) => sold(),
+            other => TwilioFailure::to("buy the number")(other).into(),
         })?;
     let mut row = new_row(org.id, &number, &bought);
     // The purchase set our voice URL on a number that had none: configured, nothing to restore
     // but an empty URL (seed 004's "" state), so Configure Voice does not run twice.
     row.previous_voice_url = Set(Some(String::new()));
-    let row = row.insert(&app.db).await?;
-    let analyzers = attach_default_analyzers(&app.db, org.id, row.id).await?;
+    let row = row.insert(db).await?;
+    let analyzers = attach_default_analyzers(db, org.id, row.id).await?;
     tracing::info!(org_id = %org.id, number = %row.number, analyzers, "number bought");
     Ok(row)
 }

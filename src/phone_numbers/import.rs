@@ -6,14 +6,12 @@ use std::collections::HashSet;
 use futures_util::TryStreamExt as _;
 use loquent_twilio::E164;
 use loquent_twilio::phone_numbers::IncomingPhoneNumber;
-use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use super::{attach_default_analyzers, new_row};
-use crate::app::App;
+use super::{NumberError, attach_default_analyzers, new_row};
 use crate::entity::{organization, phone_number};
-use crate::error::ApiError;
-use crate::orgs::twilio::{client_for, upstream};
+use crate::orgs::twilio::{TwilioAccounts, TwilioFailure};
 
 /// A number on the Twilio account that Loquent does not have yet.
 #[derive(Debug, Clone, Serialize)]
@@ -34,27 +32,30 @@ pub struct ImportResult {
 }
 
 async fn twilio_numbers(
-    app: &App,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
-) -> Result<Vec<IncomingPhoneNumber>, ApiError> {
-    client_for(app, org)?
+) -> Result<Vec<IncomingPhoneNumber>, NumberError> {
+    Ok(accounts
+        .client_for(org)?
         .list_incoming_phone_numbers(None)
         .try_collect()
         .await
-        .map_err(|e| upstream("list the account's phone numbers", &e))
+        .map_err(TwilioFailure::to("list the account's phone numbers"))?)
 }
 
-async fn known_numbers(app: &App) -> Result<Vec<phone_number::Model>, ApiError> {
-    Ok(phone_number::Entity::find().all(&app.db).await?)
+/// Every number on the server, whichever organization has it: a number belongs to one only.
+async fn known_numbers(db: &DatabaseConnection) -> Result<Vec<phone_number::Model>, DbErr> {
+    phone_number::Entity::find().all(db).await
 }
 
 /// `POST /api/twilio/get-unsynced-numbers`.
 pub async fn unsynced(
-    app: &App,
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
-) -> Result<Vec<UnsyncedNumber>, ApiError> {
-    let on_twilio = twilio_numbers(app, org).await?;
-    let known: HashSet<String> = known_numbers(app)
+) -> Result<Vec<UnsyncedNumber>, NumberError> {
+    let on_twilio = twilio_numbers(accounts, org).await?;
+    let known: HashSet<String> = known_numbers(db)
         .await?
         .into_iter()
         .map(|n| n.number)
@@ -75,24 +76,23 @@ pub async fn unsynced(
 
 /// `POST /api/twilio/sync-numbers {numbers}`: import the selected numbers.
 pub async fn sync(
-    app: &App,
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
     requested: &[String],
-) -> Result<ImportResult, ApiError> {
+) -> Result<ImportResult, NumberError> {
     if requested.is_empty() {
-        return Err(ApiError::BadRequest("select at least one number".into()));
+        return Err(NumberError::NothingSelected);
     }
     let mut wanted = Vec::new();
     for raw in requested {
-        let number: E164 = raw.parse().map_err(|_| {
-            ApiError::BadRequest(format!("{raw:?} is not a phone number in E.164 form"))
-        })?;
+        let number: E164 = raw.parse().map_err(|_| NumberError::NotE164(raw.clone()))?;
         if !wanted.contains(&number) {
             wanted.push(number);
         }
     }
-    let on_twilio = twilio_numbers(app, org).await?;
-    let known = known_numbers(app).await?;
+    let on_twilio = twilio_numbers(accounts, org).await?;
+    let known = known_numbers(db).await?;
     let mut result = ImportResult::default();
     for number in wanted {
         if let Some(existing) = known.iter().find(|n| n.number == number.as_str()) {
@@ -111,9 +111,9 @@ pub async fn sync(
             continue;
         };
         let row = new_row(org.id, &number, found);
-        match row.insert(&app.db).await {
+        match row.insert(db).await {
             Ok(inserted) => {
-                attach_default_analyzers(&app.db, org.id, inserted.id).await?;
+                attach_default_analyzers(db, org.id, inserted.id).await?;
                 result.imported += 1;
             }
             // Lost a race with another import of the same number: it exists now.
@@ -121,7 +121,7 @@ pub async fn sync(
                 let mine = phone_number::Entity::find()
                     .filter(phone_number::Column::Number.eq(number.as_str()))
                     .filter(phone_number::Column::OrganizationId.eq(org.id))
-                    .one(&app.db)
+                    .one(db)
                     .await?
                     .is_some();
                 if mine {

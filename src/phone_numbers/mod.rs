@@ -14,9 +14,43 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 use serde::Serialize;
 use uuid::Uuid;
 
-use crate::app::App;
 use crate::entity::phone_number;
-use crate::error::ApiError;
+use crate::orgs::twilio::{TwilioAccountError, TwilioFailure};
+
+/// Why something asked of the organization's numbers did not happen.
+#[derive(Debug, thiserror::Error)]
+pub enum NumberError {
+    /// Another organization's number (or agent) is as unknown as a missing one.
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{0:?} is not a phone number in E.164 form (e.g. +14155550123)")]
+    NotE164(String),
+    #[error("area_code must be three digits, e.g. 415")]
+    BadAreaCode,
+    #[error("select at least one number")]
+    NothingSelected,
+    #[error("{0} is already in use on this server")]
+    InUse(String),
+    #[error("friendly_name must be 1 to 64 characters")]
+    BadFriendlyName,
+    #[error(
+        "voice webhooks are configured per number only on an organization's own Twilio \
+         account (BYO); numbers bought through Loquent are configured already"
+    )]
+    NotByo,
+    #[error("{0} has no Twilio phone number SID; import it from Twilio again")]
+    NoTwilioSid(String),
+    #[error("{0} is already configured; restore it first")]
+    AlreadyConfigured(String),
+    #[error("{0} is not configured; there is nothing to restore")]
+    NotConfigured(String),
+    #[error(transparent)]
+    Account(#[from] TwilioAccountError),
+    #[error(transparent)]
+    Twilio(#[from] TwilioFailure),
+    #[error("database error")]
+    Database(#[from] sea_orm::DbErr),
+}
 
 /// Seed 004's `PhoneNumberSummary`: what the Configure Voice Webhooks section needs.
 #[derive(Debug, Clone, Serialize)]
@@ -70,12 +104,12 @@ impl From<phone_number::Model> for PhoneView {
 pub async fn list(
     db: &impl ConnectionTrait,
     org_id: Uuid,
-) -> Result<Vec<phone_number::Model>, ApiError> {
-    Ok(phone_number::Entity::find()
+) -> Result<Vec<phone_number::Model>, sea_orm::DbErr> {
+    phone_number::Entity::find()
         .filter(phone_number::Column::OrganizationId.eq(org_id))
         .order_by_asc(phone_number::Column::Number)
         .all(db)
-        .await?)
+        .await
 }
 
 /// One of the organization's numbers; another organization's is "not found".
@@ -83,12 +117,12 @@ pub async fn find(
     db: &impl ConnectionTrait,
     org_id: Uuid,
     id: Uuid,
-) -> Result<phone_number::Model, ApiError> {
+) -> Result<phone_number::Model, NumberError> {
     phone_number::Entity::find_by_id(id)
         .filter(phone_number::Column::OrganizationId.eq(org_id))
         .one(db)
         .await?
-        .ok_or(ApiError::NotFound("phone number"))
+        .ok_or(NumberError::NotFound("phone number"))
 }
 
 /// A new row for `number`, an incoming number of the organization's Twilio account, not yet
@@ -117,19 +151,13 @@ pub fn new_row(
     }
 }
 
-/// Where Twilio must send this server's inbound calls.
-pub fn voice_webhook_url(app: &App) -> String {
-    let base = app.config.public_url.as_str().trim_end_matches('/');
-    format!("{base}/twilio/voice")
-}
-
 /// Give a new number the organization's default analyzers (active ones), as the seeds' buy flow
 /// does, so its calls are analyzed without further setup.
 pub async fn attach_default_analyzers(
     db: &impl ConnectionTrait,
     org_id: Uuid,
     phone_number_id: Uuid,
-) -> Result<usize, ApiError> {
+) -> Result<usize, sea_orm::DbErr> {
     use sea_orm::{ActiveModelTrait, Set};
 
     use crate::entity::{analyzer, phone_number_analyzer};

@@ -9,60 +9,52 @@ use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::{find, voice_webhook_url};
-use crate::app::App;
-use crate::entity::{organization, phone_number};
-use crate::error::ApiError;
-use crate::orgs::twilio::{client_for, upstream};
+use sea_orm::DatabaseConnection;
 
-fn require_byo(org: &organization::Model) -> Result<(), ApiError> {
+use super::{NumberError, find};
+use crate::entity::{organization, phone_number};
+use crate::orgs::twilio::{TwilioAccounts, TwilioFailure};
+
+fn require_byo(org: &organization::Model) -> Result<(), NumberError> {
     if org.byo_twilio {
         Ok(())
     } else {
-        Err(ApiError::BadRequest(
-            "voice webhooks are configured per number only on an organization's own Twilio \
-             account (BYO); numbers bought through Loquent are configured already"
-                .into(),
-        ))
+        Err(NumberError::NotByo)
     }
 }
 
-fn twilio_sid(number: &phone_number::Model) -> Result<PhoneNumberSid, ApiError> {
+fn twilio_sid(number: &phone_number::Model) -> Result<PhoneNumberSid, NumberError> {
     number
         .twilio_sid
         .as_deref()
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            ApiError::BadRequest(format!(
-                "{} has no Twilio phone number SID; import it from Twilio again",
-                number.number
-            ))
-        })
+        .ok_or_else(|| NumberError::NoTwilioSid(number.number.clone()))
 }
 
 /// Point the number at us, remembering where it pointed. Returns the previous URL (`None` when
 /// Twilio had none).
 pub async fn configure(
-    app: &App,
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
     id: Uuid,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, NumberError> {
     require_byo(org)?;
-    let number = find(&app.db, org.id, id).await?;
+    let number = find(db, org.id, id).await?;
     if number.previous_voice_url.is_some() {
-        return Err(already_configured(&number));
+        return Err(NumberError::AlreadyConfigured(number.number));
     }
     let sid = twilio_sid(&number)?;
-    let twilio = client_for(app, org)?;
+    let twilio = accounts.client_for(org)?;
     let current = twilio
         .fetch_incoming_phone_number(&sid)
         .await
-        .map_err(|e| upstream("read the number's voice URL", &e))?;
+        .map_err(TwilioFailure::to("read the number's voice URL"))?;
     let previous = current.voice_url.unwrap_or_default();
     twilio
-        .update_incoming_phone_number(&sid, &VoiceConfig::webhook(voice_webhook_url(app)))
+        .update_incoming_phone_number(&sid, &VoiceConfig::webhook(accounts.voice_webhook_url()))
         .await
-        .map_err(|e| upstream("set the number's voice URL", &e))?;
+        .map_err(TwilioFailure::to("set the number's voice URL"))?;
     // Only a number still unconfigured is claimed: two concurrent clicks save the URL once.
     let saved = phone_number::Entity::update_many()
         .col_expr(
@@ -76,14 +68,14 @@ pub async fn configure(
         .filter(phone_number::Column::Id.eq(number.id))
         .filter(phone_number::Column::OrganizationId.eq(org.id))
         .filter(phone_number::Column::PreviousVoiceUrl.is_null())
-        .exec(&app.db)
+        .exec(db)
         .await;
     match saved {
         Ok(result) if result.rows_affected == 1 => {
             tracing::info!(org_id = %org.id, number = %number.number, "voice URL configured");
             Ok(Some(previous).filter(|u| !u.is_empty()))
         }
-        Ok(_) => Err(already_configured(&number)),
+        Ok(_) => Err(NumberError::AlreadyConfigured(number.number)),
         Err(e) => {
             // Put Twilio back so that a retry starts from the true previous URL.
             let back = restore_config(&previous);
@@ -93,13 +85,6 @@ pub async fn configure(
             Err(e.into())
         }
     }
-}
-
-fn already_configured(number: &phone_number::Model) -> ApiError {
-    ApiError::BadRequest(format!(
-        "{} is already configured; restore it first",
-        number.number
-    ))
 }
 
 fn restore_config(previous: &str) -> VoiceConfig {
@@ -114,21 +99,23 @@ fn restore_config(previous: &str) -> VoiceConfig {
 }
 
 /// Put the saved URL back on Twilio (an empty one clears it) and forget it.
-pub async fn restore(app: &App, org: &organization::Model, id: Uuid) -> Result<(), ApiError> {
+pub async fn restore(
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
+    org: &organization::Model,
+    id: Uuid,
+) -> Result<(), NumberError> {
     require_byo(org)?;
-    let number = find(&app.db, org.id, id).await?;
+    let number = find(db, org.id, id).await?;
     let Some(previous) = number.previous_voice_url.clone() else {
-        return Err(ApiError::BadRequest(format!(
-            "{} is not configured; there is nothing to restore",
-            number.number
-        )));
+        return Err(NumberError::NotConfigured(number.number));
     };
     let sid = twilio_sid(&number)?;
-    let twilio = client_for(app, org)?;
+    let twilio = accounts.client_for(org)?;
     twilio
         .update_incoming_phone_number(&sid, &restore_config(&previous))
         .await
-        .map_err(|e| upstream("restore the number's voice URL", &e))?;
+        .map_err(TwilioFailure::to("restore the number's voice URL"))?;
     phone_number::Entity::update_many()
         .col_expr(
             phone_number::Column::PreviousVoiceUrl,
@@ -140,7 +127,7 @@ pub async fn restore(app: &App, org: &organization::Model, id: Uuid) -> Result<(
         )
         .filter(phone_number::Column::Id.eq(number.id))
         .filter(phone_number::Column::OrganizationId.eq(org.id))
-        .exec(&app.db)
+        .exec(db)
         .await?;
     tracing::info!(org_id = %org.id, number = %number.number, "voice URL restored");
     Ok(())

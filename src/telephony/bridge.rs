@@ -36,7 +36,7 @@ use tokio::sync::mpsc;
 use tokio::time::Sleep;
 
 use super::media_socket::{self, Incoming, TwilioSocket};
-use super::session::{AgentSetup, Session, connect};
+use super::session::{AgentSetup, Session};
 use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
 use super::wake::{self, ConnectionSocket, WakeThreshold};
 use super::writer::CallWrite;
@@ -256,7 +256,11 @@ impl Bridge {
                 if let Some(Err(error)) = claimed {
                     tracing::warn!(%error, "pre-warmed session failed; connecting again");
                 }
-                connect(&self.state, &self.ctx.setup.session)
+                self.state
+                    .live
+                    .prewarmed
+                    .providers()
+                    .connect(&self.ctx.setup.session)
                     .await
                     .map_err(|e| e.to_string())?
             }
@@ -721,9 +725,9 @@ impl Bridge {
         let call_sid = self.ctx.call.call_sid.clone();
         tokio::spawn(async move {
             let done = match &ending.farewell {
-                Farewell::HangUp => tools::hang_up(&state, &org, &call_sid).await,
+                Farewell::HangUp => tools::hang_up(&state.twilio, &org, &call_sid).await,
                 Farewell::Transfer(number) => {
-                    tools::transfer(&state, &org, &call_sid, number).await
+                    tools::transfer(&state.twilio, &org, &call_sid, number).await
                 }
             };
             match done {
@@ -740,8 +744,13 @@ impl Bridge {
             .say(loquent_twilio::twiml::Say::new(APOLOGY))
             .hangup();
         let update = loquent_twilio::calls::CallUpdate::twiml(&twiml);
-        if let Err(why) =
-            tools::update_call(&self.state, &self.ctx.org, &self.ctx.call.call_sid, update).await
+        if let Err(why) = tools::update_call(
+            &self.state.twilio,
+            &self.ctx.org,
+            &self.ctx.call.call_sid,
+            update,
+        )
+        .await
         {
             tracing::warn!(why, "could not play the apology");
         }

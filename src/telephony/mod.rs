@@ -19,7 +19,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
-use session::Prewarmed;
+use session::{Prewarmed, Providers};
 use writer::CallWriter;
 
 /// Process-wide state of live calls.
@@ -29,9 +29,9 @@ pub struct LiveCalls {
 }
 
 impl LiveCalls {
-    pub fn start(db: DatabaseConnection) -> Self {
+    pub fn start(db: DatabaseConnection, providers: Providers) -> Self {
         Self {
-            prewarmed: Arc::new(Prewarmed::default()),
+            prewarmed: Arc::new(Prewarmed::new(providers)),
             writer: CallWriter::start(db),
         }
     }

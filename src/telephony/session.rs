@@ -19,7 +19,7 @@ use serde_json::json;
 use tokio::task::JoinHandle;
 
 use crate::agents::config::{RealtimeConfig as AgentConfig, Tools};
-use crate::app::App;
+use crate::config::{Config, Secret};
 use crate::entity::agent;
 use crate::secrets::SecretBox;
 
@@ -125,60 +125,90 @@ fn tools(enabled: &Tools, transfer_numbers: &[E164], lookup: bool) -> Vec<ToolSp
     tools
 }
 
-/// Opens a session with the agent's provider, using the server's provider settings.
-pub async fn connect(app: &App, config: &RealtimeConfig) -> Result<Session, RealtimeError> {
-    let key = |secret: &Option<crate::config::Secret<String>>| {
-        secret
-            .as_ref()
-            .map(|s| s.expose().clone())
-            .unwrap_or_default()
-    };
-    let batch = app.config.uplink_batch;
-    Ok(match config.provider {
-        Provider::OpenAi => {
-            let mut client = OpenAiRealtime::new(
-                app.config.openai_base_url.as_str(),
-                key(&app.config.openai_api_key),
-            );
-            if let Some(batch) = batch {
-                client = client.with_uplink_batch(batch);
-            }
-            Box::new(client.connect(config).await?)
+/// The server's speech providers: where they are, their keys, and how much caller audio goes up
+/// per message.
+#[derive(Clone)]
+pub struct Providers {
+    openai_base_url: url::Url,
+    openai_api_key: Option<Secret<String>>,
+    gemini_base_url: url::Url,
+    gemini_api_key: Option<Secret<String>>,
+    uplink_batch: Option<Duration>,
+}
+
+impl Providers {
+    pub fn from_config(config: &Config) -> Self {
+        Self {
+            openai_base_url: config.openai_base_url.clone(),
+            openai_api_key: config.openai_api_key.clone(),
+            gemini_base_url: config.gemini_base_url.clone(),
+            gemini_api_key: config.gemini_api_key.clone(),
+            uplink_batch: config.uplink_batch,
         }
-        Provider::Gemini => {
-            let mut client = GeminiLive::new(
-                app.config.gemini_base_url.as_str(),
-                key(&app.config.gemini_api_key),
-            )
-            .with_transcription(true);
-            if let Some(batch) = batch {
-                client = client.with_uplink_batch(batch);
+    }
+
+    /// Opens a session with the agent's provider.
+    pub async fn connect(&self, config: &RealtimeConfig) -> Result<Session, RealtimeError> {
+        let key = |secret: &Option<Secret<String>>| {
+            secret
+                .as_ref()
+                .map(|s| s.expose().clone())
+                .unwrap_or_default()
+        };
+        Ok(match config.provider {
+            Provider::OpenAi => {
+                let mut client =
+                    OpenAiRealtime::new(self.openai_base_url.as_str(), key(&self.openai_api_key));
+                if let Some(batch) = self.uplink_batch {
+                    client = client.with_uplink_batch(batch);
+                }
+                Box::new(client.connect(config).await?)
             }
-            Box::new(client.connect(config).await?)
-        }
-    })
+            Provider::Gemini => {
+                let mut client =
+                    GeminiLive::new(self.gemini_base_url.as_str(), key(&self.gemini_api_key))
+                        .with_transcription(true);
+                if let Some(batch) = self.uplink_batch {
+                    client = client.with_uplink_batch(batch);
+                }
+                Box::new(client.connect(config).await?)
+            }
+        })
+    }
 }
 
 /// Sessions opened for calls whose media stream has not started yet, by Call SID.
-#[derive(Default)]
 pub struct Prewarmed {
+    providers: Providers,
     pending: Mutex<HashMap<String, Connecting>>,
 }
 
 impl Prewarmed {
+    pub fn new(providers: Providers) -> Self {
+        Self {
+            providers,
+            pending: Mutex::default(),
+        }
+    }
+
+    pub fn providers(&self) -> &Providers {
+        &self.providers
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connecting>> {
         // A panic while holding this lock cannot leave the map inconsistent.
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Starts opening the call's session; a retried webhook for the same call reuses the first.
-    pub fn start(self: &Arc<Self>, app: Arc<App>, call_sid: &str, config: RealtimeConfig) {
+    pub fn start(self: &Arc<Self>, call_sid: &str, config: RealtimeConfig) {
         {
             let mut pending = self.lock();
             if pending.contains_key(call_sid) {
                 return;
             }
-            let task = tokio::spawn(async move { connect(&app, &config).await });
+            let providers = self.providers.clone();
+            let task = tokio::spawn(async move { providers.connect(&config).await });
             pending.insert(call_sid.to_owned(), task);
         }
         let this = Arc::clone(self);

@@ -23,7 +23,6 @@ use crate::app::AppState;
 use crate::calls::start::{InboundCall, start_inbound};
 use crate::contacts::resolve::resolve_or_create;
 use crate::entity::organization;
-use crate::orgs::twilio::auth_token;
 
 /// Twilio sends `connected` and `start` at once; a stream silent for this long is not Twilio.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -115,7 +114,7 @@ async fn verified_org(
     let org = organization_of_account(state, start.start.account_sid.as_str())
         .await
         .ok()??;
-    let token = auth_token(state, &org)?;
+    let token = state.twilio.auth_token(&org)?;
     loquent_twilio::signature::validate_form(
         &token,
         &stream_url(state),

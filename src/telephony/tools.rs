@@ -9,9 +9,8 @@ use loquent_twilio::twiml::{Dial, Response};
 use loquent_twilio::{CallSid, E164};
 use serde_json::{Value, json};
 
-use crate::app::App;
 use crate::entity::organization;
-use crate::orgs::twilio::client_for;
+use crate::orgs::twilio::TwilioAccounts;
 use crate::outbound;
 
 pub const END_CALL: &str = "end_call";
@@ -43,33 +42,38 @@ pub fn transfer_target(arguments: &str, allowed: &[E164]) -> Result<E164, String
 
 /// Sends the live call to `number` with `<Dial>`; Twilio then ends our media stream.
 pub async fn transfer(
-    app: &App,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
     call_sid: &str,
     number: &E164,
 ) -> Result<(), String> {
     let twiml = Response::new().dial(Dial::number(number.clone()));
-    update_call(app, org, call_sid, CallUpdate::twiml(&twiml))
+    update_call(accounts, org, call_sid, CallUpdate::twiml(&twiml))
         .await
         .map_err(|e| format!("Twilio did not redirect the call: {e}"))
 }
 
 /// Ends the live call through the REST API.
-pub async fn hang_up(app: &App, org: &organization::Model, call_sid: &str) -> Result<(), String> {
-    update_call(app, org, call_sid, CallUpdate::Complete)
+pub async fn hang_up(
+    accounts: &TwilioAccounts,
+    org: &organization::Model,
+    call_sid: &str,
+) -> Result<(), String> {
+    update_call(accounts, org, call_sid, CallUpdate::Complete)
         .await
         .map_err(|e| format!("Twilio did not hang up the call: {e}"))
 }
 
 /// Changes the live call through the REST API (hang up, or new TwiML).
 pub async fn update_call(
-    app: &App,
+    accounts: &TwilioAccounts,
     org: &organization::Model,
     call_sid: &str,
     update: CallUpdate,
 ) -> Result<(), String> {
     let sid: CallSid = call_sid.parse().map_err(|e| format!("{e}"))?;
-    client_for(app, org)
+    accounts
+        .client_for(org)
         .map_err(|e| e.to_string())?
         .update_call(&sid, update)
         .await

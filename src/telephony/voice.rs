@@ -4,8 +4,6 @@
 //! caller to the agent over a bidirectional media stream. Only `<Connect><Stream>` can carry
 //! audio back to the caller; `<Connect action>` brings the call back to us when the stream ends.
 
-use std::sync::Arc;
-
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -37,10 +35,7 @@ pub async fn answer(
         return Ok(twiml_response(&unavailable()));
     };
     let setup = AgentSetup::of(&agent, &state.secrets);
-    state
-        .live
-        .prewarmed
-        .start(Arc::clone(&state.0), call_sid, setup.session.clone());
+    state.live.prewarmed.start(call_sid, setup.session.clone());
     let recording = recording_enabled(&state, org.id).await;
     tracing::info!(org_id = %org.id, %call_sid, phone = %number.number, agent = %agent.name, recording, "answering call");
     Ok(twiml_response(&connect_twiml(

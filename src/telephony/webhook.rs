@@ -11,7 +11,6 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use crate::app::{App, AppState};
 use crate::entity::organization;
-use crate::orgs::twilio::auth_token;
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
 
@@ -124,9 +123,12 @@ impl FromRequest<AppState> for TwilioForm {
                 .ok_or(WebhookError::Forbidden(
                     "no organization uses this Twilio account",
                 ))?;
-        let token = auth_token(state, &org).ok_or(WebhookError::Forbidden(
-            "the organization's Twilio credentials are not usable",
-        ))?;
+        let token = state
+            .twilio
+            .auth_token(&org)
+            .ok_or(WebhookError::Forbidden(
+                "the organization's Twilio credentials are not usable",
+            ))?;
         let url = public_url_of(state, &path_and_query);
         loquent_twilio::signature::validate_form(
             &token,

@@ -2,26 +2,23 @@
 
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder};
 
-use super::EmailAddress;
+use super::{EmailAddress, UserError};
 use crate::auth::password;
 use crate::entity::{member, password_credential, user};
-use crate::error::ApiError;
-
-/// One message for every failure, so sign-in does not reveal which e-mails have accounts.
-const REJECTED: &str = "e-mail or password is incorrect";
 
 /// The user and the organization to sign in to (their oldest membership).
+/// Every failure is [`UserError::WrongCredentials`], so sign-in does not reveal which e-mails
+/// have accounts.
 pub async fn authenticate(
     db: &DatabaseConnection,
     email: &str,
     password: &str,
-) -> Result<(user::Model, member::Model), ApiError> {
-    let rejected = || ApiError::InvalidCredentials(REJECTED.into());
+) -> Result<(user::Model, member::Model), UserError> {
     if password.len() > password::MAX_PASSWORD_LEN * 4 {
-        return Err(rejected());
+        return Err(UserError::WrongCredentials);
     }
     let Ok(email) = email.parse::<EmailAddress>() else {
-        return Err(rejected());
+        return Err(UserError::WrongCredentials);
     };
     let found = match super::signup::find_user_by_email(db, &email).await? {
         Some(user) => password_credential::Entity::find_by_id(user.id)
@@ -32,19 +29,19 @@ pub async fn authenticate(
     };
     let Some((user, credential)) = found else {
         password::dummy_verify(password.to_owned()).await;
-        return Err(rejected());
+        return Err(UserError::WrongCredentials);
     };
     if !password::verify(password.to_owned(), credential.password_hash)
         .await
-        .map_err(ApiError::Internal)?
+        .map_err(UserError::Hashing)?
     {
-        return Err(rejected());
+        return Err(UserError::WrongCredentials);
     }
     let membership = member::Entity::find()
         .filter(member::Column::UserId.eq(user.id))
         .order_by_asc(member::Column::CreatedAt)
         .one(db)
         .await?
-        .ok_or(ApiError::NoOrganization)?;
+        .ok_or(UserError::NoOrganization)?;
     Ok((user, membership))
 }

@@ -7,12 +7,11 @@ use sea_orm::{
 };
 use uuid::Uuid;
 
-use super::EmailAddress;
+use super::{EmailAddress, UserError};
 use crate::auth::password;
 use crate::entity::{
     member, organization, organization_twilio_settings, password_credential, user,
 };
-use crate::error::ApiError;
 
 pub struct NewAccount {
     pub user: user::Model,
@@ -20,16 +19,14 @@ pub struct NewAccount {
     pub member: member::Model,
 }
 
-pub fn check_org_name(name: &str) -> Result<String, ApiError> {
+pub fn check_org_name(name: &str) -> Result<String, UserError> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(ApiError::Unprocessable(
-            "organization name is required".into(),
-        ));
+        return Err(UserError::InvalidOrgName("organization name is required"));
     }
     if name.chars().count() > 120 {
-        return Err(ApiError::Unprocessable(
-            "organization name must be at most 120 characters".into(),
+        return Err(UserError::InvalidOrgName(
+            "organization name must be at most 120 characters",
         ));
     }
     Ok(name.to_owned())
@@ -50,11 +47,9 @@ pub async fn create_user(
     db: &impl sea_orm::ConnectionTrait,
     email: &EmailAddress,
     password_hash: String,
-) -> Result<user::Model, ApiError> {
+) -> Result<user::Model, UserError> {
     if find_user_by_email(db, email).await?.is_some() {
-        return Err(ApiError::Conflict(format!(
-            "an account with the e-mail {email} already exists"
-        )));
+        return Err(UserError::EmailTaken(email.clone()));
     }
     let now = Utc::now();
     let user = user::ActiveModel {
@@ -68,9 +63,7 @@ pub async fn create_user(
     .await
     .map_err(|e| match e.sql_err() {
         // Two sign-ups racing for one e-mail: the unique index decides.
-        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
-            ApiError::Conflict(format!("an account with the e-mail {email} already exists"))
-        }
+        Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => UserError::EmailTaken(email.clone()),
         _ => e.into(),
     })?;
     password_credential::ActiveModel {
@@ -89,17 +82,15 @@ pub async fn sign_up(
     email: &str,
     password: &str,
     organization_name: &str,
-) -> Result<NewAccount, ApiError> {
-    let email: EmailAddress = email
-        .parse()
-        .map_err(|e: super::email::InvalidEmail| ApiError::Unprocessable(e.to_string()))?;
-    password::check_strength(password).map_err(ApiError::Unprocessable)?;
+) -> Result<NewAccount, UserError> {
+    let email: EmailAddress = email.parse()?;
+    password::check_strength(password).map_err(UserError::WeakPassword)?;
     let org_name = check_org_name(organization_name)?;
     let hash = password::hash(password.to_owned())
         .await
-        .map_err(ApiError::Internal)?;
+        .map_err(UserError::Hashing)?;
 
-    db.transaction::<_, NewAccount, ApiError>(|txn| {
+    db.transaction::<_, NewAccount, UserError>(|txn| {
         Box::pin(async move {
             let user = create_user(txn, &email, hash).await?;
             let now = Utc::now();
@@ -147,5 +138,5 @@ pub async fn sign_up(
         })
     })
     .await
-    .map_err(ApiError::from)
+    .map_err(crate::db::transaction_error)
 }

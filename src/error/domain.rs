@@ -1,0 +1,96 @@
+//! The one place where domain errors become API errors: which status each failure is, and what
+//! the caller is told. Domain modules know nothing of HTTP; dashboard pages reuse this mapping
+//! through `PageError: From<ApiError>`.
+
+use super::ApiError;
+use crate::agents::AgentError;
+use crate::orgs::OrgError;
+use crate::orgs::twilio::{TwilioAccountError, TwilioFailure};
+use crate::phone_numbers::NumberError;
+use crate::users::UserError;
+
+impl From<UserError> for ApiError {
+    fn from(err: UserError) -> Self {
+        match err {
+            UserError::InvalidEmail(_)
+            | UserError::WeakPassword(_)
+            | UserError::InvalidOrgName(_) => Self::Unprocessable(err.to_string()),
+            UserError::EmailTaken(_) => Self::Conflict(err.to_string()),
+            UserError::WrongCredentials => Self::InvalidCredentials(err.to_string()),
+            UserError::NoOrganization => Self::NoOrganization,
+            UserError::Hashing(e) => Self::Internal(e),
+            UserError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<OrgError> for ApiError {
+    fn from(err: OrgError) -> Self {
+        match err {
+            OrgError::NotFound(what) => Self::NotFound(what),
+            OrgError::NeedsInitialPassword(_) | OrgError::InvalidRoleName => {
+                Self::Unprocessable(err.to_string())
+            }
+            OrgError::AlreadyMember(_)
+            | OrgError::OwnerCannotBeRemoved
+            | OrgError::RoleNameTaken(_) => Self::Conflict(err.to_string()),
+            OrgError::Account(e) => e.into(),
+            OrgError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<TwilioFailure> for ApiError {
+    fn from(failure: TwilioFailure) -> Self {
+        tracing::warn!(error = %failure.error, action = failure.action, "Twilio request failed");
+        Self::Upstream(failure.to_string())
+    }
+}
+
+impl From<TwilioAccountError> for ApiError {
+    fn from(err: TwilioAccountError) -> Self {
+        match err {
+            TwilioAccountError::NotConnected
+            | TwilioAccountError::InvalidAccountSid
+            | TwilioAccountError::InvalidAuthToken
+            | TwilioAccountError::Rejected(_)
+            | TwilioAccountError::NoPlatformAccount => Self::BadRequest(err.to_string()),
+            TwilioAccountError::AlreadyConnected => Self::Conflict(err.to_string()),
+            TwilioAccountError::IncompleteSubaccount => Self::Upstream(err.to_string()),
+            TwilioAccountError::Twilio(failure) => failure.into(),
+            TwilioAccountError::Unusable(_) => Self::internal(err),
+            TwilioAccountError::OrganizationNotFound => Self::NotFound("organization"),
+            TwilioAccountError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<NumberError> for ApiError {
+    fn from(err: NumberError) -> Self {
+        match err {
+            NumberError::NotFound(what) => Self::NotFound(what),
+            NumberError::NotE164(_)
+            | NumberError::BadAreaCode
+            | NumberError::NothingSelected
+            | NumberError::NotByo
+            | NumberError::NoTwilioSid(_)
+            | NumberError::AlreadyConfigured(_)
+            | NumberError::NotConfigured(_) => Self::BadRequest(err.to_string()),
+            NumberError::BadFriendlyName => Self::Unprocessable(err.to_string()),
+            NumberError::InUse(_) => Self::Conflict(err.to_string()),
+            NumberError::Account(e) => e.into(),
+            NumberError::Twilio(failure) => failure.into(),
+            NumberError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<AgentError> for ApiError {
+    fn from(err: AgentError) -> Self {
+        match err {
+            AgentError::NotFound => Self::NotFound("agent"),
+            AgentError::InvalidFields(fields) => Self::InvalidFields(fields),
+            AgentError::Database(e) => e.into(),
+        }
+    }
+}
