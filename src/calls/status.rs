@@ -32,6 +32,9 @@ pub enum StatusOutcome {
 /// organization's call, unless that would replace a final status with a non-final one.
 ///
 /// One conditional `UPDATE`, so two callbacks racing each other cannot break the invariant.
+/// Webhooks parse the status strictly and never pass [`CallStatus::Unknown`]; a caller that does
+/// (a status newer than our Twilio client, from the REST API) records it as a non-final
+/// `unknown`.
 pub async fn record_status(
     db: &impl ConnectionTrait,
     org_id: Uuid,
