@@ -1,9 +1,15 @@
 //! The call row of a live inbound call, written once when its media stream starts.
 
 use chrono::Utc;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use loquent_twilio::CallSid;
+use loquent_twilio::calls::CallStatus;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
+    Set,
+};
 use uuid::Uuid;
 
+use super::CallError;
 use crate::entity::call;
 
 /// What is known about an inbound call when its stream starts.
@@ -11,7 +17,7 @@ pub struct InboundCall<'a> {
     pub org_id: Uuid,
     pub phone_number_id: Uuid,
     pub contact_id: Uuid,
-    pub call_sid: &'a str,
+    pub call_sid: &'a CallSid,
     pub from: &'a str,
     pub to: &'a str,
 }
@@ -21,7 +27,7 @@ pub struct InboundCall<'a> {
 pub async fn start_inbound(
     db: &DatabaseConnection,
     call: InboundCall<'_>,
-) -> Result<call::Model, sea_orm::DbErr> {
+) -> Result<call::Model, CallError> {
     if let Some(existing) = find(db, call.org_id, call.call_sid).await? {
         return Ok(existing);
     }
@@ -30,13 +36,13 @@ pub async fn start_inbound(
         id: Set(Uuid::now_v7()),
         organization_id: Set(call.org_id),
         phone_number_id: Set(Some(call.phone_number_id)),
-        call_sid: Set(call.call_sid.to_owned()),
+        call_sid: Set(call.call_sid.as_str().to_owned()),
         direction: Set("inbound".to_owned()),
         from_number: Set(call.from.to_owned()),
         to_number: Set(call.to.to_owned()),
         from_to_number: Set(call.from.to_owned()),
         contact_id: Set(Some(call.contact_id)),
-        status: Set("in-progress".to_owned()),
+        status: Set(CallStatus::InProgress.as_str().to_owned()),
         started_at: Set(Some(now)),
         duration_secs: Set(None),
         recording_sid: Set(None),
@@ -50,18 +56,19 @@ pub async fn start_inbound(
     match inserted {
         Ok(row) => Ok(row),
         // Lost a race with another writer of the same Call SID: theirs is the row.
-        Err(error) => find(db, call.org_id, call.call_sid).await?.ok_or(error),
+        Err(error) => Ok(find(db, call.org_id, call.call_sid).await?.ok_or(error)?),
     }
 }
 
+/// The organization's call with this Call SID.
 pub async fn find(
-    db: &DatabaseConnection,
+    db: &impl ConnectionTrait,
     org_id: Uuid,
-    call_sid: &str,
+    call_sid: &CallSid,
 ) -> Result<Option<call::Model>, sea_orm::DbErr> {
     call::Entity::find()
         .filter(call::Column::OrganizationId.eq(org_id))
-        .filter(call::Column::CallSid.eq(call_sid))
+        .filter(call::Column::CallSid.eq(call_sid.as_str()))
         .one(db)
         .await
 }

@@ -4,6 +4,7 @@
 //! Invariant: a number (E.164) belongs to at most one organization on this server (unique
 //! column), because the voice webhook finds the organization by the called number.
 
+pub mod answering;
 pub mod assign;
 pub mod buy;
 pub mod import;

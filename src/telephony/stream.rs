@@ -10,19 +10,22 @@ use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use loquent_twilio::E164;
 use loquent_twilio::media_stream::{InboundMessage, StartMessage};
 use tracing::Instrument;
 
 use super::bridge::{Bridge, CallContext};
 use super::media_socket::{self, Incoming, TwilioSocket, Upgrade};
 use super::session::AgentSetup;
-use super::voice::{answering_agent, stream_url};
+use super::voice::stream_url;
 use super::wake::ConnectionSocket;
 use super::webhook::{organization_of_account, signature};
 use crate::app::AppState;
+use crate::calls::CallError;
 use crate::calls::start::{InboundCall, start_inbound};
 use crate::contacts::resolve::resolve_or_create;
 use crate::entity::organization;
+use crate::phone_numbers::answering::{Answering, find_answering};
 
 /// Twilio sends `connected` and `start` at once; a stream silent for this long is not Twilio.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
@@ -77,7 +80,7 @@ async fn run(
         let context = match prepare(&state, org, &start).await {
             Ok(context) => context,
             Err(why) => {
-                tracing::warn!(why, "cannot bridge this call; closing the stream");
+                tracing::warn!(%why, "cannot bridge this call; closing the stream");
                 return close(socket, media_socket::NORMAL, "call cannot be answered").await;
             }
         };
@@ -111,13 +114,13 @@ async fn verified_org(
     start: &StartMessage,
     signature: &str,
 ) -> Option<organization::Model> {
-    let org = organization_of_account(state, start.start.account_sid.as_str())
+    let org = organization_of_account(&state.db, start.start.account_sid.as_str())
         .await
         .ok()??;
     let token = state.twilio.auth_token(&org)?;
     loquent_twilio::signature::validate_form(
         &token,
-        &stream_url(state),
+        &stream_url(&state.config.public_url),
         std::iter::empty::<(&str, &str)>(),
         signature,
     )
@@ -125,37 +128,49 @@ async fn verified_org(
     Some(org)
 }
 
+/// Why a verified stream cannot be bridged; the stream is closed and this logged.
+#[derive(Debug, thiserror::Error)]
+enum Unbridgeable {
+    #[error("the stream has no from/to parameters")]
+    NoParameters,
+    #[error("{0} is not a number of this organization with an agent")]
+    NoAgent(String),
+    #[error(transparent)]
+    Call(#[from] CallError),
+    #[error("database: {0}")]
+    Database(#[from] sea_orm::DbErr),
+}
+
 /// Number → agent, the caller's contact and the call row: everything the bridge needs.
 async fn prepare(
     state: &AppState,
     org: organization::Model,
     start: &StartMessage,
-) -> Result<CallContext, String> {
+) -> Result<CallContext, Unbridgeable> {
     let params = &start.start.custom_parameters;
     let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
-        return Err("the stream has no from/to parameters".to_owned());
+        return Err(Unbridgeable::NoParameters);
     };
-    let db_error = |e: sea_orm::DbErr| format!("database: {e}");
-    let (number, agent) = answering_agent(state, org.id, to)
-        .await
-        .map_err(db_error)?
-        .ok_or_else(|| format!("{to} is not a number of this organization with an agent"))?;
-    let contact = resolve_or_create(&state.db, org.id, from, "inbound_call")
-        .await
-        .map_err(db_error)?;
+    let answering = match to.parse::<E164>() {
+        Ok(number) => find_answering(&state.db, org.id, &number).await?,
+        Err(_) => None,
+    };
+    let Some(Answering { number, agent }) = answering else {
+        return Err(Unbridgeable::NoAgent(to.clone()));
+    };
+    let contact = resolve_or_create(&state.db, org.id, from, "inbound_call").await?;
     let call = start_inbound(
         &state.db,
         InboundCall {
             org_id: org.id,
             phone_number_id: number.id,
             contact_id: contact.id,
-            call_sid: start.start.call_sid.as_str(),
+            call_sid: &start.start.call_sid,
             from,
             to,
         },
     )
-    .await
-    .map_err(db_error)?;
+    .await?;
     tracing::info!(call_id = %call.id, agent = %agent.name, "call started");
     Ok(CallContext {
         setup: AgentSetup::of(&agent, &state.secrets),

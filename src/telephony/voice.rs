@@ -7,16 +7,16 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
+use loquent_twilio::E164;
 use loquent_twilio::twiml::{
     self, Connect, Method, Recording, RecordingChannels, RecordingEvent, Say, Start, Stream,
 };
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
-use uuid::Uuid;
+use url::Url;
 
 use super::session::AgentSetup;
 use super::webhook::{TwilioForm, WebhookError, public_url_of};
-use crate::app::{App, AppState};
-use crate::entity::{agent, organization_twilio_settings, phone_number};
+use crate::app::AppState;
+use crate::phone_numbers::answering::{Answering, find_answering, recording_enabled};
 
 /// What a caller hears when nobody here can take the call.
 pub const UNAVAILABLE: &str =
@@ -30,61 +30,30 @@ pub async fn answer(
     let to = form.require("To")?;
     let from = form.require("From")?;
     let org = &form.org;
-    let Some((number, agent)) = answering_agent(&state, org.id, to).await? else {
+    // A `client:` or `sip:` address is not one of our numbers: nobody answers it.
+    let answering = match to.parse::<E164>() {
+        Ok(number) => find_answering(&state.db, org.id, &number).await?,
+        Err(_) => None,
+    };
+    let Some(Answering { number, agent }) = answering else {
         tracing::warn!(org_id = %org.id, %call_sid, %to, "no agent answers this number; declining the call");
         return Ok(twiml_response(&unavailable()));
     };
     let setup = AgentSetup::of(&agent, &state.secrets);
     state.live.prewarmed.start(call_sid, setup.session.clone());
-    let recording = recording_enabled(&state, org.id).await;
+    let recording = recording_enabled(&state.db, org.id).await;
     tracing::info!(org_id = %org.id, %call_sid, phone = %number.number, agent = %agent.name, recording, "answering call");
     Ok(twiml_response(&connect_twiml(
-        &state, recording, from, to, call_sid,
+        &state.config.public_url,
+        recording,
+        from,
+        to,
+        call_sid,
     )))
 }
 
-/// The number's agent, when the organization owns the number and it has one.
-pub(super) async fn answering_agent(
-    app: &App,
-    org_id: Uuid,
-    to: &str,
-) -> Result<Option<(phone_number::Model, agent::Model)>, sea_orm::DbErr> {
-    let Some(number) = phone_number::Entity::find()
-        .filter(phone_number::Column::OrganizationId.eq(org_id))
-        .filter(phone_number::Column::Number.eq(to))
-        .one(&app.db)
-        .await?
-    else {
-        return Ok(None);
-    };
-    let Some(agent_id) = number.agent_id else {
-        return Ok(None);
-    };
-    let agent = agent::Entity::find_by_id(agent_id)
-        .filter(agent::Column::OrganizationId.eq(org_id))
-        .one(&app.db)
-        .await?;
-    Ok(agent.map(|agent| (number, agent)))
-}
-
-/// Seed 001's switch, read fail-closed: no row, or any error reading it, means no recording.
-pub async fn recording_enabled(app: &App, org_id: Uuid) -> bool {
-    match organization_twilio_settings::Entity::find_by_id(org_id)
-        .one(&app.db)
-        .await
-    {
-        Ok(Some(settings)) => settings.call_recording_enabled,
-        Ok(None) => false,
-        Err(error) => {
-            tracing::warn!(%org_id, %error, "recording setting unreadable; not recording");
-            false
-        }
-    }
-}
-
 /// `wss://{public host}/twilio/stream`: the URL Twilio connects to and signs.
-pub fn stream_url(app: &App) -> String {
-    let public = &app.config.public_url;
+pub fn stream_url(public: &Url) -> String {
     let host = public.host_str().unwrap_or("localhost");
     match public.port() {
         Some(port) => format!("wss://{host}:{port}/twilio/stream"),
@@ -93,7 +62,7 @@ pub fn stream_url(app: &App) -> String {
 }
 
 pub fn connect_twiml(
-    app: &App,
+    public_url: &Url,
     recording: bool,
     from: &str,
     to: &str,
@@ -105,19 +74,19 @@ pub fn connect_twiml(
             Start::new().recording(
                 Recording::new()
                     .channels(RecordingChannels::Dual)
-                    .status_callback(public_url_of(app, "/twilio/recording"))
+                    .status_callback(public_url_of(public_url, "/twilio/recording"))
                     .status_callback_method(Method::Post)
                     .status_callback_events([RecordingEvent::Completed]),
             ),
         );
     }
-    let stream = Stream::new(stream_url(app))
+    let stream = Stream::new(stream_url(public_url))
         .parameter("from", from)
         .parameter("to", to)
         .parameter("call_sid", call_sid);
     response.connect(
         Connect::new(stream)
-            .action(public_url_of(app, "/twilio/call-status"))
+            .action(public_url_of(public_url, "/twilio/call-status"))
             .method(Method::Post),
     )
 }

@@ -2,14 +2,22 @@
 //! account sent it, and proof that it came from Twilio (`X-Twilio-Signature` checked with that
 //! account's Auth Token against the public URL). A request failing any of this is answered with
 //! 403 and nothing is read from or written to the organization's data.
+//!
+//! This is also the one place where what the domain reports (`CallError`, a database error, a
+//! form value that does not parse) becomes the answer Twilio gets.
+
+use std::fmt;
+use std::str::FromStr;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use url::Url;
 
-use crate::app::{App, AppState};
+use crate::app::AppState;
+use crate::calls::CallError;
 use crate::entity::organization;
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -24,8 +32,23 @@ pub enum WebhookError {
     Forbidden(&'static str),
     #[error("{0}")]
     BadRequest(String),
+    /// Logged with its cause; Twilio is told only that it failed.
     #[error("internal error")]
-    Internal(#[from] sea_orm::DbErr),
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl From<sea_orm::DbErr> for WebhookError {
+    fn from(error: sea_orm::DbErr) -> Self {
+        Self::Internal(error.into())
+    }
+}
+
+impl From<CallError> for WebhookError {
+    fn from(error: CallError) -> Self {
+        match error {
+            CallError::Database(error) => error.into(),
+        }
+    }
 }
 
 impl IntoResponse for WebhookError {
@@ -66,22 +89,34 @@ impl TwilioForm {
             .filter(|v| !v.is_empty())
             .ok_or_else(|| WebhookError::BadRequest(format!("the form has no {name}")))
     }
+
+    /// A required parameter parsed into its type (`CallSid`, `CallStatus`, ...); a value that
+    /// does not parse is a malformed request, answered with why.
+    pub fn parse<T>(&self, name: &str) -> Result<T, WebhookError>
+    where
+        T: FromStr,
+        T::Err: fmt::Display,
+    {
+        self.require(name)?
+            .parse()
+            .map_err(|e| WebhookError::BadRequest(format!("{name}: {e}")))
+    }
 }
 
 /// The URL Twilio requested, as it knows it: our public base, then the path and query we saw.
-pub fn public_url_of(app: &App, path_and_query: &str) -> String {
-    let base = app.config.public_url.as_str().trim_end_matches('/');
+pub fn public_url_of(public_url: &Url, path_and_query: &str) -> String {
+    let base = public_url.as_str().trim_end_matches('/');
     format!("{base}{path_and_query}")
 }
 
 /// The organization using this Twilio account (its own or a platform subaccount).
 pub async fn organization_of_account(
-    app: &App,
+    db: &impl ConnectionTrait,
     account_sid: &str,
 ) -> Result<Option<organization::Model>, sea_orm::DbErr> {
     organization::Entity::find()
         .filter(organization::Column::TwilioAccountSid.eq(account_sid))
-        .one(&app.db)
+        .one(db)
         .await
 }
 
@@ -117,19 +152,18 @@ impl FromRequest<AppState> for TwilioForm {
                 "no AccountSid: cannot tell whose signature to check",
             ));
         };
-        let org =
-            organization_of_account(state, &account_sid)
-                .await?
-                .ok_or(WebhookError::Forbidden(
-                    "no organization uses this Twilio account",
-                ))?;
+        let org = organization_of_account(&state.db, &account_sid)
+            .await?
+            .ok_or(WebhookError::Forbidden(
+                "no organization uses this Twilio account",
+            ))?;
         let token = state
             .twilio
             .auth_token(&org)
             .ok_or(WebhookError::Forbidden(
                 "the organization's Twilio credentials are not usable",
             ))?;
-        let url = public_url_of(state, &path_and_query);
+        let url = public_url_of(&state.config.public_url, &path_and_query);
         loquent_twilio::signature::validate_form(
             &token,
             &url,

@@ -1,17 +1,16 @@
 //! Call-row writes from live calls, off the audio path: the bridge hands them to a bounded
-//! channel and one task writes them. A full channel (the database is stalled) never blocks a
+//! channel and one task applies them through `calls` (which owns the row). A full channel (the database is stalled) never blocks a
 //! call; the write waits with a deadline, and is logged and dropped past it: audio matters
 //! more than bookkeeping that the status callback and the recording pipeline redo anyway.
 
 use std::time::Duration;
 
-use chrono::Utc;
-use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
+use sea_orm::DatabaseConnection;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use crate::entity::call;
+use crate::calls::CallError;
+use crate::calls::end::{StreamEnd, end_stream};
 
 /// Writes queued before the writer falls behind.
 const QUEUE: usize = 4096;
@@ -57,39 +56,22 @@ async fn run(db: DatabaseConnection, mut rx: mpsc::Receiver<CallWrite>) {
     }
 }
 
-async fn apply(db: &DatabaseConnection, write: &CallWrite) -> Result<(), sea_orm::DbErr> {
+async fn apply(db: &DatabaseConnection, write: &CallWrite) -> Result<(), CallError> {
     match write {
         CallWrite::StreamEnded {
             call_id,
             duration_secs,
             transcript,
         } => {
-            let now = Utc::now();
-            // Twilio's status callback is the authority on the final status and duration; these
-            // fill in only what it has not written yet.
-            call::Entity::update_many()
-                .col_expr(call::Column::Status, Expr::value("completed"))
-                .col_expr(call::Column::UpdatedAt, Expr::value(now))
-                .filter(call::Column::Id.eq(*call_id))
-                .filter(call::Column::Status.eq("in-progress"))
-                .exec(db)
-                .await?;
-            call::Entity::update_many()
-                .col_expr(call::Column::DurationSecs, Expr::value(*duration_secs))
-                .filter(call::Column::Id.eq(*call_id))
-                .filter(call::Column::DurationSecs.is_null())
-                .exec(db)
-                .await?;
-            if !transcript.is_empty() {
-                // The recording's transcription, when it comes, replaces this live one.
-                call::Entity::update_many()
-                    .col_expr(call::Column::Transcription, Expr::value(transcript.clone()))
-                    .filter(call::Column::Id.eq(*call_id))
-                    .filter(call::Column::Transcription.is_null())
-                    .exec(db)
-                    .await?;
-            }
+            end_stream(
+                db,
+                StreamEnd {
+                    call_id: *call_id,
+                    duration_secs: *duration_secs,
+                    transcript,
+                },
+            )
+            .await
         }
     }
-    Ok(())
 }

@@ -5,6 +5,7 @@ mod support;
 mod agents;
 mod auth;
 mod browser;
+mod calls;
 mod cli;
 mod dashboard;
 mod live_calls;

@@ -2,6 +2,8 @@
 //! redirect).
 
 use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
 
 use chrono::NaiveDate;
 use serde::Deserialize;
@@ -67,6 +69,18 @@ pub enum CallStatus {
 }
 
 impl CallStatus {
+    /// Every status Twilio documents, in the order a call goes through them.
+    pub const KNOWN: [CallStatus; 8] = [
+        Self::Queued,
+        Self::Ringing,
+        Self::InProgress,
+        Self::Completed,
+        Self::Busy,
+        Self::Failed,
+        Self::NoAnswer,
+        Self::Canceled,
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Queued => "queued",
@@ -87,6 +101,33 @@ impl CallStatus {
             self,
             Self::Completed | Self::Busy | Self::Failed | Self::NoAnswer | Self::Canceled
         )
+    }
+}
+
+impl fmt::Display for CallStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A `CallStatus` value that is none of [`CallStatus::KNOWN`].
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "{0:?} is not a Twilio call status (queued, ringing, in-progress, completed, busy, failed, no-answer or canceled)"
+)]
+pub struct UnknownCallStatus(pub String);
+
+/// Parses the statuses Twilio documents, exactly as it spells them. Unlike deserializing, which
+/// keeps a newer value as [`CallStatus::Unknown`], parsing refuses it: a webhook's status is
+/// written to the call, and `unknown` would lose what Twilio said.
+impl FromStr for CallStatus {
+    type Err = UnknownCallStatus;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::KNOWN
+            .into_iter()
+            .find(|status| status.as_str() == s)
+            .ok_or_else(|| UnknownCallStatus(s.to_owned()))
     }
 }
 
@@ -224,5 +265,61 @@ impl TwilioClient {
     /// Hang up a call in progress (`UpdateCall` with `Status=completed`).
     pub async fn hang_up_call(&self, sid: &CallSid) -> Result<Call, TwilioError> {
         self.update_call(sid, CallUpdate::Complete).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_status_parses_and_prints_as_twilio_spells_it() {
+        let spelled = [
+            "queued",
+            "ringing",
+            "in-progress",
+            "completed",
+            "busy",
+            "failed",
+            "no-answer",
+            "canceled",
+        ];
+        for (text, status) in spelled.into_iter().zip(CallStatus::KNOWN) {
+            assert_eq!(text.parse::<CallStatus>(), Ok(status));
+            assert_eq!(status.as_str(), text);
+            assert_eq!(status.to_string(), text);
+            let json: CallStatus = serde_json::from_value(serde_json::json!(text)).unwrap();
+            assert_eq!(json, status);
+        }
+    }
+
+    #[test]
+    fn an_unknown_or_misspelled_status_is_refused_with_its_value() {
+        for text in [
+            "",
+            "unknown",
+            "answered",
+            "Completed",
+            "in_progress",
+            " completed",
+        ] {
+            let error = text.parse::<CallStatus>().unwrap_err();
+            assert_eq!(error, UnknownCallStatus(text.to_owned()));
+            assert!(error.to_string().contains(&format!("{text:?}")));
+        }
+    }
+
+    #[test]
+    fn only_the_end_states_are_terminal() {
+        let terminal: Vec<_> = CallStatus::KNOWN
+            .into_iter()
+            .filter(|s| s.is_terminal())
+            .map(CallStatus::as_str)
+            .collect();
+        assert_eq!(
+            terminal,
+            ["completed", "busy", "failed", "no-answer", "canceled"]
+        );
+        assert!(!CallStatus::Unknown.is_terminal());
     }
 }
