@@ -90,7 +90,7 @@ fn check(
     let checked = input
         .validate(previous, &app.secrets)
         .map_err(ApiError::InvalidFields)?;
-    if !app.config.allow_private_lookups
+    if !app.config.calls.allow_private_lookups
         && let Some(lookup) = &checked.config.lookup
         && let Ok(url) = url::Url::parse(&lookup.url)
         && let Err(why) = outbound::check_public(&url)

@@ -45,8 +45,8 @@ pub fn view(app: &App, org: &organization::Model) -> TwilioConnectionView {
 /// a short retry budget: a person is waiting for the answer.
 fn client(app: &App, credentials: Credentials) -> Result<TwilioClient, ApiError> {
     TwilioClient::builder(credentials)
-        .api_base(app.config.twilio_api_base.as_str())
-        .events_base(app.config.twilio_events_base.as_str())
+        .api_base(app.config.twilio.api_base.as_str())
+        .events_base(app.config.twilio.events_base.as_str())
         .timeout(Duration::from_secs(15))
         .retry_policy(RetryPolicy {
             max_attempts: 3,
@@ -81,8 +81,8 @@ pub fn auth_token(app: &App, org: &organization::Model) -> Option<String> {
 }
 
 fn platform_credentials(app: &App) -> Option<Credentials> {
-    let sid = app.config.twilio_account_sid.as_deref()?.parse().ok()?;
-    let token = app.config.twilio_auth_token.as_ref()?.expose().clone();
+    let sid = app.config.twilio.account_sid.as_deref()?.parse().ok()?;
+    let token = app.config.twilio.auth_token.as_ref()?.expose().clone();
     Some(Credentials::auth_token(sid, token))
 }
 

@@ -119,7 +119,7 @@ pub fn new_row(
 
 /// Where Twilio must send this server's inbound calls.
 pub fn voice_webhook_url(app: &App) -> String {
-    let base = app.config.public_url.as_str().trim_end_matches('/');
+    let base = app.config.server.public_url.as_str().trim_end_matches('/');
     format!("{base}/twilio/voice")
 }
 

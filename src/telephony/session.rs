@@ -133,12 +133,12 @@ pub async fn connect(app: &App, config: &RealtimeConfig) -> Result<Session, Real
             .map(|s| s.expose().clone())
             .unwrap_or_default()
     };
-    let batch = app.config.uplink_batch;
+    let batch = app.config.calls.uplink_batch;
     Ok(match config.provider {
         Provider::OpenAi => {
             let mut client = OpenAiRealtime::new(
-                app.config.openai_base_url.as_str(),
-                key(&app.config.openai_api_key),
+                app.config.ai.openai_base_url.as_str(),
+                key(&app.config.ai.openai_api_key),
             );
             if let Some(batch) = batch {
                 client = client.with_uplink_batch(batch);
@@ -147,8 +147,8 @@ pub async fn connect(app: &App, config: &RealtimeConfig) -> Result<Session, Real
         }
         Provider::Gemini => {
             let mut client = GeminiLive::new(
-                app.config.gemini_base_url.as_str(),
-                key(&app.config.gemini_api_key),
+                app.config.ai.gemini_base_url.as_str(),
+                key(&app.config.ai.gemini_api_key),
             )
             .with_transcription(true);
             if let Some(batch) = batch {

@@ -89,7 +89,7 @@ pub async fn recording_enabled(app: &App, org_id: Uuid) -> bool {
 
 /// `wss://{public host}/twilio/stream`: the URL Twilio connects to and signs.
 pub fn stream_url(app: &App) -> String {
-    let public = &app.config.public_url;
+    let public = &app.config.server.public_url;
     let host = public.host_str().unwrap_or("localhost");
     match public.port() {
         Some(port) => format!("wss://{host}:{port}/twilio/stream"),

@@ -71,7 +71,7 @@ impl TwilioForm {
 
 /// The URL Twilio requested, as it knows it: our public base, then the path and query we saw.
 pub fn public_url_of(app: &App, path_and_query: &str) -> String {
-    let base = app.config.public_url.as_str().trim_end_matches('/');
+    let base = app.config.server.public_url.as_str().trim_end_matches('/');
     format!("{base}{path_and_query}")
 }
 
