@@ -513,4 +513,216 @@ mod tests {
             }
         );
     }
+
+    fn file_with(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("loquent.toml");
+        std::fs::write(&file, text).unwrap();
+        (dir, file)
+    }
+
+    #[test]
+    fn file_values_may_be_typed_or_text() {
+        for text in [
+            "uplink_batch_ms = 60\nallow_private_lookups = true\nsession_ttl_hours = 48\nmax_body_bytes = 2048\n",
+            "uplink_batch_ms = \"60\"\nallow_private_lookups = \"yes\"\nsession_ttl_hours = \" 48 \"\nmax_body_bytes = \"2048\"\n",
+        ] {
+            let (_dir, file) = file_with(text);
+            let config = Config::from_sources(Some(&file), &env(&[])).unwrap();
+            assert_eq!(
+                config.calls.uplink_batch,
+                Some(std::time::Duration::from_millis(60)),
+                "{text}"
+            );
+            assert!(config.calls.allow_private_lookups, "{text}");
+            assert_eq!(config.server.session_ttl_hours, 48, "{text}");
+            assert_eq!(config.server.max_body_bytes, 2048, "{text}");
+        }
+    }
+
+    #[test]
+    fn environment_values_stay_text() {
+        let config = Config::from_sources(
+            None,
+            &env(&[
+                (
+                    "LOQUENT_TWILIO_ACCOUNT_SID",
+                    "AC0123456789abcdef0123456789abcdef",
+                ),
+                ("LOQUENT_TWILIO_AUTH_TOKEN", "12345678901234567890"),
+                ("LOQUENT_OPENAI_API_KEY", "true"),
+                ("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "1"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config
+                .twilio
+                .auth_token
+                .as_ref()
+                .map(|t| t.expose().as_str()),
+            Some("12345678901234567890")
+        );
+        assert_eq!(
+            config
+                .ai
+                .openai_api_key
+                .as_ref()
+                .map(|k| k.expose().as_str()),
+            Some("true")
+        );
+        assert!(config.calls.allow_private_lookups);
+    }
+
+    #[test]
+    fn empty_values_count_as_unset() {
+        let (_dir, file) = file_with("public_url = \"\"\nlog_format = \" \"\n");
+        let config = Config::from_sources(
+            Some(&file),
+            &env(&[
+                ("LOQUENT_LISTEN", ""),
+                ("LOQUENT_ALLOW_PRIVATE_LOOKUPS", " "),
+                ("LOQUENT_UPLINK_BATCH_MS", ""),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.server.public_url.as_str(), "http://127.0.0.1:8080/");
+        assert_eq!(config.server.log_format, LogFormat::Human);
+        assert!(!config.calls.allow_private_lookups);
+        assert_eq!(config.calls.uplink_batch, None);
+    }
+
+    #[test]
+    fn defaults_follow_listen_and_data_dir() {
+        let config = Config::from_sources(
+            None,
+            &env(&[
+                ("LOQUENT_LISTEN", "0.0.0.0:9000"),
+                ("LOQUENT_DATA_DIR", "/srv/loquent"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.server.public_url.as_str(), "http://127.0.0.1:9000/");
+        assert_eq!(
+            config.database.url.expose(),
+            "sqlite:///srv/loquent/loquent.db?mode=rwc"
+        );
+        assert_eq!(
+            config.storage,
+            StorageLocation::Local(PathBuf::from("/srv/loquent/storage"))
+        );
+        let config = Config::from_sources(None, &env(&[("LOQUENT_LISTEN", "[::1]:9000")])).unwrap();
+        assert_eq!(config.server.public_url.as_str(), "http://[::1]:9000/");
+        // A written value wins over the derived one.
+        let config = Config::from_sources(
+            None,
+            &env(&[
+                ("LOQUENT_LISTEN", "0.0.0.0:9000"),
+                ("LOQUENT_STORAGE_URL", "/var/blobs"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.storage,
+            StorageLocation::Local(PathBuf::from("/var/blobs"))
+        );
+    }
+
+    #[test]
+    fn more_errors_name_the_setting() {
+        for (key, value) in [
+            ("LOQUENT_MAX_BODY_BYTES", "10"),
+            ("LOQUENT_SESSION_TTL_HOURS", "0"),
+            ("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "maybe"),
+            ("LOQUENT_SMTP_URL", "http://mail.example"),
+            ("LOQUENT_TWILIO_API_BASE", "not a url"),
+            ("LOQUENT_GEMINI_BASE_URL", "file:///x"),
+            ("LOQUENT_PUBLIC_URL", "https://x.example/path"),
+            ("LOQUENT_STORAGE_URL", "s3://"),
+        ] {
+            let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
+            assert!(
+                err.to_string().starts_with(key),
+                "{key}={value} gave `{err}`"
+            );
+        }
+    }
+
+    #[test]
+    fn file_errors_name_the_variable_and_the_file() {
+        for (text, setting) in [
+            ("session_ttl_hours = \"soon\"", "LOQUENT_SESSION_TTL_HOURS"),
+            ("listen = 8080", "LOQUENT_LISTEN"),
+            (
+                "allow_private_lookups = 2.5",
+                "LOQUENT_ALLOW_PRIVATE_LOOKUPS",
+            ),
+            ("uplink_batch_ms = -20", "LOQUENT_UPLINK_BATCH_MS"),
+        ] {
+            let (_dir, file) = file_with(text);
+            let err = Config::from_sources(Some(&file), &env(&[])).unwrap_err();
+            let message = err.to_string();
+            assert!(message.starts_with(setting), "{text} gave `{message}`");
+            assert!(
+                message.contains(&file.display().to_string()),
+                "{text} gave `{message}`"
+            );
+        }
+    }
+
+    #[test]
+    fn twilio_credentials_go_together() {
+        let err = Config::from_sources(
+            None,
+            &env(&[(
+                "LOQUENT_TWILIO_ACCOUNT_SID",
+                "AC0123456789abcdef0123456789abcdef",
+            )]),
+        )
+        .unwrap_err();
+        assert!(
+            err.to_string().starts_with("LOQUENT_TWILIO_AUTH_TOKEN"),
+            "{err}"
+        );
+        // A misspelt half is reported as the typo, not as the missing half.
+        let (_dir, file) = file_with(
+            "twilio_acount_sid = \"AC0123456789abcdef0123456789abcdef\"\ntwilio_auth_token = \"t\"\n",
+        );
+        let err = Config::from_sources(Some(&file), &env(&[])).unwrap_err();
+        assert!(err.to_string().contains("twilio_acount_sid"), "{err}");
+    }
+
+    #[test]
+    fn errors_never_show_secrets() {
+        let (_dir, file) = file_with("twilio_auth_token = 987654321\n");
+        let err = Config::from_sources(Some(&file), &env(&[])).unwrap_err();
+        assert!(
+            err.to_string().starts_with("LOQUENT_TWILIO_AUTH_TOKEN"),
+            "{err}"
+        );
+        assert!(!err.to_string().contains("987654321"), "{err}");
+        for (key, value, secret) in [
+            ("LOQUENT_DATABASE_URL", "mysql://u:hunter2@db/x", "hunter2"),
+            ("LOQUENT_SMTP_URL", "https://u:hunter2@mail", "hunter2"),
+            ("LOQUENT_SECRET_KEY", "hunter2", "hunter2"),
+        ] {
+            let err = Config::from_sources(None, &env(&[(key, value)])).unwrap_err();
+            assert!(err.to_string().starts_with(key), "{err}");
+            assert!(!err.to_string().contains(secret), "{key} gave `{err}`");
+        }
+    }
+
+    #[test]
+    fn other_loquent_variables_are_not_settings() {
+        Config::from_sources(
+            None,
+            &env(&[
+                ("LOQUENT_CONFIG", "elsewhere.toml"),
+                ("LOQUENT_LOG", "debug"),
+                ("LOQUENT_USER_PASSWORD", "pw"),
+            ]),
+        )
+        .unwrap();
+    }
 }
