@@ -106,7 +106,7 @@ pub struct Server {
     )]
     pub listen: SocketAddr,
     /// The base URL Twilio and browsers reach us at; webhook URLs and signatures use it.
-    /// Unset, it is `http://` + `listen` (see [`derived_defaults`]).
+    /// Unset, it is `http://` + `listen` (see `derived_defaults`).
     #[serde(deserialize_with = "check::origin")]
     pub public_url: Url,
     /// Largest accepted request body for the JSON API and forms.
@@ -142,7 +142,7 @@ impl Server {
 #[derive(Debug, Clone, Deserialize)]
 pub struct Database {
     /// `sqlite:...` or `postgres://...`; unset, a SQLite file in the data dir (see
-    /// [`derived_defaults`]).
+    /// `derived_defaults`).
     #[serde(rename = "database_url", deserialize_with = "check::database_url")]
     pub url: Secret<String>,
 }
@@ -163,7 +163,7 @@ impl Database {
 struct Data {
     #[serde(default = "Data::default_dir")]
     data_dir: PathBuf,
-    /// Unset, `storage` under the data dir (see [`derived_defaults`]).
+    /// Unset, `storage` under the data dir (see `derived_defaults`).
     #[serde(rename = "storage_url", deserialize_with = "check::storage")]
     storage: StorageLocation,
     #[serde(default, deserialize_with = "check::secret_key")]
@@ -276,8 +276,11 @@ pub struct Calls {
     pub allow_private_lookups: bool,
 }
 
+/// Every setting's environment variable is this and its key in upper case.
+const ENV_PREFIX: &str = "LOQUENT_";
+
 fn env_name(key: &str) -> String {
-    format!("LOQUENT_{}", key.to_ascii_uppercase())
+    format!("{ENV_PREFIX}{}", key.to_ascii_uppercase())
 }
 
 fn invalid(key: &str, message: impl Into<String>) -> ConfigError {

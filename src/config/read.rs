@@ -12,9 +12,7 @@ use figment::{Figment, Metadata, Profile, Provider, Source};
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 
-use super::{ConfigError, env_name};
-
-const PREFIX: &str = "LOQUENT_";
+use super::{ConfigError, ENV_PREFIX, env_name};
 
 /// One source's settings.
 pub(super) struct Layer {
@@ -87,7 +85,7 @@ pub(super) fn environment(env: &BTreeMap<String, String>) -> Layer {
     Layer::new(
         Metadata::named("environment"),
         env.iter().filter_map(|(name, value)| {
-            let key = name.strip_prefix(PREFIX)?;
+            let key = name.strip_prefix(ENV_PREFIX)?;
             (!key.bytes().any(|b| b.is_ascii_lowercase()))
                 .then(|| (key.to_ascii_lowercase(), Value::from(value.clone())))
         }),
