@@ -41,16 +41,17 @@ impl App {
         let providers = crate::telephony::session::Providers::from_config(&config);
         let live = crate::telephony::LiveCalls::start(db.clone(), providers);
         let platform = config
-            .twilio_account_sid
+            .twilio
+            .account_sid
             .as_deref()
-            .zip(config.twilio_auth_token.as_ref())
+            .zip(config.twilio.auth_token.as_ref())
             .and_then(|(sid, token)| Some((sid.parse().ok()?, token.expose().clone())));
         let twilio = TwilioAccounts::new(
             secrets.clone(),
-            config.twilio_api_base.clone(),
-            config.twilio_events_base.clone(),
+            config.twilio.api_base.clone(),
+            config.twilio.events_base.clone(),
             platform,
-            config.public_url.clone(),
+            config.server.public_url.clone(),
         );
         Ok(Arc::new(Self {
             config,
@@ -69,7 +70,7 @@ impl App {
     pub fn agent_rules(&self) -> AgentRules<'_> {
         AgentRules {
             secrets: &self.secrets,
-            allow_private_lookups: self.config.allow_private_lookups,
+            allow_private_lookups: self.config.calls.allow_private_lookups,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::config::{Config, DatabaseKind};
 use crate::migration::Migrator;
 
 pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
-    if config.database_kind == DatabaseKind::Sqlite {
+    if config.database.kind() == DatabaseKind::Sqlite {
         // `mode=rwc` creates the file, but not its directory.
         std::fs::create_dir_all(&config.data_dir).map_err(|e| {
             DbErr::Custom(format!(
@@ -18,12 +18,12 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
             ))
         })?;
     }
-    let mut options = ConnectOptions::new(config.database_url.expose().clone());
+    let mut options = ConnectOptions::new(config.database.url.expose().clone());
     options
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(10))
         .sqlx_logging(false);
-    match config.database_kind {
+    match config.database.kind() {
         DatabaseKind::Sqlite => {
             // SeaORM defaults SQLite to one connection, which would queue every request behind
             // the job poller. WAL lets readers run beside the single writer; the busy timeout

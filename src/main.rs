@@ -73,7 +73,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init_logging(config.log_format);
+    telemetry::init_logging(config.server.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -118,8 +118,8 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Sandbox { .. } => unreachable!("handled before configuration is loaded"),
         Command::Serve => {
-            let listen = config.listen;
-            let public = config.public_url.clone();
+            let listen = config.server.listen;
+            let public = config.server.public_url.clone();
             let app = App::start(config).await?;
             let listener = TcpListener::bind(listen)
                 .await

@@ -182,7 +182,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ops)
         .merge(pages)
         // Every body extractor (JSON, forms) stops reading past this and answers 413.
-        .layer(DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(DefaultBodyLimit::max(state.config.server.max_body_bytes))
         // Bounds a stuck request; WebSocket upgrades answer at once, so streams are not cut.
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

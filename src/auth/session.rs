@@ -38,7 +38,7 @@ pub async fn start(
         token_hash: Set(token_hash(&token)),
         user_id: Set(user_id),
         organization_id: Set(organization_id),
-        expires_at: Set(now + Duration::hours(i64::from(config.session_ttl_hours))),
+        expires_at: Set(now + Duration::hours(i64::from(config.server.session_ttl_hours))),
         created_at: Set(now),
         last_seen_at: Set(now),
     }
@@ -95,7 +95,7 @@ pub fn session_cookie(config: &Config, token: &str) -> HeaderValue {
         config,
         COOKIE,
         token,
-        i64::from(config.session_ttl_hours) * 3600,
+        i64::from(config.server.session_ttl_hours) * 3600,
     )
 }
 

@@ -674,7 +674,7 @@ impl Bridge {
             LOOKUP_CALLER => match self.ctx.setup.lookup.clone() {
                 Some((url, token)) => {
                     let caller = self.ctx.call.from_number.clone();
-                    let allow_private = self.state.config.allow_private_lookups;
+                    let allow_private = self.state.config.calls.allow_private_lookups;
                     let done = self.tools_tx.clone();
                     self.tools_running += 1;
                     tokio::spawn(async move {

@@ -139,11 +139,11 @@ pub struct Providers {
 impl Providers {
     pub fn from_config(config: &Config) -> Self {
         Self {
-            openai_base_url: config.openai_base_url.clone(),
-            openai_api_key: config.openai_api_key.clone(),
-            gemini_base_url: config.gemini_base_url.clone(),
-            gemini_api_key: config.gemini_api_key.clone(),
-            uplink_batch: config.uplink_batch,
+            openai_base_url: config.ai.openai_base_url.clone(),
+            openai_api_key: config.ai.openai_api_key.clone(),
+            gemini_base_url: config.ai.gemini_base_url.clone(),
+            gemini_api_key: config.ai.gemini_api_key.clone(),
+            uplink_batch: config.calls.uplink_batch,
         }
     }
 

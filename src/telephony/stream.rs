@@ -120,7 +120,7 @@ async fn verified_org(
     let token = state.twilio.auth_token(&org)?;
     loquent_twilio::signature::validate_form(
         &token,
-        &stream_url(&state.config.public_url),
+        &stream_url(&state.config.server.public_url),
         std::iter::empty::<(&str, &str)>(),
         signature,
     )

@@ -44,7 +44,7 @@ pub async fn answer(
     let recording = recording_enabled(&state.db, org.id).await;
     tracing::info!(org_id = %org.id, %call_sid, phone = %number.number, agent = %agent.name, recording, "answering call");
     Ok(twiml_response(&connect_twiml(
-        &state.config.public_url,
+        &state.config.server.public_url,
         recording,
         from,
         to,

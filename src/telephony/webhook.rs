@@ -163,7 +163,7 @@ impl FromRequest<AppState> for TwilioForm {
             .ok_or(WebhookError::Forbidden(
                 "the organization's Twilio credentials are not usable",
             ))?;
-        let url = public_url_of(&state.config.public_url, &path_and_query);
+        let url = public_url_of(&state.config.server.public_url, &path_and_query);
         loquent_twilio::signature::validate_form(
             &token,
             &url,
