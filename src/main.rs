@@ -29,8 +29,8 @@ enum Command {
     Serve,
     /// Apply database migrations and exit.
     Migrate,
-    /// Run the Twilio emulator for tests and demos; prints its base URLs as one JSON line,
-    /// usable as LOQUENT_TWILIO_API_BASE and LOQUENT_TWILIO_EVENTS_BASE.
+    /// Run the emulators (Twilio, OpenAI, Gemini Live) for tests and demos; prints their base URLs
+    /// as one JSON line, usable as the LOQUENT_*_BASE / _BASE_URL settings.
     Sandbox {
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:0")]
