@@ -14,3 +14,7 @@ mod phone_numbers;
 mod realtime;
 mod tenancy;
 mod twilio_page;
+
+mod redact;
+mod snapshots_api;
+mod snapshots_pages;
