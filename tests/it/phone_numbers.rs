@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{Member, TestApp, sandbox_account, start_sandbox};
+use crate::support::{Member, TestApp, TwilioOwner, sandbox_account, start_sandbox};
 
 const OUR_VOICE_URL: &str = "https://loquent.example.com/twilio/voice";
 
@@ -301,9 +301,11 @@ async fn configure_and_restore_round_trip_the_voice_url_exactly() {
 #[tokio::test]
 async fn voice_configuration_errors_follow_the_spec() {
     let app = TestApp::builder().with_sandbox().start().await;
-    let account = app.twilio_account(1, 14).await;
-    let owner = app.owner("Acme").await;
-    let imported = app.connect_and_import(&owner, &account).await;
+    let TwilioOwner {
+        owner,
+        phones: imported,
+        ..
+    } = app.owner_on_twilio("Acme", 1, 14).await;
     let id = imported[0]["id"].as_str().unwrap().to_owned();
 
     // 404: unknown id, and another organization's number.
@@ -426,9 +428,7 @@ async fn a_platform_subaccount_is_not_byo_and_cannot_configure_voice() {
 #[tokio::test]
 async fn buying_a_number_sets_our_voice_url_and_default_analyzers() {
     let app = TestApp::builder().with_sandbox().start().await;
-    let account = app.twilio_account(0, 17).await;
-    let owner = app.owner("Acme").await;
-    app.connect_and_import(&owner, &account).await;
+    let TwilioOwner { owner, account, .. } = app.owner_on_twilio("Acme", 0, 17).await;
     // Two default analyzers (one inactive) and one that is not a default. There is no analyzer
     // API yet, so they are written straight to the database.
     let org_id: uuid::Uuid = owner.me["organization"]["id"]
@@ -578,9 +578,11 @@ async fn buying_a_number_sets_our_voice_url_and_default_analyzers() {
 #[tokio::test]
 async fn phones_can_be_renamed_and_their_agent_unassigned() {
     let app = TestApp::builder().with_sandbox().start().await;
-    let account = app.twilio_account(1, 18).await;
-    let owner = app.owner("Acme").await;
-    let imported = app.connect_and_import(&owner, &account).await;
+    let TwilioOwner {
+        owner,
+        phones: imported,
+        ..
+    } = app.owner_on_twilio("Acme", 1, 18).await;
     let id = imported[0]["id"].as_str().unwrap();
     let path = format!("/api/phones/{id}");
 

@@ -1,11 +1,91 @@
 //! The main dashboard pages as snapshots of their HTML, with CSRF tokens, ids, timestamps and
 //! ports replaced (see `redact.rs`): a change to what a person sees shows up in review.
 
+use chrono::{DateTime, TimeZone, Utc};
+use loquent::entity::{analyzer, call, contact, todo};
 use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::json;
 
 use crate::redact::Redactor;
-use crate::support::TestApp;
+use crate::support::{TestApp, TwilioOwner};
+
+fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, day, hour, 15, 0)
+        .single()
+        .expect("a valid date")
+}
+
+/// One row for each history list (calls, contacts, analyzers, to-dos). No API writes them
+/// yet, so they go straight to the database, as the jobs that will write them would.
+async fn seed_history(app: &TestApp, org_id: uuid::Uuid, phone_id: uuid::Uuid) {
+    let db = &app.app.db;
+    let contact = contact::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        name: Set(Some("Rosa Diaz".into())),
+        email: Set(Some("rosa@example.com".into())),
+        notes: Set(None),
+        source: Set("call".into()),
+        last_contacted_at: Set(Some(at(4, 10))),
+        created_at: Set(at(4, 10)),
+        updated_at: Set(at(4, 10)),
+    }
+    .insert(db)
+    .await
+    .expect("contact");
+    let call = call::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        phone_number_id: Set(Some(phone_id)),
+        call_sid: Set(format!("CA{}", "5".repeat(32))),
+        direction: Set("inbound".into()),
+        from_number: Set("+15557654321".into()),
+        to_number: Set("+12125551590".into()),
+        from_to_number: Set("+15557654321".into()),
+        contact_id: Set(Some(contact.id)),
+        status: Set("completed".into()),
+        started_at: Set(Some(at(4, 10))),
+        duration_secs: Set(Some(127)),
+        recording_sid: Set(None),
+        recording_url: Set(None),
+        transcription: Set(None),
+        created_at: Set(at(4, 10)),
+        updated_at: Set(at(4, 10)),
+    }
+    .insert(db)
+    .await
+    .expect("call");
+    analyzer::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        name: Set("Summary".into()),
+        prompt: Set("Summarize the call.".into()),
+        is_default: Set(true),
+        active: Set(true),
+        created_at: Set(at(1, 9)),
+        updated_at: Set(at(1, 9)),
+    }
+    .insert(db)
+    .await
+    .expect("analyzer");
+    todo::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        call_id: Set(Some(call.id)),
+        contact_id: Set(Some(contact.id)),
+        title: Set("Call Rosa back about the leaking tap".into()),
+        details: Set(None),
+        done: Set(false),
+        due_at: Set(Some(at(5, 9))),
+        completed_at: Set(None),
+        created_at: Set(at(4, 10)),
+        updated_at: Set(at(4, 10)),
+    }
+    .insert(db)
+    .await
+    .expect("to-do");
+}
 
 #[tokio::test]
 async fn sign_in_and_sign_up() {
@@ -23,9 +103,11 @@ async fn sign_in_and_sign_up() {
 async fn the_dashboard_of_an_organization_with_an_agent_and_numbers() {
     let app = TestApp::builder().with_sandbox().start().await;
     let mut r = Redactor::new();
-    let account = app.twilio_account(2, 9).await;
-    let owner = app.owner("Acme Plumbing").await;
-    let numbers = app.connect_and_import(&owner, &account).await;
+    let TwilioOwner {
+        owner,
+        phones: numbers,
+        ..
+    } = app.owner_on_twilio("Acme Plumbing", 2, 9).await;
     let res = owner
         .post_json(
             &app,
@@ -82,6 +164,12 @@ async fn the_dashboard_of_an_organization_with_an_agent_and_numbers() {
         )
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
+    seed_history(
+        &app,
+        owner.org_id().parse().unwrap(),
+        numbers[0]["id"].as_str().unwrap().parse().unwrap(),
+    )
+    .await;
 
     // The dashboard's home is the calls list.
     let res = owner.client.get(app.url("/")).send().await.unwrap();

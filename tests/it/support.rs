@@ -247,6 +247,19 @@ impl TestApp {
         sandbox_account(self.sandbox(), numbers, seed).await
     }
 
+    /// A new organization on its own Twilio account (`numbers` numbers seeded from `seed`),
+    /// connected, with every number imported.
+    pub async fn owner_on_twilio(&self, org: &str, numbers: u32, seed: u64) -> TwilioOwner {
+        let account = self.twilio_account(numbers, seed).await;
+        let owner = self.owner(org).await;
+        let phones = self.connect_and_import(&owner, &account).await;
+        TwilioOwner {
+            owner,
+            account,
+            phones,
+        }
+    }
+
     /// `owner`'s organization connected to `account`, all its numbers imported; returns them.
     pub async fn connect_and_import(
         &self,
@@ -374,6 +387,14 @@ fn slug(s: &str) -> String {
         .filter(|c| c.is_ascii_alphanumeric())
         .collect::<String>()
         .to_lowercase()
+}
+
+/// What [`TestApp::owner_on_twilio`] sets up.
+pub struct TwilioOwner {
+    pub owner: Member,
+    pub account: loquent_sandbox::SeededAccount,
+    /// The imported numbers as `/api/twilio/imported-numbers` lists them.
+    pub phones: Vec<Value>,
 }
 
 pub struct Member {

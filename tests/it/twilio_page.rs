@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::Value;
 
-use crate::support::{Member, TestApp};
+use crate::support::{Member, TestApp, TwilioOwner};
 
 /// Follows a dashboard action's redirect and returns the page it lands on.
 async fn landed(member: &Member, app: &TestApp, res: reqwest::Response) -> String {
@@ -35,9 +35,7 @@ fn text_of<'a>(html: &'a str, id: &str) -> Option<&'a str> {
 #[tokio::test]
 async fn buying_from_the_page_shows_the_offer_then_the_number_configured() {
     let app = TestApp::builder().with_sandbox().start().await;
-    let account = app.twilio_account(0, 23).await;
-    let owner = app.owner("Acme").await;
-    app.connect_and_import(&owner, &account).await;
+    let TwilioOwner { owner, account, .. } = app.owner_on_twilio("Acme", 0, 23).await;
 
     // A two-digit area code is refused in the Buy section, and the rest of the page still works.
     let (status, html) = page_with_status(&owner, &app, "/settings/twilio?area_code=41").await;
@@ -81,9 +79,7 @@ async fn buying_from_the_page_shows_the_offer_then_the_number_configured() {
 #[tokio::test]
 async fn a_number_gets_an_agent_and_loses_it_again() {
     let app = TestApp::builder().with_sandbox().start().await;
-    let account = app.twilio_account(1, 24).await;
-    let owner = app.owner("Acme").await;
-    let phones = app.connect_and_import(&owner, &account).await;
+    let TwilioOwner { owner, phones, .. } = app.owner_on_twilio("Acme", 1, 24).await;
     let phone_id = phones[0]["id"].as_str().unwrap().to_owned();
     let agent_id = uuid::Uuid::now_v7();
     let now = chrono::Utc::now();
@@ -136,9 +132,11 @@ async fn a_number_gets_an_agent_and_loses_it_again() {
 #[tokio::test]
 async fn importing_nothing_and_configuring_twice_are_explained_in_place() {
     let app = TestApp::builder().with_sandbox().start().await;
-    let account = app.twilio_account(2, 25).await;
-    let owner = app.owner("Acme").await;
-    let phones = app.connect_and_import(&owner, &account).await;
+    let TwilioOwner {
+        owner,
+        account,
+        phones,
+    } = app.owner_on_twilio("Acme", 2, 25).await;
 
     let res = owner.post_form(&app, "/settings/twilio/import", &[]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
@@ -178,9 +176,11 @@ async fn importing_nothing_and_configuring_twice_are_explained_in_place() {
 #[tokio::test]
 async fn a_member_sees_only_what_their_permissions_allow() {
     let app = TestApp::builder().with_sandbox().start().await;
-    let account = app.twilio_account(1, 26).await;
-    let owner = app.owner("Acme").await;
-    let phones = app.connect_and_import(&owner, &account).await;
+    let TwilioOwner {
+        owner,
+        account,
+        phones,
+    } = app.owner_on_twilio("Acme", 1, 26).await;
     let viewer = app.member_with(&owner, &["Phone:Collection:List"]).await;
 
     let html = viewer.page(&app, "/settings/twilio").await;
