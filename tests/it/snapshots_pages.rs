@@ -192,3 +192,46 @@ async fn the_dashboard_of_an_organization_with_an_agent_and_numbers() {
         insta::assert_snapshot!(name, r.html(&html));
     }
 }
+
+#[tokio::test]
+async fn a_failed_sign_in_and_the_error_pages() {
+    let app = TestApp::new().await;
+    let mut r = Redactor::new();
+    let owner = app.owner("Acme Plumbing").await;
+
+    let visitor = TestApp::client();
+    let html = visitor
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a form token")
+        + 25;
+    let token = &html[start..start + html[start..].find('"').expect("token's end")];
+    let res = visitor
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token),
+            ("email", owner.email.as_str()),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    insta::assert_snapshot!("page_login_failed", r.html(&res.text().await.unwrap()));
+
+    let res = owner.client.get(app.url("/nowhere")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    insta::assert_snapshot!("page_error_404", r.html(&res.text().await.unwrap()));
+
+    let nobody = app.member_with(&owner, &[]).await;
+    let res = nobody.client.get(app.url("/calls")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    insta::assert_snapshot!("page_error_403", r.html(&res.text().await.unwrap()));
+}
