@@ -3,6 +3,19 @@
 //! SQLite by default (a temp file per test); PostgreSQL when `LOQUENT_TEST_DATABASE_URL` names a
 //! server (`postgres://postgres@127.0.0.1:5432`): each test then creates its own database and
 //! drops it afterwards.
+//!
+//! A test reads as the setup a user has, then what they do:
+//!
+//! ```ignore
+//! let app = TestApp::builder()
+//!     .with_sandbox()                                   // Twilio is the sandbox
+//!     .with_setting("LOQUENT_MAX_BODY_BYTES", "4096")   // any `LOQUENT_*` setting
+//!     .start()
+//!     .await;                                           // or `TestApp::new().await`
+//! let owner = app.owner("Acme").await;                  // signed up, signed in
+//! let viewer = app.member_with(&owner, &["Phone:Collection:List"]).await;
+//! let TwilioOwner { owner, account, phones } = app.owner_on_twilio("Acme", 2, 7).await;
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
