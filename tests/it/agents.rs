@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use sea_orm::EntityTrait;
 use serde_json::{Value, json};
 
-use crate::support::{Member, TestApp, app_with_sandbox, connect_and_import, sandbox_account};
+use crate::support::{Member, TestApp};
 
 const TOKEN: &str = "crm-token-7f3a9c1e-never-shown";
 
@@ -103,7 +103,7 @@ async fn csrf(app: &TestApp, member: &Member) -> String {
 
 #[tokio::test]
 async fn an_agent_is_created_read_replaced_and_deleted() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let list: Vec<Value> = owner.get_json(&app, "/api/agents").await;
     assert!(list.is_empty());
@@ -199,7 +199,7 @@ async fn an_agent_is_created_read_replaced_and_deleted() {
 
 #[tokio::test]
 async fn every_bad_field_is_reported_at_once_and_nothing_is_saved() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
 
     let res = owner
@@ -272,7 +272,7 @@ async fn every_bad_field_is_reported_at_once_and_nothing_is_saved() {
 
 #[tokio::test]
 async fn the_lookup_token_is_never_shown_and_is_kept_when_not_resent() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
 
     let res = owner.post_json(&app, "/api/agents", &full_agent()).await;
@@ -346,7 +346,7 @@ async fn the_lookup_token_is_never_shown_and_is_kept_when_not_resent() {
 
 #[tokio::test]
 async fn each_action_needs_its_permission() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let agent = create(&app, &owner, &full_agent()).await;
     let path = format!("/api/agents/{}", agent["id"].as_str().unwrap());
@@ -430,10 +430,10 @@ async fn each_action_needs_its_permission() {
 
 #[tokio::test]
 async fn deleting_an_agent_leaves_its_numbers_without_an_agent() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
+    let app = TestApp::builder().with_sandbox().start().await;
     let owner = app.owner("Acme").await;
-    let account = sandbox_account(&sandbox, 2, 7).await;
-    let phones = connect_and_import(&app, &owner, &account).await;
+    let account = app.twilio_account(2, 7).await;
+    let phones = app.connect_and_import(&owner, &account).await;
     assert_eq!(phones.len(), 2);
     let doomed = create(&app, &owner, &full_agent()).await;
     let kept = create(
@@ -486,7 +486,7 @@ async fn deleting_an_agent_leaves_its_numbers_without_an_agent() {
 
 #[tokio::test]
 async fn the_agent_form_shows_each_problem_beside_its_field_and_keeps_what_was_typed() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let new = owner.page(&app, "/agents/new").await;
     assert!(new.contains("action=\"/agents\""));
@@ -616,7 +616,7 @@ async fn a_lookup_url_on_a_private_address_is_refused_unless_the_operator_allows
     body["config"]["lookup"]["url"] = json!("http://169.254.169.254/latest/meta-data");
 
     // By default the form says why, beside the field, and nothing is saved.
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let res = owner.post_json(&app, "/api/agents", &body).await;
     let fields = field_errors(res).await;
@@ -640,7 +640,10 @@ async fn a_lookup_url_on_a_private_address_is_refused_unless_the_operator_allows
     assert_eq!(names(&fields), ["config.lookup.url"]);
 
     // An operator whose CRM is on the LAN allows it.
-    let lan = TestApp::spawn_with(&[("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "true")]).await;
+    let lan = TestApp::builder()
+        .with_setting("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "true")
+        .start()
+        .await;
     let owner = lan.owner("Acme").await;
     body["config"]["lookup"]["url"] = json!("http://192.168.1.20/crm");
     let created = create(&lan, &owner, &body).await;

@@ -5,7 +5,7 @@ use crate::support::{TestApp, api_error};
 
 #[tokio::test]
 async fn sign_up_signs_in_and_me_describes_the_owner() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme Plumbing").await;
     assert_eq!(owner.me["organization"]["name"], "Acme Plumbing");
     assert_eq!(owner.me["is_owner"], true);
@@ -19,7 +19,7 @@ async fn sign_up_signs_in_and_me_describes_the_owner() {
 
 #[tokio::test]
 async fn session_cookie_is_http_only_and_lax() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let res = TestApp::client()
         .post(app.url("/api/auth/signup"))
         .json(&json!({"email": "ada@example.com", "password": "long enough", "organization_name": "Acme"}))
@@ -43,7 +43,10 @@ async fn session_cookie_is_http_only_and_lax() {
 
 #[tokio::test]
 async fn secure_cookie_behind_https_public_url() {
-    let app = TestApp::spawn_with(&[("LOQUENT_PUBLIC_URL", "https://loquent.example.com")]).await;
+    let app = TestApp::builder()
+        .with_setting("LOQUENT_PUBLIC_URL", "https://loquent.example.com")
+        .start()
+        .await;
     let res = TestApp::client()
         .post(app.url("/api/auth/signup"))
         .json(&json!({"email": "ada@example.com", "password": "long enough", "organization_name": "Acme"}))
@@ -56,7 +59,7 @@ async fn secure_cookie_behind_https_public_url() {
 
 #[tokio::test]
 async fn logout_ends_the_session_server_side() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let res = owner
         .client
@@ -76,7 +79,7 @@ async fn logout_ends_the_session_server_side() {
 
 #[tokio::test]
 async fn stolen_cookie_stops_working_after_logout() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let res = TestApp::client()
         .post(app.url("/api/auth/signup"))
         .json(&json!({"email": "ada@example.com", "password": "long enough", "organization_name": "Acme"}))
@@ -110,7 +113,7 @@ async fn stolen_cookie_stops_working_after_logout() {
 
 #[tokio::test]
 async fn login_with_right_and_wrong_passwords() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let client = TestApp::client();
 
@@ -143,7 +146,7 @@ async fn login_with_right_and_wrong_passwords() {
 
 #[tokio::test]
 async fn bad_sign_up_input_gets_clear_4xx() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let client = TestApp::client();
     let url = app.url("/api/auth/signup");
 
@@ -191,7 +194,7 @@ async fn bad_sign_up_input_gets_clear_4xx() {
 
 #[tokio::test]
 async fn e_mail_can_sign_up_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let body =
         json!({"email": "ada@example.com", "password": "long enough", "organization_name": "One"});
     let first = TestApp::client()
@@ -213,7 +216,7 @@ async fn e_mail_can_sign_up_once() {
 
 #[tokio::test]
 async fn oversized_body_is_413_not_500() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let huge = "x".repeat(2 * 1024 * 1024);
     let res = TestApp::client()
         .post(app.url("/api/auth/signup"))
@@ -227,7 +230,7 @@ async fn oversized_body_is_413_not_500() {
 
 #[tokio::test]
 async fn api_without_session_is_401() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     for path in [
         "/api/auth/me",
         "/api/members",

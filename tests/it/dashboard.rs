@@ -14,7 +14,7 @@ fn token_in(html: &str) -> String {
 
 #[tokio::test]
 async fn sign_up_form_creates_the_organization_and_lands_on_calls() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let browser = TestApp::client();
     let page = browser.get(app.url("/signup")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
@@ -62,7 +62,7 @@ async fn sign_up_form_creates_the_organization_and_lands_on_calls() {
 
 #[tokio::test]
 async fn forms_without_the_csrf_token_are_refused() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let browser = TestApp::client();
     // Get a CSRF cookie, then post with a forged token (as a cross-site form would).
     browser.get(app.url("/signup")).send().await.unwrap();
@@ -96,7 +96,7 @@ async fn forms_without_the_csrf_token_are_refused() {
 
 #[tokio::test]
 async fn wrong_password_shows_the_form_again_with_an_error() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let browser = TestApp::client();
     let token = token_in(
@@ -127,7 +127,7 @@ async fn wrong_password_shows_the_form_again_with_an_error() {
 
 #[tokio::test]
 async fn pages_send_strangers_to_sign_in_and_members_without_permission_get_403() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let res = TestApp::client()
         .get(app.url("/calls"))
         .send()
@@ -159,7 +159,7 @@ async fn pages_send_strangers_to_sign_in_and_members_without_permission_get_403(
 
 #[tokio::test]
 async fn members_page_adds_a_member_and_creates_a_role() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let html = owner.page(&app, "/settings/members").await;
     let token = token_in(&html);

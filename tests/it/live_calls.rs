@@ -45,7 +45,7 @@ pub async fn line_with(agent_config: Value, recording: bool, settings: &[(&str, 
         ("LOQUENT_GEMINI_API_KEY", "gm-sandbox"),
     ];
     all.extend_from_slice(settings);
-    let app = TestApp::spawn_with(&all).await;
+    let app = TestApp::builder().with_settings(&all).start().await;
     let account = sandbox_account(&sandbox, 1, 61).await;
     let owner = app.owner("Acme Plumbing").await;
     let phones = connect_and_import(&app, &owner, &account).await;

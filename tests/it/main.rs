@@ -15,3 +15,8 @@ mod phone_numbers;
 mod realtime;
 mod tenancy;
 mod twilio_page;
+
+mod redact;
+mod snapshot_files;
+mod snapshots_api;
+mod snapshots_pages;

@@ -5,7 +5,7 @@ use crate::support::{TestApp, api_error};
 
 #[tokio::test]
 async fn owner_adds_a_member_with_a_role_and_the_member_gets_exactly_its_permissions() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let member = app.member_with(&owner, &["Member:Collection:List"]).await;
 
@@ -43,7 +43,7 @@ async fn owner_adds_a_member_with_a_role_and_the_member_gets_exactly_its_permiss
 
 #[tokio::test]
 async fn editing_roles_changes_permissions_at_once() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let member = app.member_with(&owner, &[]).await;
     let res = member
@@ -95,7 +95,7 @@ async fn editing_roles_changes_permissions_at_once() {
 
 #[tokio::test]
 async fn roles_reject_unknown_permissions_and_duplicate_names() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let res = owner
         .post_json(
@@ -127,7 +127,7 @@ async fn roles_reject_unknown_permissions_and_duplicate_names() {
 
 #[tokio::test]
 async fn owner_cannot_be_removed_but_members_can() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let member = app.member_with(&owner, &["Member:Collection:List"]).await;
     let members: Vec<Value> = owner.get_json(&app, "/api/members").await;
@@ -167,7 +167,7 @@ async fn owner_cannot_be_removed_but_members_can() {
 
 #[tokio::test]
 async fn adding_an_unknown_person_needs_an_initial_password() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let res = owner
         .post_json(&app, "/api/members", &json!({"email": "new@example.com"}))

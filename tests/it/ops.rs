@@ -4,7 +4,7 @@ use crate::support::TestApp;
 
 #[tokio::test]
 async fn health_readiness_and_metrics() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let live = reqwest::get(app.url("/healthz")).await.unwrap();
     assert_eq!(live.status(), StatusCode::OK);
     let ready = reqwest::get(app.url("/readyz")).await.unwrap();
@@ -26,7 +26,7 @@ async fn health_readiness_and_metrics() {
 
 #[tokio::test]
 async fn static_assets_and_security_headers() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     for (path, kind) in [
         ("/static/app.css", "text/css"),
         ("/static/app.js", "text/javascript"),

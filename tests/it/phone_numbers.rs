@@ -4,10 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::{
-    Member, TestApp, app_with_sandbox, connect_and_import, sandbox_account,
-    set_voice_url_on_twilio, voice_url_on_twilio,
-};
+use crate::support::{Member, TestApp, TwilioOwner, sandbox_account, start_sandbox};
 
 const OUR_VOICE_URL: &str = "https://loquent.example.com/twilio/voice";
 
@@ -65,8 +62,8 @@ async fn restore(app: &TestApp, member: &Member, id: &str) -> reqwest::Response 
 
 #[tokio::test]
 async fn connecting_checks_the_credentials_and_never_shows_the_token() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 1, 11).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let account = app.twilio_account(1, 11).await;
     let owner = app.owner("Acme").await;
 
     for (body, status, message) in [
@@ -136,8 +133,11 @@ async fn connecting_checks_the_credentials_and_never_shows_the_token() {
 
 #[tokio::test]
 async fn an_unreachable_twilio_is_a_502() {
-    let (app, _sandbox) =
-        app_with_sandbox(&[("LOQUENT_TWILIO_API_BASE", "http://127.0.0.1:9")]).await;
+    let app = TestApp::builder()
+        .with_sandbox()
+        .with_setting("LOQUENT_TWILIO_API_BASE", "http://127.0.0.1:9")
+        .start()
+        .await;
     let owner = app.owner("Acme").await;
     let (status, message) = error_of(
         owner
@@ -155,8 +155,8 @@ async fn an_unreachable_twilio_is_a_502() {
 
 #[tokio::test]
 async fn importing_numbers_is_read_only_on_twilio() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 3, 12).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let account = app.twilio_account(3, 12).await;
     let owner = app.owner("Acme").await;
     owner
         .post_json(
@@ -208,7 +208,7 @@ async fn importing_numbers_is_read_only_on_twilio() {
         .await;
     assert_eq!(res.json::<Vec<Value>>().await.unwrap().len(), 0);
     assert!(
-        twilio_mutations(&sandbox, &account).await.is_empty(),
+        twilio_mutations(app.sandbox(), &account).await.is_empty(),
         "import changed nothing on Twilio"
     );
 
@@ -228,12 +228,13 @@ async fn importing_numbers_is_read_only_on_twilio() {
 
 #[tokio::test]
 async fn configure_and_restore_round_trip_the_voice_url_exactly() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 2, 13).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let account = app.twilio_account(2, 13).await;
     let owner = app.owner("Acme").await;
     let old = "https://old-platform.example.com/voice?x=1";
-    set_voice_url_on_twilio(&sandbox, &account, &account.numbers[0].sid, old).await;
-    let imported = connect_and_import(&app, &owner, &account).await;
+    app.set_voice_url_on_twilio(&account, &account.numbers[0].sid, old)
+        .await;
+    let imported = app.connect_and_import(&owner, &account).await;
     let id_of = |number: &str| {
         imported.iter().find(|n| n["number"] == number).unwrap()["id"]
             .as_str()
@@ -251,7 +252,7 @@ async fn configure_and_restore_round_trip_the_voice_url_exactly() {
         json!({"previous_voice_url": old})
     );
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, &account.numbers[0].sid)
+        app.voice_url_on_twilio(&account, &account.numbers[0].sid)
             .await
             .as_deref(),
         Some(OUR_VOICE_URL)
@@ -278,7 +279,7 @@ async fn configure_and_restore_round_trip_the_voice_url_exactly() {
     let res = restore(&app, &owner, &with_url).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, &account.numbers[0].sid)
+        app.voice_url_on_twilio(&account, &account.numbers[0].sid)
             .await
             .as_deref(),
         Some(old)
@@ -286,7 +287,8 @@ async fn configure_and_restore_round_trip_the_voice_url_exactly() {
     let res = restore(&app, &owner, &without_url).await;
     assert_eq!(res.status(), StatusCode::NO_CONTENT);
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, &account.numbers[1].sid).await,
+        app.voice_url_on_twilio(&account, &account.numbers[1].sid)
+            .await,
         None
     );
     let (status, message) = error_of(restore(&app, &owner, &with_url).await).await;
@@ -298,10 +300,12 @@ async fn configure_and_restore_round_trip_the_voice_url_exactly() {
 
 #[tokio::test]
 async fn voice_configuration_errors_follow_the_spec() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 1, 14).await;
-    let owner = app.owner("Acme").await;
-    let imported = connect_and_import(&app, &owner, &account).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner {
+        owner,
+        phones: imported,
+        ..
+    } = app.owner_on_twilio("Acme", 1, 14).await;
     let id = imported[0]["id"].as_str().unwrap().to_owned();
 
     // 404: unknown id, and another organization's number.
@@ -309,8 +313,8 @@ async fn voice_configuration_errors_follow_the_spec() {
         error_of(configure(&app, &owner, &uuid::Uuid::new_v4().to_string()).await).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let intruder = app.owner("Intruder").await;
-    let other_account = sandbox_account(&sandbox, 1, 15).await;
-    connect_and_import(&app, &intruder, &other_account).await;
+    let other_account = app.twilio_account(1, 15).await;
+    app.connect_and_import(&intruder, &other_account).await;
     assert_eq!(
         configure(&app, &intruder, &id).await.status(),
         StatusCode::NOT_FOUND
@@ -334,7 +338,7 @@ async fn voice_configuration_errors_follow_the_spec() {
     assert_eq!(listed.len(), 1);
 
     // 502 when Twilio fails setting the URL, and nothing is half-saved.
-    let faults = format!("{}/sandbox/faults", sandbox.twilio_api_base());
+    let faults = format!("{}/sandbox/faults", app.sandbox().twilio_api_base());
     let http = reqwest::Client::new();
     http.post(&faults)
         .json(&json!({"method": "POST", "path_contains": "/IncomingPhoneNumbers/", "rate": 1.0, "statuses": [500]}))
@@ -373,20 +377,14 @@ async fn voice_configuration_errors_follow_the_spec() {
 
 #[tokio::test]
 async fn a_platform_subaccount_is_not_byo_and_cannot_configure_voice() {
-    let (probe, sandbox) = app_with_sandbox(&[]).await;
-    drop(probe);
+    let sandbox = start_sandbox().await;
     let platform = sandbox_account(&sandbox, 0, 16).await;
-    let (app, _other) = {
-        let api = sandbox.twilio_api_base();
-        let settings = [
-            ("LOQUENT_TWILIO_API_BASE", api.as_str()),
-            ("LOQUENT_TWILIO_EVENTS_BASE", api.as_str()),
-            ("LOQUENT_PUBLIC_URL", "https://loquent.example.com"),
-            ("LOQUENT_TWILIO_ACCOUNT_SID", platform.account_sid.as_str()),
-            ("LOQUENT_TWILIO_AUTH_TOKEN", platform.auth_token.as_str()),
-        ];
-        (TestApp::spawn_with(&settings).await, ())
-    };
+    let app = TestApp::builder()
+        .with_existing_sandbox(sandbox)
+        .with_setting("LOQUENT_TWILIO_ACCOUNT_SID", &platform.account_sid)
+        .with_setting("LOQUENT_TWILIO_AUTH_TOKEN", &platform.auth_token)
+        .start()
+        .await;
     let owner = app.owner("Tenant").await;
     let settings: Value = owner.get_json(&app, "/api/settings").await;
     assert_eq!(settings["twilio"]["platform_subaccounts"], true);
@@ -429,10 +427,8 @@ async fn a_platform_subaccount_is_not_byo_and_cannot_configure_voice() {
 
 #[tokio::test]
 async fn buying_a_number_sets_our_voice_url_and_default_analyzers() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 0, 17).await;
-    let owner = app.owner("Acme").await;
-    connect_and_import(&app, &owner, &account).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner { owner, account, .. } = app.owner_on_twilio("Acme", 0, 17).await;
     // Two default analyzers (one inactive) and one that is not a default. There is no analyzer
     // API yet, so they are written straight to the database.
     let org_id: uuid::Uuid = owner.me["organization"]["id"]
@@ -524,9 +520,7 @@ async fn buying_a_number_sets_our_voice_url_and_default_analyzers() {
     assert!(bought["twilio_sid"].as_str().unwrap().starts_with("PN"));
     let sid = bought["twilio_sid"].as_str().unwrap().to_owned();
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, &sid)
-            .await
-            .as_deref(),
+        app.voice_url_on_twilio(&account, &sid).await.as_deref(),
         Some(OUR_VOICE_URL)
     );
     let phones: Vec<Value> = owner.get_json(&app, "/api/phones").await;
@@ -583,10 +577,12 @@ async fn buying_a_number_sets_our_voice_url_and_default_analyzers() {
 
 #[tokio::test]
 async fn phones_can_be_renamed_and_their_agent_unassigned() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 1, 18).await;
-    let owner = app.owner("Acme").await;
-    let imported = connect_and_import(&app, &owner, &account).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner {
+        owner,
+        phones: imported,
+        ..
+    } = app.owner_on_twilio("Acme", 1, 18).await;
     let id = imported[0]["id"].as_str().unwrap();
     let path = format!("/api/phones/{id}");
 

@@ -43,7 +43,7 @@ async fn next_event(socket: &mut Socket) -> Option<Value> {
 
 #[tokio::test]
 async fn members_receive_their_organizations_events_only() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = app.owner("Acme").await;
     let globex = app.owner("Globex").await;
     let mut acme_socket = connect(&app, &session_cookie(&app, &acme).await).await;
@@ -87,7 +87,7 @@ async fn members_receive_their_organizations_events_only() {
 
 #[tokio::test]
 async fn realtime_needs_a_session() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let request = app.ws_url("/api/realtime").into_client_request().unwrap();
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
@@ -99,7 +99,7 @@ async fn realtime_needs_a_session() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_dropped_without_blocking_publishers() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = app.owner("Acme").await;
     let cookie = session_cookie(&app, &acme).await;
     let mut stalled = connect(&app, &cookie).await;
@@ -164,12 +164,12 @@ async fn a_client_that_stops_reading_is_dropped_without_blocking_publishers() {
 
 #[tokio::test]
 async fn events_cross_server_processes_on_postgres() {
-    let first = TestApp::spawn().await;
+    let first = TestApp::new().await;
     if !first.is_postgres() {
         // One SQLite file serves one process; fan-out across processes is a PostgreSQL feature.
         return;
     }
-    let second = first.spawn_sibling().await;
+    let second = first.sibling().await;
     let acme = first.owner("Acme").await;
     let cookie = session_cookie(&first, &acme).await;
     let mut on_second = connect(&second, &cookie).await;

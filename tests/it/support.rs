@@ -3,6 +3,19 @@
 //! SQLite by default (a temp file per test); PostgreSQL when `LOQUENT_TEST_DATABASE_URL` names a
 //! server (`postgres://postgres@127.0.0.1:5432`): each test then creates its own database and
 //! drops it afterwards.
+//!
+//! A test reads as the setup a user has, then what they do:
+//!
+//! ```ignore
+//! let app = TestApp::builder()
+//!     .with_sandbox()                                   // Twilio is the sandbox
+//!     .with_setting("LOQUENT_MAX_BODY_BYTES", "4096")   // any `LOQUENT_*` setting
+//!     .start()
+//!     .await;                                           // or `TestApp::new().await`
+//! let owner = app.owner("Acme").await;                  // signed up, signed in
+//! let viewer = app.member_with(&owner, &["Phone:Collection:List"]).await;
+//! let TwilioOwner { owner, account, phones } = app.owner_on_twilio("Acme", 2, 7).await;
+//! ```
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -20,8 +33,91 @@ pub struct TestApp {
     pub app: Arc<App>,
     database_url: String,
     pg: Option<PgDatabase>,
+    sandbox: Option<loquent_sandbox::SandboxHandle>,
     _dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
+}
+
+/// How a test asks for its server: `TestApp::builder().with_sandbox().start().await`.
+///
+/// Settings apply in order after the sandbox's own, so a test can override any of them.
+#[must_use = "a builder does nothing until `start` is awaited"]
+#[derive(Default)]
+pub struct TestAppBuilder {
+    settings: Vec<(String, String)>,
+    sandbox: Option<SandboxChoice>,
+}
+
+enum SandboxChoice {
+    Fresh,
+    Existing(loquent_sandbox::SandboxHandle),
+}
+
+impl TestAppBuilder {
+    /// One `LOQUENT_*` setting, as the environment would give it.
+    pub fn with_setting(mut self, name: &str, value: &str) -> Self {
+        self.settings.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Several settings at once (see [`Self::with_setting`]).
+    pub fn with_settings(mut self, settings: &[(&str, &str)]) -> Self {
+        for (name, value) in settings {
+            self = self.with_setting(name, value);
+        }
+        self
+    }
+
+    /// A fresh Twilio sandbox the server talks to as its Twilio (REST API and events), with the
+    /// public URL `https://loquent.example.com`; reach it with [`TestApp::sandbox`].
+    pub fn with_sandbox(mut self) -> Self {
+        self.sandbox = Some(SandboxChoice::Fresh);
+        self
+    }
+
+    /// [`Self::with_sandbox`] on a sandbox the test already started, for settings that need
+    /// sandbox data before the server starts (a platform account).
+    pub fn with_existing_sandbox(mut self, sandbox: loquent_sandbox::SandboxHandle) -> Self {
+        self.sandbox = Some(SandboxChoice::Existing(sandbox));
+        self
+    }
+
+    /// Starts the server on a free port with a fresh database.
+    pub async fn start(self) -> TestApp {
+        let sandbox = match self.sandbox {
+            None => None,
+            Some(SandboxChoice::Fresh) => Some(start_sandbox().await),
+            Some(SandboxChoice::Existing(sandbox)) => Some(sandbox),
+        };
+        let mut settings = Vec::new();
+        if let Some(sandbox) = &sandbox {
+            settings.push((
+                "LOQUENT_TWILIO_API_BASE".to_owned(),
+                sandbox.twilio_api_base(),
+            ));
+            settings.push((
+                "LOQUENT_TWILIO_EVENTS_BASE".to_owned(),
+                sandbox.twilio_events_base(),
+            ));
+            settings.push((
+                "LOQUENT_PUBLIC_URL".to_owned(),
+                "https://loquent.example.com".to_owned(),
+            ));
+        }
+        settings.extend(self.settings);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (database_url, pg) = fresh_database(dir.path()).await;
+        let mut app = TestApp::serve(dir, database_url, pg, &settings).await;
+        app.sandbox = sandbox;
+        app
+    }
+}
+
+/// A Twilio sandbox on a free port.
+pub async fn start_sandbox() -> loquent_sandbox::SandboxHandle {
+    loquent_sandbox::Sandbox::start(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .expect("sandbox starts")
 }
 
 /// A throwaway PostgreSQL database, dropped with the test.
@@ -95,33 +191,31 @@ async fn fresh_database(dir: &std::path::Path) -> (String, Option<PgDatabase>) {
 }
 
 impl TestApp {
-    pub async fn spawn() -> Self {
-        Self::spawn_with(&[]).await
+    pub fn builder() -> TestAppBuilder {
+        TestAppBuilder::default()
     }
 
-    /// A server with extra `LOQUENT_*` settings.
-    pub async fn spawn_with(settings: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let (database_url, pg) = fresh_database(dir.path()).await;
-        Self::start(dir, database_url, pg, settings).await
+    /// A server with default settings: `TestApp::builder().start()`.
+    pub async fn new() -> Self {
+        Self::builder().start().await
     }
 
-    /// A second server process sharing this one's database, as behind a load balancer.
-    pub async fn spawn_sibling(&self) -> Self {
+    /// A second server process sharing this one's database and key, as behind a load balancer.
+    pub async fn sibling(&self) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = std::fs::read_to_string(self._dir.path().join("secret.key")).ok();
         let mut settings = Vec::new();
-        if let Some(key) = key.as_deref() {
-            settings.push(("LOQUENT_SECRET_KEY", key.trim()));
+        if let Some(key) = key {
+            settings.push(("LOQUENT_SECRET_KEY".to_owned(), key.trim().to_owned()));
         }
-        Self::start(dir, self.database_url.clone(), None, &settings).await
+        Self::serve(dir, self.database_url.clone(), None, &settings).await
     }
 
-    async fn start(
+    async fn serve(
         dir: tempfile::TempDir,
         database_url: String,
         pg: Option<PgDatabase>,
-        settings: &[(&str, &str)],
+        settings: &[(String, String)],
     ) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
@@ -130,7 +224,7 @@ impl TestApp {
         env.insert("LOQUENT_DATA_DIR".into(), dir.path().display().to_string());
         env.insert("LOQUENT_DATABASE_URL".into(), database_url.clone());
         for (k, v) in settings {
-            env.insert((*k).into(), (*v).into());
+            env.insert(k.clone(), v.clone());
         }
         let config = Config::from_sources(None, &env).expect("test config");
         let app = App::start(config).await.expect("app starts");
@@ -148,9 +242,63 @@ impl TestApp {
             app,
             database_url,
             pg,
+            sandbox: None,
             _dir: dir,
             shutdown: Some(tx),
         }
+    }
+
+    /// The Twilio sandbox this server was started with ([`TestAppBuilder::with_sandbox`]).
+    pub fn sandbox(&self) -> &loquent_sandbox::SandboxHandle {
+        self.sandbox
+            .as_ref()
+            .expect("start the app with `.with_sandbox()` to use the sandbox")
+    }
+
+    /// A seeded account on this app's sandbox: `numbers` numbers, no call history.
+    pub async fn twilio_account(&self, numbers: u32, seed: u64) -> loquent_sandbox::SeededAccount {
+        sandbox_account(self.sandbox(), numbers, seed).await
+    }
+
+    /// A new organization on its own Twilio account (`numbers` numbers seeded from `seed`),
+    /// connected, with every number imported.
+    pub async fn owner_on_twilio(&self, org: &str, numbers: u32, seed: u64) -> TwilioOwner {
+        let account = self.twilio_account(numbers, seed).await;
+        let owner = self.owner(org).await;
+        let phones = self.connect_and_import(&owner, &account).await;
+        TwilioOwner {
+            owner,
+            account,
+            phones,
+        }
+    }
+
+    /// `owner`'s organization connected to `account`, all its numbers imported; returns them.
+    pub async fn connect_and_import(
+        &self,
+        owner: &Member,
+        account: &loquent_sandbox::SeededAccount,
+    ) -> Vec<Value> {
+        connect_and_import(self, owner, account).await
+    }
+
+    /// The number's voice URL as this app's sandbox (Twilio) has it.
+    pub async fn voice_url_on_twilio(
+        &self,
+        account: &loquent_sandbox::SeededAccount,
+        sid: &str,
+    ) -> Option<String> {
+        voice_url_on_twilio(self.sandbox(), account, sid).await
+    }
+
+    /// Sets the number's voice URL on this app's sandbox, as another tool would.
+    pub async fn set_voice_url_on_twilio(
+        &self,
+        account: &loquent_sandbox::SeededAccount,
+        sid: &str,
+        url: &str,
+    ) {
+        set_voice_url_on_twilio(self.sandbox(), account, sid, url).await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -254,6 +402,14 @@ fn slug(s: &str) -> String {
         .to_lowercase()
 }
 
+/// What [`TestApp::owner_on_twilio`] sets up.
+pub struct TwilioOwner {
+    pub owner: Member,
+    pub account: loquent_sandbox::SeededAccount,
+    /// The imported numbers as `/api/twilio/imported-numbers` lists them.
+    pub phones: Vec<Value>,
+}
+
 pub struct Member {
     pub client: reqwest::Client,
     pub email: String,
@@ -332,22 +488,6 @@ pub async fn api_error(res: reqwest::Response, status: StatusCode) -> String {
         .as_str()
         .expect("error.message")
         .to_owned()
-}
-
-/// A Twilio sandbox and a server wired to it (`LOQUENT_TWILIO_API_BASE`, events base).
-pub async fn app_with_sandbox(extra: &[(&str, &str)]) -> (TestApp, loquent_sandbox::SandboxHandle) {
-    let sandbox = loquent_sandbox::Sandbox::start("127.0.0.1:0".parse().unwrap())
-        .await
-        .expect("sandbox starts");
-    let api = sandbox.twilio_api_base();
-    let events = sandbox.twilio_events_base();
-    let mut settings = vec![
-        ("LOQUENT_TWILIO_API_BASE", api.as_str()),
-        ("LOQUENT_TWILIO_EVENTS_BASE", events.as_str()),
-        ("LOQUENT_PUBLIC_URL", "https://loquent.example.com"),
-    ];
-    settings.extend_from_slice(extra);
-    (TestApp::spawn_with(&settings).await, sandbox)
 }
 
 /// A seeded sandbox account: `numbers` numbers, no call history.

@@ -5,7 +5,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::support::{Member, TestApp, app_with_sandbox, connect_and_import, sandbox_account};
+use crate::support::{Member, TestApp};
 
 /// Ids of things that belong to the victim organization.
 struct Victim {
@@ -171,9 +171,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-async fn victim(app: &TestApp, sandbox: &loquent_sandbox::SandboxHandle, owner: &Member) -> Victim {
-    let account = sandbox_account(sandbox, 1, 99).await;
-    let phones = connect_and_import(app, owner, &account).await;
+async fn victim(app: &TestApp, owner: &Member) -> Victim {
+    let account = app.twilio_account(1, 99).await;
+    let phones = app.connect_and_import(owner, &account).await;
     let member = app.member_with(owner, &["Member:Collection:List"]).await;
     let members: Vec<Value> = owner.get_json(app, "/api/members").await;
     let row = members
@@ -217,12 +217,13 @@ async fn csrf(app: &TestApp, member: &Member) -> String {
 
 #[tokio::test]
 async fn another_organizations_ids_are_not_found() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
+    let app = TestApp::builder().with_sandbox().start().await;
     let victim_owner = app.owner("Victim").await;
-    let ids = victim(&app, &sandbox, &victim_owner).await;
+    let ids = victim(&app, &victim_owner).await;
     let attacker = app.owner("Attacker").await;
     // A connected attacker: "not a BYO account" must not be what stops it.
-    connect_and_import(&app, &attacker, &sandbox_account(&sandbox, 1, 98).await).await;
+    app.connect_and_import(&attacker, &app.twilio_account(1, 98).await)
+        .await;
     let token = csrf(&app, &attacker).await;
 
     for case in cases() {
@@ -273,7 +274,7 @@ async fn another_organizations_ids_are_not_found() {
 
 #[tokio::test]
 async fn malformed_ids_are_400_not_500() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let res = owner
         .client

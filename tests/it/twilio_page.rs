@@ -5,9 +5,7 @@ use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, Set};
 use serde_json::Value;
 
-use crate::support::{
-    Member, TestApp, app_with_sandbox, connect_and_import, sandbox_account, voice_url_on_twilio,
-};
+use crate::support::{Member, TestApp, TwilioOwner};
 
 /// Follows a dashboard action's redirect and returns the page it lands on.
 async fn landed(member: &Member, app: &TestApp, res: reqwest::Response) -> String {
@@ -36,10 +34,8 @@ fn text_of<'a>(html: &'a str, id: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn buying_from_the_page_shows_the_offer_then_the_number_configured() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 0, 23).await;
-    let owner = app.owner("Acme").await;
-    connect_and_import(&app, &owner, &account).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner { owner, account, .. } = app.owner_on_twilio("Acme", 0, 23).await;
 
     // A two-digit area code is refused in the Buy section, and the rest of the page still works.
     let (status, html) = page_with_status(&owner, &app, "/settings/twilio?area_code=41").await;
@@ -67,9 +63,7 @@ async fn buying_from_the_page_shows_the_offer_then_the_number_configured() {
     let phones: Vec<Value> = owner.get_json(&app, "/api/phones").await;
     let sid = phones[0]["twilio_sid"].as_str().unwrap();
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, sid)
-            .await
-            .as_deref(),
+        app.voice_url_on_twilio(&account, sid).await.as_deref(),
         Some("https://loquent.example.com/twilio/voice")
     );
 
@@ -84,10 +78,8 @@ async fn buying_from_the_page_shows_the_offer_then_the_number_configured() {
 
 #[tokio::test]
 async fn a_number_gets_an_agent_and_loses_it_again() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 1, 24).await;
-    let owner = app.owner("Acme").await;
-    let phones = connect_and_import(&app, &owner, &account).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner { owner, phones, .. } = app.owner_on_twilio("Acme", 1, 24).await;
     let phone_id = phones[0]["id"].as_str().unwrap().to_owned();
     let agent_id = uuid::Uuid::now_v7();
     let now = chrono::Utc::now();
@@ -139,10 +131,12 @@ async fn a_number_gets_an_agent_and_loses_it_again() {
 
 #[tokio::test]
 async fn importing_nothing_and_configuring_twice_are_explained_in_place() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 2, 25).await;
-    let owner = app.owner("Acme").await;
-    let phones = connect_and_import(&app, &owner, &account).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner {
+        owner,
+        account,
+        phones,
+    } = app.owner_on_twilio("Acme", 2, 25).await;
 
     let res = owner.post_form(&app, "/settings/twilio/import", &[]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
@@ -181,10 +175,12 @@ async fn importing_nothing_and_configuring_twice_are_explained_in_place() {
 
 #[tokio::test]
 async fn a_member_sees_only_what_their_permissions_allow() {
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 1, 26).await;
-    let owner = app.owner("Acme").await;
-    let phones = connect_and_import(&app, &owner, &account).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner {
+        owner,
+        account,
+        phones,
+    } = app.owner_on_twilio("Acme", 1, 26).await;
     let viewer = app.member_with(&owner, &["Phone:Collection:List"]).await;
 
     let html = viewer.page(&app, "/settings/twilio").await;
@@ -203,7 +199,9 @@ async fn a_member_sees_only_what_their_permissions_allow() {
     }
 
     // Posting anyway is refused, and the number is untouched on Twilio.
-    let before = voice_url_on_twilio(&sandbox, &account, &account.numbers[0].sid).await;
+    let before = app
+        .voice_url_on_twilio(&account, &account.numbers[0].sid)
+        .await;
     let path = format!(
         "/settings/twilio/numbers/{}/configure-voice",
         phones[0]["id"].as_str().unwrap()
@@ -211,7 +209,8 @@ async fn a_member_sees_only_what_their_permissions_allow() {
     let res = viewer.post_form(&app, &path, &[]).await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, &account.numbers[0].sid).await,
+        app.voice_url_on_twilio(&account, &account.numbers[0].sid)
+            .await,
         before
     );
 }

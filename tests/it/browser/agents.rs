@@ -8,7 +8,7 @@ async fn a_person_creates_an_agent_fixes_a_bad_number_and_changes_its_voice() {
     let Some(browser) = Driver::start().await else {
         return;
     };
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
 
     browser.goto(&app.url("/signup")).await;
     browser

@@ -8,7 +8,7 @@ async fn a_person_signs_up_signs_out_and_signs_back_in() {
     let Some(browser) = Driver::start().await else {
         return;
     };
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
 
     browser.goto(&app.url("/")).await;
     browser.wait_for_path("/login").await;

@@ -2,9 +2,7 @@
 //! configure one number's voice webhook and restore it, checking Twilio (the sandbox) each time.
 
 use super::Driver;
-use crate::support::{
-    app_with_sandbox, sandbox_account, set_voice_url_on_twilio, voice_url_on_twilio,
-};
+use crate::support::TestApp;
 
 const OLD_URL: &str = "https://old-ivr.example.com/voice";
 
@@ -13,10 +11,11 @@ async fn a_person_connects_twilio_imports_numbers_and_configures_and_restores_on
     let Some(browser) = Driver::start().await else {
         return;
     };
-    let (app, sandbox) = app_with_sandbox(&[]).await;
-    let account = sandbox_account(&sandbox, 3, 41).await;
+    let app = TestApp::builder().with_sandbox().start().await;
+    let account = app.twilio_account(3, 41).await;
     let (first, second) = (&account.numbers[0], &account.numbers[1]);
-    set_voice_url_on_twilio(&sandbox, &account, &first.sid, OLD_URL).await;
+    app.set_voice_url_on_twilio(&account, &first.sid, OLD_URL)
+        .await;
 
     browser
         .sign_up(&app, "Acme Plumbing", "ada@example.com")
@@ -89,7 +88,7 @@ async fn a_person_connects_twilio_imports_numbers_and_configures_and_restores_on
         .wait_for_text("#voice-result", "now sends its calls to Loquent")
         .await;
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, &first.sid)
+        app.voice_url_on_twilio(&account, &first.sid)
             .await
             .as_deref(),
         Some("https://loquent.example.com/twilio/voice")
@@ -105,7 +104,7 @@ async fn a_person_connects_twilio_imports_numbers_and_configures_and_restores_on
         .wait_for_text("#voice-result", "back to its previous voice URL")
         .await;
     assert_eq!(
-        voice_url_on_twilio(&sandbox, &account, &first.sid)
+        app.voice_url_on_twilio(&account, &first.sid)
             .await
             .as_deref(),
         Some(OLD_URL)

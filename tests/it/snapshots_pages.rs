@@ -1,0 +1,237 @@
+//! The main dashboard pages as snapshots of their HTML, with CSRF tokens, ids, timestamps and
+//! ports replaced (see `redact.rs`): a change to what a person sees shows up in review.
+
+use chrono::{DateTime, TimeZone, Utc};
+use loquent::entity::{analyzer, call, contact, todo};
+use reqwest::StatusCode;
+use sea_orm::{ActiveModelTrait, Set};
+use serde_json::json;
+
+use crate::redact::Redactor;
+use crate::support::{TestApp, TwilioOwner};
+
+fn at(day: u32, hour: u32) -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, day, hour, 15, 0)
+        .single()
+        .expect("a valid date")
+}
+
+/// One row for each history list (calls, contacts, analyzers, to-dos). No API writes them
+/// yet, so they go straight to the database, as the jobs that will write them would.
+async fn seed_history(app: &TestApp, org_id: uuid::Uuid, phone_id: uuid::Uuid) {
+    let db = &app.app.db;
+    let contact = contact::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        name: Set(Some("Rosa Diaz".into())),
+        email: Set(Some("rosa@example.com".into())),
+        notes: Set(None),
+        source: Set("call".into()),
+        last_contacted_at: Set(Some(at(4, 10))),
+        created_at: Set(at(4, 10)),
+        updated_at: Set(at(4, 10)),
+    }
+    .insert(db)
+    .await
+    .expect("contact");
+    let call = call::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        phone_number_id: Set(Some(phone_id)),
+        call_sid: Set(format!("CA{}", "5".repeat(32))),
+        direction: Set("inbound".into()),
+        from_number: Set("+15557654321".into()),
+        to_number: Set("+12125551590".into()),
+        from_to_number: Set("+15557654321".into()),
+        contact_id: Set(Some(contact.id)),
+        status: Set("completed".into()),
+        started_at: Set(Some(at(4, 10))),
+        duration_secs: Set(Some(127)),
+        recording_sid: Set(None),
+        recording_url: Set(None),
+        transcription: Set(None),
+        created_at: Set(at(4, 10)),
+        updated_at: Set(at(4, 10)),
+    }
+    .insert(db)
+    .await
+    .expect("call");
+    analyzer::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        name: Set("Summary".into()),
+        prompt: Set("Summarize the call.".into()),
+        is_default: Set(true),
+        active: Set(true),
+        created_at: Set(at(1, 9)),
+        updated_at: Set(at(1, 9)),
+    }
+    .insert(db)
+    .await
+    .expect("analyzer");
+    todo::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        organization_id: Set(org_id),
+        call_id: Set(Some(call.id)),
+        contact_id: Set(Some(contact.id)),
+        title: Set("Call Rosa back about the leaking tap".into()),
+        details: Set(None),
+        done: Set(false),
+        due_at: Set(Some(at(5, 9))),
+        completed_at: Set(None),
+        created_at: Set(at(4, 10)),
+        updated_at: Set(at(4, 10)),
+    }
+    .insert(db)
+    .await
+    .expect("to-do");
+}
+
+#[tokio::test]
+async fn sign_in_and_sign_up() {
+    let app = TestApp::new().await;
+    let mut r = Redactor::new();
+    let client = TestApp::client();
+    for (name, path) in [("page_login", "/login"), ("page_signup", "/signup")] {
+        let res = client.get(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "GET {path}");
+        insta::assert_snapshot!(name, r.html(&res.text().await.unwrap()));
+    }
+}
+
+#[tokio::test]
+async fn the_dashboard_of_an_organization_with_an_agent_and_numbers() {
+    let app = TestApp::builder().with_sandbox().start().await;
+    let mut r = Redactor::new();
+    let TwilioOwner {
+        owner,
+        phones: numbers,
+        ..
+    } = app.owner_on_twilio("Acme Plumbing", 2, 9).await;
+    let res = owner
+        .post_json(
+            &app,
+            "/api/agents",
+            &json!({
+                "name": "Front desk",
+                "prompt": "You answer for Acme Plumbing. Book visits; never quote prices.",
+                "config": {
+                    "provider": "openai",
+                    "voice": "coral",
+                    "greeting": "Acme Plumbing, how can I help?",
+                    "tools": {"end_call": true, "transfer_call": true, "lookup_caller": false},
+                    "transfer_numbers": ["+14155550100"]
+                }
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let agent: serde_json::Value = res.json().await.unwrap();
+    let agent_id = agent["id"].as_str().unwrap();
+    let res = owner
+        .client
+        .put(app.url(&format!(
+            "/api/phones/{}",
+            numbers[0]["id"].as_str().unwrap()
+        )))
+        .json(&json!({"agent_id": agent_id}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = owner
+        .post_json(
+            &app,
+            "/api/twilio/configure-phone-voice",
+            &json!({"phone_number_id": numbers[0]["id"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let res = owner
+        .post_json(
+            &app,
+            "/api/roles",
+            &json!({"name": "Dispatcher", "permissions": ["Agent:Collection:List"]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let role: serde_json::Value = res.json().await.unwrap();
+    let res = owner
+        .post_json(
+            &app,
+            "/api/members",
+            &json!({"email": "grace@acme.example.com", "password": "member password 1", "role_ids": [role["id"]]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    seed_history(
+        &app,
+        owner.org_id().parse().unwrap(),
+        numbers[0]["id"].as_str().unwrap().parse().unwrap(),
+    )
+    .await;
+
+    // The dashboard's home is the calls list.
+    let res = owner.client.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/calls");
+    let agent_page = format!("/agents/{agent_id}");
+    for (name, path) in [
+        ("page_calls", "/calls"),
+        ("page_contacts", "/contacts"),
+        ("page_agents", "/agents"),
+        ("page_agent_new", "/agents/new"),
+        ("page_agent_edit", agent_page.as_str()),
+        ("page_analyzers", "/analyzers"),
+        ("page_todos", "/todos"),
+        ("page_settings", "/settings"),
+        ("page_settings_members", "/settings/members"),
+        ("page_settings_twilio", "/settings/twilio"),
+    ] {
+        let html = owner.page(&app, path).await;
+        insta::assert_snapshot!(name, r.html(&html));
+    }
+}
+
+#[tokio::test]
+async fn a_failed_sign_in_and_the_error_pages() {
+    let app = TestApp::new().await;
+    let mut r = Redactor::new();
+    let owner = app.owner("Acme Plumbing").await;
+
+    let visitor = TestApp::client();
+    let html = visitor
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let start = html
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a form token")
+        + 25;
+    let token = &html[start..start + html[start..].find('"').expect("token's end")];
+    let res = visitor
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf_token", token),
+            ("email", owner.email.as_str()),
+            ("password", "not the password"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    insta::assert_snapshot!("page_login_failed", r.html(&res.text().await.unwrap()));
+
+    let res = owner.client.get(app.url("/nowhere")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    insta::assert_snapshot!("page_error_404", r.html(&res.text().await.unwrap()));
+
+    let nobody = app.member_with(&owner, &[]).await;
+    let res = nobody.client.get(app.url("/calls")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    insta::assert_snapshot!("page_error_403", r.html(&res.text().await.unwrap()));
+}
