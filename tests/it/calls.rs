@@ -117,7 +117,7 @@ async fn status(app: &TestApp, account: &Account, status: &str, duration: Option
 
 #[tokio::test]
 async fn a_final_status_is_never_overwritten_by_a_retried_or_late_non_final_one() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = account(&app, "Acme Plumbing", 1).await;
     live_call(&app, acme.org_id, CALL_SID).await;
 
@@ -162,7 +162,7 @@ async fn a_final_status_is_never_overwritten_by_a_retried_or_late_non_final_one(
 
 #[tokio::test]
 async fn every_non_final_status_is_refused_after_every_final_one() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = account(&app, "Acme Plumbing", 1).await;
     let db = &app.app.db;
     let finals = CallStatus::KNOWN.into_iter().filter(|s| s.is_terminal());
@@ -189,7 +189,7 @@ async fn every_non_final_status_is_refused_after_every_final_one() {
 
 #[tokio::test]
 async fn a_status_for_another_organizations_call_or_an_unknown_one_changes_nothing() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = account(&app, "Acme Plumbing", 1).await;
     let other = account(&app, "Other Co", 2).await;
     live_call(&app, acme.org_id, CALL_SID).await;
@@ -218,7 +218,7 @@ async fn a_status_for_another_organizations_call_or_an_unknown_one_changes_nothi
 
 #[tokio::test]
 async fn an_unknown_or_malformed_status_callback_is_a_400_that_says_why() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = account(&app, "Acme Plumbing", 1).await;
     live_call(&app, acme.org_id, CALL_SID).await;
 
@@ -253,7 +253,7 @@ async fn an_unknown_or_malformed_status_callback_is_a_400_that_says_why() {
 
 #[tokio::test]
 async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = account(&app, "Acme Plumbing", 1).await;
     let db = &app.app.db;
 
@@ -378,7 +378,7 @@ async fn agent(app: &TestApp, org_id: Uuid) -> Uuid {
 
 #[tokio::test]
 async fn a_number_is_answered_only_by_its_own_organizations_agent() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = account(&app, "Acme Plumbing", 1).await;
     let other = account(&app, "Other Co", 2).await;
     let db = &app.app.db;
@@ -464,7 +464,7 @@ async fn set_recording(app: &TestApp, org_id: Uuid, on: bool) {
 
 #[tokio::test]
 async fn recording_is_on_only_when_the_switch_is_read_and_on() {
-    let app = TestApp::spawn().await;
+    let app = TestApp::new().await;
     let acme = account(&app, "Acme Plumbing", 1).await;
     let db = &app.app.db;
 

@@ -5,9 +5,7 @@ use crate::support::TestApp;
 
 #[tokio::test]
 async fn a_person_creates_an_agent_fixes_a_bad_number_and_changes_its_voice() {
-    let Some(browser) = Driver::start().await else {
-        return;
-    };
+    let browser = Driver::start().await;
     let app = TestApp::new().await;
 
     browser.goto(&app.url("/signup")).await;

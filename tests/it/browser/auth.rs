@@ -5,9 +5,7 @@ use crate::support::TestApp;
 
 #[tokio::test]
 async fn a_person_signs_up_signs_out_and_signs_back_in() {
-    let Some(browser) = Driver::start().await else {
-        return;
-    };
+    let browser = Driver::start().await;
     let app = TestApp::new().await;
 
     browser.goto(&app.url("/")).await;

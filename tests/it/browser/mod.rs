@@ -48,15 +48,13 @@ fn find_chromedriver() -> Option<String> {
 }
 
 impl Driver {
-    pub async fn start() -> Option<Self> {
-        let Some(binary) = find_chromedriver() else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "chromedriver is missing: scripts/test.sh installs chromium and chromium-driver"
-            );
-            eprintln!("skipping browser test: chromedriver not installed (run scripts/test.sh)");
-            return None;
-        };
+    /// Panics when ChromeDriver is missing: a browser test that skipped would pass without
+    /// testing anything. `scripts/test.sh` installs it.
+    pub async fn start() -> Self {
+        let binary = find_chromedriver().expect(
+            "chromedriver is missing: scripts/test.sh installs chromium and chromium-driver \
+             (or set CHROMEDRIVER to its path)",
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
@@ -128,7 +126,7 @@ impl Driver {
                 Some(json!({"implicit": 15000})),
             )
             .await;
-        Some(driver)
+        driver
     }
 
     pub async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
