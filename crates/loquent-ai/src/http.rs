@@ -3,8 +3,8 @@
 //!
 //! Every request goes through [`Api::send`], which retries connection errors, 429 and 5xx as the
 //! [`RetryPolicy`] says (exponential backoff with full jitter, `Retry-After` / `retry-after-ms`
-//! honoured up to its ceiling), and turns everything else into a typed [`ApiError`] carrying OpenAI's
-//! `error.message`.
+//! honoured up to its ceiling), and turns everything else into a typed [`ApiError`] carrying
+//! OpenAI's `error.message`.
 
 use std::fmt;
 use std::time::Duration;
@@ -60,7 +60,8 @@ pub enum ApiError {
     /// HTTP 401: the API key was missing, wrong or revoked.
     #[error("not authenticated (HTTP 401): {message}")]
     Unauthorized { message: String },
-    /// HTTP 429 on every attempt: rate limit or exhausted quota.
+    /// HTTP 429 on every attempt, or a 429 whose `Retry-After` exceeds the policy's ceiling: rate
+    /// limit or exhausted quota.
     #[error("rate limited (HTTP 429) after {attempts} attempts: {message}")]
     RateLimited { message: String, attempts: u32 },
     /// HTTP 5xx on every attempt.
