@@ -50,15 +50,43 @@ if ! pg_up; then
   run_pg=0
 fi
 
-# 3. Lints, then the suite twice.
+# 3. Lints, licences and duplicate crates, then the suite twice.
 say "cargo fmt --check"
 cargo fmt --all -- --check
 
 say "cargo clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+# cargo-deny is a developer tool, not a dependency of the suite: compiling it would double a CI
+# run, so it runs where it is installed (`cargo install cargo-deny --locked`) and is named
+# otherwise. Advisories are left out: they need the network.
+if cargo deny --version >/dev/null 2>&1; then
+  say "cargo deny check bans licenses"
+  cargo deny --locked check bans licenses
+else
+  echo "note: cargo-deny is not installed; skipping the licence and duplicate-crate check" >&2
+fi
+
+# Snapshots are compared, never written (CI=true implies the same), and every stored snapshot
+# must be asserted by some test: insta records each snapshot file a test reads in
+# INSTA_SNAPSHOT_REFERENCES_FILE, and a stored file missing from that list is stale.
+export INSTA_UPDATE=no
+unset INSTA_FORCE_PASS
+snapshot_refs="$(mktemp)"
+trap 'rm -f "$snapshot_refs"' EXIT
+
 say "tests on SQLite"
-cargo test --workspace --locked
+INSTA_SNAPSHOT_REFERENCES_FILE="$snapshot_refs" cargo test --workspace --locked
+
+say "no unreferenced snapshots"
+stored="$(find "$PWD" \( -path "$PWD/target" -o -path "$PWD/.git" \) -prune -o -name '*.snap' -type f -print | sort)"
+referenced="$(xargs -r -d '\n' realpath -m -- <"$snapshot_refs" | sort -u)"
+unreferenced="$(comm -23 <(printf '%s\n' "$stored" | sed '/^$/d') <(printf '%s\n' "$referenced" | sed '/^$/d'))"
+if [ -n "$unreferenced" ]; then
+  echo "snapshot files no test asserts any more (delete them or restore their test):" >&2
+  sed 's/^/  /' <<<"$unreferenced" >&2
+  exit 1
+fi
 
 if [ "$run_pg" = 1 ]; then
   say "tests on PostgreSQL ($PG_URL)"

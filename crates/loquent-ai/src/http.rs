@@ -1,10 +1,10 @@
 //! What the OpenAI REST clients (transcription, structured output) share: the API key, the retry
 //! policy, and the failures of one HTTP exchange with an OpenAI-compatible server.
 //!
-//! Every request goes through [`Api::send`], which retries connection errors, 429 and 5xx with
-//! exponential backoff and full jitter, honouring `Retry-After` / `retry-after-ms` when the server
-//! sends them, and turns everything else into a typed [`ApiError`] carrying OpenAI's
-//! `error.message`.
+//! Every request goes through [`Api::send`], which retries connection errors, 429 and 5xx as the
+//! [`RetryPolicy`] says (exponential backoff with full jitter, `Retry-After` / `retry-after-ms`
+//! honoured up to its ceiling), and turns everything else into a typed [`ApiError`] carrying
+//! OpenAI's `error.message`.
 
 use std::fmt;
 use std::time::Duration;
@@ -40,55 +40,9 @@ impl<T: Into<String>> From<T> for ApiKey {
 }
 
 /// How hard to try before giving up on a request that failed transiently (connection error, 429,
-/// 5xx). 4xx other than 429 are never retried: sending the same request again cannot fix them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RetryPolicy {
-    /// Attempts in total, the first one included (at least 1).
-    pub max_attempts: u32,
-    /// Backoff before the second attempt; it doubles for every further one.
-    pub base_delay: Duration,
-    /// Cap on the computed backoff, and on how long a `Retry-After` may make us wait.
-    pub max_delay: Duration,
-}
-
-impl RetryPolicy {
-    /// No retries at all.
-    pub const NONE: Self = Self {
-        max_attempts: 1,
-        base_delay: Duration::ZERO,
-        max_delay: Duration::ZERO,
-    };
-
-    /// The delay before attempt `attempt + 1` (`attempt` ≥ 1 failed so far): the server's
-    /// `Retry-After` if it gave one, otherwise full jitter over the exponential backoff, so many
-    /// clients rate-limited together do not come back together.
-    fn delay(&self, attempt: u32, retry_after: Option<Duration>) -> Duration {
-        if let Some(wait) = retry_after {
-            return wait.min(self.max_delay);
-        }
-        let exponent = attempt.saturating_sub(1).min(16);
-        let backoff = self
-            .base_delay
-            .saturating_mul(1 << exponent)
-            .min(self.max_delay);
-        let nanos = u64::try_from(backoff.as_nanos()).unwrap_or(u64::MAX);
-        if nanos == 0 {
-            return Duration::ZERO;
-        }
-        Duration::from_nanos(rand::random_range(0..=nanos))
-    }
-}
-
-impl Default for RetryPolicy {
-    /// 5 attempts, 500 ms doubling up to 20 s: rides out a minute-long rate limit window.
-    fn default() -> Self {
-        Self {
-            max_attempts: 5,
-            base_delay: Duration::from_millis(500),
-            max_delay: Duration::from_secs(20),
-        }
-    }
-}
+/// 5xx): the workspace's one policy, shared with the Twilio client. 4xx other than 429 are never
+/// retried: sending the same request again cannot fix them.
+pub use loquent_retry::RetryPolicy;
 
 /// A request to an OpenAI-compatible API failed.
 #[derive(Debug, thiserror::Error)]
@@ -106,7 +60,8 @@ pub enum ApiError {
     /// HTTP 401: the API key was missing, wrong or revoked.
     #[error("not authenticated (HTTP 401): {message}")]
     Unauthorized { message: String },
-    /// HTTP 429 on every attempt: rate limit or exhausted quota.
+    /// HTTP 429 on every attempt, or a 429 whose `Retry-After` exceeds the policy's ceiling: rate
+    /// limit or exhausted quota.
     #[error("rate limited (HTTP 429) after {attempts} attempts: {message}")]
     RateLimited { message: String, attempts: u32 },
     /// HTTP 5xx on every attempt.
@@ -212,7 +167,6 @@ impl Api {
         &self,
         build: impl Fn() -> RequestBuilder,
     ) -> Result<Response, ApiError> {
-        let max_attempts = self.retry.max_attempts.max(1);
         let mut attempt = 0;
         loop {
             attempt += 1;
@@ -249,10 +203,10 @@ impl Api {
                     )
                 }
             };
-            if attempt >= max_attempts {
+            let Some(delay) = self.retry.delay(attempt, retry_after) else {
                 return Err(failure);
-            }
-            tokio::time::sleep(self.retry.delay(attempt, retry_after)).await;
+            };
+            tokio::time::sleep(delay).await;
         }
     }
 }
@@ -305,24 +259,16 @@ fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers.get(name).and_then(|v| v.to_str().ok())
 }
 
-/// `retry-after-ms` (OpenAI's, precise) or `Retry-After` in seconds. The HTTP-date form is not
-/// used by OpenAI and is ignored: the backoff takes over.
+/// `retry-after-ms` (OpenAI's, precise) or else `Retry-After` (seconds or an HTTP-date).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     if let Some(ms) =
         header_str(headers, "retry-after-ms").and_then(|v| v.trim().parse::<f64>().ok())
         && ms.is_finite()
         && ms >= 0.0
     {
-        return Some(Duration::from_secs_f64(ms / 1000.0));
+        return Some(Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX));
     }
-    let secs = headers
-        .get(RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse::<f64>()
-        .ok()?;
-    (secs.is_finite() && secs >= 0.0).then(|| Duration::from_secs_f64(secs))
+    loquent_retry::retry_after(header_str(headers, RETRY_AFTER.as_str())?)
 }
 
 #[cfg(test)]
@@ -342,31 +288,6 @@ mod tests {
     }
 
     #[test]
-    fn backoff_grows_is_jittered_and_capped_and_retry_after_wins() {
-        let policy = RetryPolicy {
-            max_attempts: 10,
-            base_delay: Duration::from_millis(100),
-            max_delay: Duration::from_secs(1),
-        };
-        for _ in 0..50 {
-            assert!(policy.delay(1, None) <= Duration::from_millis(100));
-            assert!(policy.delay(3, None) <= Duration::from_millis(400));
-            assert!(policy.delay(30, None) <= Duration::from_secs(1));
-        }
-        // Full jitter: not always the same value.
-        let delays: std::collections::HashSet<_> = (0..20).map(|_| policy.delay(4, None)).collect();
-        assert!(delays.len() > 1);
-        assert_eq!(
-            policy.delay(1, Some(Duration::from_millis(700))),
-            Duration::from_millis(700)
-        );
-        assert_eq!(
-            policy.delay(1, Some(Duration::from_secs(90))),
-            Duration::from_secs(1)
-        );
-    }
-
-    #[test]
     fn retry_after_headers() {
         let mut headers = HeaderMap::new();
         assert_eq!(retry_after(&headers), None);
@@ -375,10 +296,14 @@ mod tests {
         headers.insert("retry-after-ms", "250".parse().unwrap());
         assert_eq!(retry_after(&headers), Some(Duration::from_millis(250)));
         headers.insert("retry-after-ms", "soon".parse().unwrap());
+        assert_eq!(retry_after(&headers), Some(Duration::from_secs(2)));
+        // An HTTP-date already past asks for no wait.
         headers.insert(
             RETRY_AFTER,
             "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
         );
+        assert_eq!(retry_after(&headers), Some(Duration::ZERO));
+        headers.insert(RETRY_AFTER, "later".parse().unwrap());
         assert_eq!(retry_after(&headers), None);
     }
 

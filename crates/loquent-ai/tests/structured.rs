@@ -14,6 +14,7 @@ const FAST: RetryPolicy = RetryPolicy {
     max_attempts: 4,
     base_delay: Duration::from_millis(1),
     max_delay: Duration::from_millis(5),
+    ..RetryPolicy::DEFAULT
 };
 
 /// What a call analyzer might ask for.

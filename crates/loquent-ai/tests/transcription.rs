@@ -14,6 +14,7 @@ const FAST: RetryPolicy = RetryPolicy {
     max_attempts: 4,
     base_delay: Duration::from_millis(1),
     max_delay: Duration::from_millis(5),
+    ..RetryPolicy::DEFAULT
 };
 
 async fn sandbox() -> SandboxHandle {
@@ -529,6 +530,7 @@ async fn retry_after_is_honoured() {
             max_attempts: 2,
             base_delay: Duration::from_millis(1),
             max_delay: Duration::from_secs(5),
+            retry_after_ceiling: Duration::from_secs(5),
         })
         .transcribe(&recording, Attribution::Diarize)
         .await

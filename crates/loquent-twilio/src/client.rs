@@ -6,8 +6,9 @@
 //! [`OPERATIONS`] table, which names the OpenAPI operation, its method, path template and the
 //! parameters we send; a test checks that table against Twilio's published spec.
 //!
-//! Retries: `429` (honouring `Retry-After`), `5xx` and connection failures are retried with
-//! exponential backoff and jitter, up to [`RetryPolicy::max_attempts`]. Operations that create
+//! Retries: `429` (honouring `Retry-After`), `5xx` and connection failures are retried as the
+//! workspace's one [`RetryPolicy`] says (exponential backoff with full jitter, up to
+//! [`RetryPolicy::max_attempts`]). Operations that create
 //! something are only retried when the request provably did not run: a connect error or a `429`.
 
 mod decode;
@@ -353,41 +354,33 @@ impl TwilioClient {
             if op.method == HttpMethod::Post {
                 builder = builder.form(&request.form);
             }
-            let last_attempt = attempt >= policy.max_attempts.max(1);
             let delay = match builder.send().await {
                 Ok(response) if response.status().is_success() => return Ok(response),
                 Ok(response) => {
                     let status = response.status();
                     let retry_after = retry::retry_after(response.headers());
-                    let retryable = status == reqwest::StatusCode::TOO_MANY_REQUESTS
-                        || (status.is_server_error() && op.idempotency == Idempotency::Idempotent);
-                    let delay = match retry_after {
-                        Some(wait) if wait > policy.max_retry_after => None,
-                        Some(wait) => Some(wait),
-                        None => Some(policy.backoff(attempt)),
+                    let delay = retry::status_is_retryable(status, op.idempotency)
+                        .then(|| policy.delay(attempt, retry_after))
+                        .flatten();
+                    let Some(delay) = delay else {
+                        return Err(error::from_response(response, retry_after).await);
                     };
-                    match delay {
-                        Some(delay) if retryable && !last_attempt => {
-                            tracing::debug!(
-                                operation = op.id,
-                                status = status.as_u16(),
-                                attempt,
-                                delay_ms = delay.as_millis() as u64,
-                                "Twilio request failed, retrying"
-                            );
-                            delay
-                        }
-                        _ => return Err(error::from_response(response, retry_after).await),
-                    }
+                    tracing::debug!(
+                        operation = op.id,
+                        status = status.as_u16(),
+                        attempt,
+                        delay_ms = delay.as_millis() as u64,
+                        "Twilio request failed, retrying"
+                    );
+                    delay
                 }
                 Err(e) => {
-                    let retryable = e.is_connect()
-                        || (op.idempotency == Idempotency::Idempotent
-                            && (e.is_timeout() || e.is_request()));
-                    if !retryable || last_attempt {
+                    let delay = retry::error_is_retryable(&e, op.idempotency)
+                        .then(|| policy.delay(attempt, None))
+                        .flatten();
+                    let Some(delay) = delay else {
                         return Err(TwilioError::Connection(e));
-                    }
-                    let delay = policy.backoff(attempt);
+                    };
                     tracing::debug!(
                         operation = op.id,
                         attempt,

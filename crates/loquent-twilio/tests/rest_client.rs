@@ -200,9 +200,9 @@ fn credentials() -> Credentials {
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 4,
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(5),
+        base_delay: Duration::from_millis(10),
+        max_delay: Duration::from_millis(50),
+        retry_after_ceiling: Duration::from_secs(5),
     }
 }
 
@@ -534,11 +534,12 @@ async fn connection_refused_is_retried_until_twilio_is_back() {
     let base = format!("http://{addr}");
     let client = TwilioClient::builder(credentials())
         .api_base(&base)
+        // Full jitter may make every wait short: enough attempts to outlast the 120 ms outage.
         .retry_policy(RetryPolicy {
-            max_attempts: 6,
-            initial_backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_millis(200),
-            max_retry_after: Duration::from_secs(1),
+            max_attempts: 12,
+            base_delay: Duration::from_millis(100),
+            max_delay: Duration::from_millis(200),
+            retry_after_ceiling: Duration::from_secs(1),
         })
         .build()
         .unwrap();

@@ -1,4 +1,4 @@
-//! OpenAI's OpenAPI spec (`shared/specs/openai/openapi.yaml`) and a validator for the part of
+//! OpenAI's OpenAPI spec (vendored at `vendor/specs/openai/openapi.yaml`) and a validator for the part of
 //! JSON Schema it uses, `$ref`s resolved generically, so requests and responses can be checked
 //! against the operation's own schemas rather than hand-copied field lists.
 //!
@@ -17,31 +17,18 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-/// The parsed spec, once per test binary; `None` (with a message) when the file is absent outside
-/// CI.
-pub fn spec() -> Option<&'static Spec> {
-    static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
+/// The parsed spec, once per test binary. A missing file fails the test: the spec is part of
+/// the repository.
+pub fn spec() -> &'static Spec {
+    static SPEC: OnceLock<Spec> = OnceLock::new();
     SPEC.get_or_init(|| {
         let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-            .join("../../../shared/specs/openai/openapi.yaml");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let Lenient(root) = serde_yaml_ng::from_str(&text).expect("the spec is valid YAML");
-                Some(Spec { root })
-            }
-            Err(e) if std::env::var_os("CI").is_some() => {
-                panic!("{} is required in CI: {e}", path.display())
-            }
-            Err(e) => {
-                eprintln!(
-                    "skipping OpenAPI conformance: {} unreadable ({e})",
-                    path.display()
-                );
-                None
-            }
-        }
+            .join("../../vendor/specs/openai/openapi.yaml");
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the OpenAI spec {} is missing: {e}", path.display()));
+        let Lenient(root) = serde_yaml_ng::from_str(&text).expect("the spec is valid YAML");
+        Spec { root }
     })
-    .as_ref()
 }
 
 /// A JSON value read from YAML, with integers beyond 64 bits (the spec bounds `seed` by ±2⁶³

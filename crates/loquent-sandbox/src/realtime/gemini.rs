@@ -1,6 +1,6 @@
 //! Gemini Live (`BidiGenerateContent`, Developer API) at [`super::GEMINI_LIVE_PATH`].
 //!
-//! Follows `shared/specs/openai/PROTOCOLS.md` §2: the key in `?key=`, `setup` first (anything
+//! Follows `vendor/specs/openai/PROTOCOLS.md` §2: the key in `?key=`, `setup` first (anything
 //! else first closes the socket with 1007, as fatal errors arrive as close frames), JSON sent in
 //! **binary** frames as the real service does, automatic activity detection on the PCM16 input,
 //! model turns of PCM16 24 kHz agent voice paced in real time, `interrupted` on barge-in,

@@ -1,6 +1,6 @@
 //! OpenAI Realtime, GA interface, at `GET /openai/v1/realtime?model=…` (WebSocket).
 //!
-//! Follows `shared/specs/openai/PROTOCOLS.md` §1 and the `RealtimeServerEvent*` schemas: bearer
+//! Follows `vendor/specs/openai/PROTOCOLS.md` §1 and the `RealtimeServerEvent*` schemas: bearer
 //! auth on the upgrade, `session.created` first, `session.updated` with the full effective session
 //! after every accepted `session.update` (beta shapes are refused as the real service does),
 //! server VAD on the input audio, scripted responses whose audio is paced in real time,

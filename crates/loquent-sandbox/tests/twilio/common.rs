@@ -14,9 +14,9 @@ pub async fn start() -> SandboxHandle {
 pub fn fast_retries() -> RetryPolicy {
     RetryPolicy {
         max_attempts: 12,
-        initial_backoff: Duration::from_millis(1),
-        max_backoff: Duration::from_millis(5),
-        max_retry_after: Duration::from_secs(2),
+        base_delay: Duration::from_millis(1),
+        max_delay: Duration::from_millis(5),
+        retry_after_ceiling: Duration::from_secs(2),
     }
 }
 

@@ -1,6 +1,7 @@
 //! Every JSON response the sandbox gives for the client's operations carries the properties
 //! Twilio's OpenAPI response schema declares, with the declared types, and at least the fields
-//! of the real response bodies in `shared/specs/twilio/fixtures`.
+//! of the real response bodies in `vendor/specs/twilio/fixtures`. A missing spec or fixture fails
+//! the test.
 
 use std::collections::{BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
@@ -11,29 +12,20 @@ use serde_json::{Value, json};
 use crate::common::*;
 
 fn specs_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/specs/twilio")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../vendor/specs/twilio")
 }
 
-/// The spec files, or `None` (skip) when they are absent outside CI.
-fn load_specs() -> Option<(Value, Value)> {
+/// The v2010 and Events specs.
+fn load_specs() -> (Value, Value) {
     let dir = specs_dir();
-    let read = |name: &str| std::fs::read_to_string(dir.join(name)).ok();
-    match (read("twilio_api_v2010.json"), read("twilio_events_v1.json")) {
-        (Some(api), Some(events)) => Some((
-            serde_json::from_str(&api).expect("v2010 spec is JSON"),
-            serde_json::from_str(&events).expect("events spec is JSON"),
-        )),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("Twilio OpenAPI specs missing under {}", dir.display())
-        }
-        _ => {
-            eprintln!(
-                "skipping: Twilio OpenAPI specs not found under {}",
-                dir.display()
-            );
-            None
-        }
-    }
+    let read = |name: &str| {
+        let path = dir.join(name);
+        let text = std::fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("the Twilio spec {} is missing: {e}", path.display()));
+        serde_json::from_str::<Value>(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()))
+    };
+    (read("twilio_api_v2010.json"), read("twilio_events_v1.json"))
 }
 
 fn resolve<'a>(spec: &'a Value, schema: &'a Value) -> &'a Value {
@@ -160,9 +152,7 @@ struct Exchange {
 
 #[tokio::test]
 async fn responses_match_the_openapi_schemas_and_fixtures() {
-    let Some((api_spec, events_spec)) = load_specs() else {
-        return;
-    };
+    let (api_spec, events_spec) = load_specs();
     let sandbox = start().await;
     let seeded = seed(
         &sandbox,

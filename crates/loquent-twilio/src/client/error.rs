@@ -41,7 +41,7 @@ pub enum TwilioError {
     #[error("Twilio resource not found ({0})")]
     NotFound(ApiError),
     /// 429 / error 20429, still failing after the retries the policy allows (or Twilio asked
-    /// us to wait longer than [`RetryPolicy::max_retry_after`](super::RetryPolicy)).
+    /// us to wait longer than [`RetryPolicy::retry_after_ceiling`](super::RetryPolicy)).
     #[error("Twilio rate limit ({error})")]
     RateLimited {
         error: ApiError,
