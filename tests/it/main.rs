@@ -17,6 +17,5 @@ mod tenancy;
 mod twilio_page;
 
 mod redact;
-mod snapshot_files;
 mod snapshots_api;
 mod snapshots_pages;
