@@ -207,3 +207,35 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The error body as a client receives it, for the errors no front-door request can provoke
+    /// on purpose (the front-door snapshots in `tests/it/snapshots_api.rs` pin the others).
+    async fn body_of(err: ApiError) -> (u16, serde_json::Value) {
+        let response = err.into_response();
+        let status = response.status().as_u16();
+        let bytes = axum::body::to_bytes(response.into_body(), 64 * 1024)
+            .await
+            .expect("error body");
+        (
+            status,
+            serde_json::from_slice(&bytes).expect("JSON error body"),
+        )
+    }
+
+    #[tokio::test]
+    async fn a_member_without_an_organization_is_told_so() {
+        insta::assert_json_snapshot!(body_of(ApiError::NoOrganization).await);
+    }
+
+    #[tokio::test]
+    async fn an_internal_error_shows_nothing_of_its_cause() {
+        let cause = anyhow::anyhow!("connection to 10.0.0.5:5432 refused (password=hunter2)");
+        let (status, body) = body_of(ApiError::internal(cause)).await;
+        assert!(!body.to_string().contains("hunter2"));
+        insta::assert_json_snapshot!((status, body));
+    }
+}
