@@ -15,7 +15,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::support::TestApp;
+use crate::support::{TestApp, set_recording};
 
 const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
 const NUMBER: &str = "+15550100200";
@@ -436,30 +436,6 @@ async fn a_number_is_answered_only_by_its_own_organizations_agent() {
         assert!(!twiml.contains("<Recording"), "{twiml}");
     }
     assert!(app.app.live.prewarmed.is_empty());
-}
-
-async fn set_recording(app: &TestApp, org_id: Uuid, on: bool) {
-    let now = Utc::now();
-    organization_twilio_settings::Entity::delete_by_id(org_id)
-        .exec(&app.app.db)
-        .await
-        .unwrap();
-    organization_twilio_settings::ActiveModel {
-        organization_id: Set(org_id),
-        call_recording_enabled: Set(on),
-        event_sink_sid: Set(None),
-        sms_subscription_sid: Set(None),
-        call_subscription_sid: Set(None),
-        sms_events_active: Set(false),
-        call_events_active: Set(false),
-        caller_lookup_url: Set(None),
-        caller_lookup_auth: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
-    .insert(&app.app.db)
-    .await
-    .unwrap();
 }
 
 #[tokio::test]

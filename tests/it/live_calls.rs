@@ -7,7 +7,9 @@ use reqwest::StatusCode;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 
-use crate::support::{Member, TestApp, connect_and_import, sandbox_account, voice_url_on_twilio};
+use crate::support::{
+    Member, TestApp, connect_and_import, sandbox_account, set_recording, voice_url_on_twilio,
+};
 
 const CALLER: &str = "+15557654321";
 const TRANSFER_TO: &str = "+15550001111";
@@ -94,39 +96,6 @@ pub async fn line_with(agent_config: Value, recording: bool, settings: &[(&str, 
         account,
         owner,
         phone_id,
-    }
-}
-
-/// Seed 001's switch, as the settings page would set it.
-pub async fn set_recording(app: &TestApp, org_id: uuid::Uuid, on: bool) {
-    use loquent::entity::organization_twilio_settings as settings;
-    let updated = settings::Entity::update_many()
-        .col_expr(
-            settings::Column::CallRecordingEnabled,
-            sea_orm::sea_query::Expr::value(on),
-        )
-        .filter(settings::Column::OrganizationId.eq(org_id))
-        .exec(&app.app.db)
-        .await
-        .unwrap();
-    if updated.rows_affected == 0 {
-        let now = chrono::Utc::now();
-        settings::ActiveModel {
-            organization_id: Set(org_id),
-            call_recording_enabled: Set(on),
-            event_sink_sid: Set(None),
-            sms_subscription_sid: Set(None),
-            call_subscription_sid: Set(None),
-            sms_events_active: Set(false),
-            call_events_active: Set(false),
-            caller_lookup_url: Set(None),
-            caller_lookup_auth: Set(None),
-            created_at: Set(now),
-            updated_at: Set(now),
-        }
-        .insert(&app.app.db)
-        .await
-        .unwrap();
     }
 }
 

@@ -594,3 +594,37 @@ pub async fn connect_and_import(
     );
     owner.get_json(app, "/api/twilio/imported-numbers").await
 }
+
+/// Seed 001's switch, as the settings page would set it.
+pub async fn set_recording(app: &TestApp, org_id: uuid::Uuid, on: bool) {
+    use loquent::entity::organization_twilio_settings as settings;
+    use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
+    let updated = settings::Entity::update_many()
+        .col_expr(
+            settings::Column::CallRecordingEnabled,
+            sea_orm::sea_query::Expr::value(on),
+        )
+        .filter(settings::Column::OrganizationId.eq(org_id))
+        .exec(&app.app.db)
+        .await
+        .unwrap();
+    if updated.rows_affected == 0 {
+        let now = chrono::Utc::now();
+        settings::ActiveModel {
+            organization_id: Set(org_id),
+            call_recording_enabled: Set(on),
+            event_sink_sid: Set(None),
+            sms_subscription_sid: Set(None),
+            call_subscription_sid: Set(None),
+            sms_events_active: Set(false),
+            call_events_active: Set(false),
+            caller_lookup_url: Set(None),
+            caller_lookup_auth: Set(None),
+            created_at: Set(now),
+            updated_at: Set(now),
+        }
+        .insert(&app.app.db)
+        .await
+        .unwrap();
+    }
+}
