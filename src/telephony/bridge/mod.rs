@@ -78,6 +78,7 @@ struct ToolDone {
     output: String,
 }
 
+/// One live call: its sockets, its timers, and what it knows.
 pub struct Bridge {
     state: AppState,
     ctx: CallContext,
@@ -442,6 +443,9 @@ impl Bridge {
         }
     }
 
+    /// The agent called a tool. `end_call` and `transfer_call` answer at once and start the
+    /// goodbye; the caller lookup runs in its own task so audio keeps flowing; `Some` ends the
+    /// call.
     async fn tool(
         &mut self,
         session: &mut Session,
@@ -497,6 +501,7 @@ impl Bridge {
         }
     }
 
+    /// The agent's next reply is its goodbye; the first farewell asked for is the one kept.
     fn end_with(&mut self, farewell: Farewell) {
         if self.ending.is_none() {
             self.ending = Some(Ending::new(farewell, tokio::time::Instant::now()));
@@ -524,6 +529,7 @@ impl Bridge {
         ending::wait_for_stop(&mut self.twilio).await;
     }
 
+    /// The call's duration and transcript go to the call writer, off this task.
     async fn finish(&mut self) {
         let duration_secs = i32::try_from(self.started.elapsed().as_secs()).unwrap_or(i32::MAX);
         self.state
