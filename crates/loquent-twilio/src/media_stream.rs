@@ -4,7 +4,8 @@
 //! [`MediaMessage::parse`] as the hot path for audio — it borrows the base64 payload from
 //! the frame so it can be forwarded to a µ-law speaking model without decoding or copying.
 //! Outbound (us → Twilio, bidirectional streams only): [`OutboundMessage`], plus
-//! [`write_media_frame`] which writes an audio frame without going through serde.
+//! [`write_media_frame`], [`write_mark_frame`] and [`write_clear_frame`], which write the
+//! frames a live call sends without going through serde.
 //!
 //! Both directions also (de)serialize the other way round so the sandbox can play Twilio.
 
@@ -436,6 +437,27 @@ pub fn write_media_frame(out: &mut String, stream_sid: &str, payload_base64: &st
     out.push_str(r#""}}"#);
 }
 
+/// Append an outbound `mark` frame to `out`: Twilio echoes `name` back once the audio queued
+/// before it has played (or was cleared). The same JSON as [`OutboundMessage::mark`], written
+/// without serde because a call sends one every half second of agent audio.
+pub fn write_mark_frame(out: &mut String, stream_sid: &str, name: &str) {
+    out.reserve(52 + stream_sid.len() + name.len());
+    out.push_str(r#"{"event":"mark","streamSid":""#);
+    push_json_str(out, stream_sid);
+    out.push_str(r#"","mark":{"name":""#);
+    push_json_str(out, name);
+    out.push_str(r#""}}"#);
+}
+
+/// Append an outbound `clear` frame to `out`: Twilio drops the audio it still holds and echoes
+/// every pending mark. The same JSON as [`OutboundMessage::clear`].
+pub fn write_clear_frame(out: &mut String, stream_sid: &str) {
+    out.reserve(34 + stream_sid.len());
+    out.push_str(r#"{"event":"clear","streamSid":""#);
+    push_json_str(out, stream_sid);
+    out.push_str(r#""}"#);
+}
+
 /// [`write_media_frame`] into a new string.
 pub fn media_frame(stream_sid: &str, payload_base64: &str) -> String {
     let mut out = String::new();
@@ -713,6 +735,54 @@ mod tests {
         let mut buf = String::from("prefix:");
         write_media_frame(&mut buf, MZ, "");
         assert!(buf.starts_with("prefix:{\"event\":\"media\""));
+    }
+
+    #[test]
+    fn mark_and_clear_writers_round_trip_through_the_outbound_messages() {
+        let sid: StreamSid = MZ.parse().unwrap();
+        for name in ["1", "18446744073709551615", "goodbye", ""] {
+            let mut written = String::from("kept:");
+            write_mark_frame(&mut written, MZ, name);
+            let frame = written.strip_prefix("kept:").unwrap();
+            let expected = OutboundMessage::mark(sid.clone(), name);
+            assert_eq!(OutboundMessage::parse(frame).unwrap(), expected);
+            assert_eq!(frame, expected.to_json());
+        }
+        let mut written = String::from("kept:");
+        write_clear_frame(&mut written, MZ);
+        let frame = written.strip_prefix("kept:").unwrap();
+        let expected = OutboundMessage::clear(sid);
+        assert_eq!(OutboundMessage::parse(frame).unwrap(), expected);
+        assert_eq!(frame, expected.to_json());
+    }
+
+    #[test]
+    fn mark_and_clear_writers_escape_hostile_input() {
+        let sid = "a\"b\\c\n\u{1}";
+        let name = "x\"}}{\"event\":\"clear\u{7f}é\t";
+        let mut mark = String::new();
+        write_mark_frame(&mut mark, sid, name);
+        let v: serde_json::Value = serde_json::from_str(&mark).unwrap();
+        assert_eq!(v["event"], "mark");
+        assert_eq!(v["streamSid"], sid);
+        assert_eq!(v["mark"]["name"], name);
+        assert_eq!(v.as_object().unwrap().len(), 3);
+        let mut clear = String::new();
+        write_clear_frame(&mut clear, sid);
+        let v: serde_json::Value = serde_json::from_str(&clear).unwrap();
+        assert_eq!(v["event"], "clear");
+        assert_eq!(v["streamSid"], sid);
+        assert_eq!(v.as_object().unwrap().len(), 2);
+        // The same document serde_json reads back, nothing more.
+        let read = |frame: &str| serde_json::from_str::<serde_json::Value>(frame).unwrap();
+        assert_eq!(
+            read(&mark),
+            serde_json::json!({"event": "mark", "streamSid": sid, "mark": {"name": name}})
+        );
+        assert_eq!(
+            read(&clear),
+            serde_json::json!({"event": "clear", "streamSid": sid})
+        );
     }
 
     #[test]

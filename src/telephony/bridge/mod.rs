@@ -1,0 +1,622 @@
+//! The media-stream bridge: caller audio to the agent's speech session, the agent's audio back
+//! to the caller, barge-in, and the agent's tools.
+//!
+//! One task per call runs [`Bridge::run`]'s loop, which owns both sockets and every timer; what
+//! the call knows lives in plain state the loop feeds with events and the time:
+//!
+//! - [`playout`]: marks sent and echoed, the played position, where to truncate on barge-in;
+//! - [`ending`]: the goodbye after `end_call` or a transfer, and when it has played;
+//! - [`readiness`]: which socket may have something, so an idle one is not polled;
+//! - [`uplink`]: caller audio batched towards the provider.
+//!
+//! Messages for Twilio are framed into the socket's bounded write buffer, which the loop writes
+//! out whenever the socket has room, without waiting on it, so a slow Twilio connection never
+//! stops the caller's audio from reaching the model. When that buffer is full
+//! ([`media_socket::WRITE_LIMIT`], about 10 s of audio Twilio has not taken), further agent audio
+//! is dropped and counted, never buffered without bound. A provider that stops accepting caller
+//! audio for a while ends the call (see [`uplink::provider_took`]).
+//!
+//! Nothing here touches the database per frame: the call row was written before the loop, and
+//! what changes at the end goes to the call writer.
+
+mod ending;
+mod playout;
+mod readiness;
+mod uplink;
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use loquent_ai::realtime::{RealtimeEvent, Role};
+use loquent_twilio::media_stream::{
+    InboundMessage, MediaMessage, write_clear_frame, write_mark_frame, write_media_frame,
+};
+use serde_json::json;
+use tokio::sync::mpsc;
+
+use self::ending::{Ending, Farewell, STOP_GRACE};
+use self::playout::Playout;
+use self::readiness::{FromTwilio, ProviderEvent, Readiness, poll_twilio};
+use self::uplink::{Uplink, provider_took};
+use super::media_socket::{self, Incoming, TwilioSocket};
+use super::session::{AgentSetup, Session};
+use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
+use super::wake::ConnectionSocket;
+use super::writer::CallWrite;
+use crate::app::AppState;
+use crate::entity::{call, contact, organization};
+
+/// How long closing the provider session may take.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// Everything known about the call when the bridge starts.
+pub struct CallContext {
+    pub setup: AgentSetup,
+    pub org: organization::Model,
+    pub call: call::Model,
+    pub contact: contact::Model,
+    pub stream_sid: String,
+}
+
+/// Why the loop stopped.
+#[derive(Debug)]
+enum End {
+    /// Twilio sent `stop`: the caller hung up, or our hang-up / transfer took effect.
+    Stopped,
+    /// Twilio's socket closed or failed.
+    TwilioGone,
+    /// The speech session ended or failed under us.
+    ProviderGone(String),
+    /// We asked Twilio to end or move the call and it did not stop the stream in time.
+    StopNeverCame,
+}
+
+/// A tool that ran in its own task.
+struct ToolDone {
+    call_id: String,
+    name: String,
+    output: String,
+}
+
+/// One live call: its sockets, its timers, and what it knows.
+pub struct Bridge {
+    state: AppState,
+    ctx: CallContext,
+    started: Instant,
+    /// The caller's side: Twilio's media stream.
+    twilio: TwilioSocket,
+    /// Where a message for Twilio is written before it is framed (kept between messages).
+    frame: String,
+    playout: Playout,
+    uplink: Uplink,
+    first_audio_at: Option<Instant>,
+    tools_tx: mpsc::Sender<ToolDone>,
+    /// Tools running in their own tasks; their results come back on the tools channel.
+    tools_running: usize,
+    /// Tool calls the model cancelled while they ran: their results are not sent.
+    cancelled_tools: HashSet<String>,
+    ending: Option<Ending>,
+    /// Set once the call was handed back to Twilio: the loop ends if no `stop` came by then.
+    stop_deadline: Option<tokio::time::Instant>,
+    transcript: String,
+    frames_in: FrameCount,
+    frames_out: FrameCount,
+    frames_dropped: FrameCount,
+}
+
+impl Bridge {
+    pub async fn run(
+        state: AppState,
+        socket: TwilioSocket,
+        connection: Option<ConnectionSocket>,
+        ctx: CallContext,
+        started: Instant,
+    ) {
+        let active = metrics::gauge!("loquent_active_calls");
+        active.increment(1.0);
+        let (tools_tx, mut tools_rx) = mpsc::channel(8);
+        let provider = ctx.setup.session.provider;
+        let mut bridge = Self {
+            state,
+            ctx,
+            started,
+            twilio: socket,
+            frame: String::with_capacity(512),
+            playout: Playout::default(),
+            uplink: Uplink::new(connection),
+            first_audio_at: None,
+            tools_tx,
+            tools_running: 0,
+            cancelled_tools: HashSet::new(),
+            ending: None,
+            stop_deadline: None,
+            transcript: String::new(),
+            frames_in: FrameCount::new(
+                metrics::counter!("loquent_media_frames_total", "direction" => "caller_to_agent"),
+            ),
+            frames_out: FrameCount::new(
+                metrics::counter!("loquent_media_frames_total", "direction" => "agent_to_caller"),
+            ),
+            frames_dropped: FrameCount::new(metrics::counter!(
+                "loquent_media_frames_dropped_total"
+            )),
+        };
+        let end = match bridge.open_session().await {
+            Ok(mut session) => {
+                let end = bridge.pump(&mut session, &mut tools_rx).await;
+                bridge.uplink.forget();
+                if let End::ProviderGone(why) = &end {
+                    metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
+                    tracing::warn!(why, "speech session ended mid-call");
+                    bridge.apologise().await;
+                }
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, session.close()).await;
+                end
+            }
+            Err(why) => {
+                metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(provider)).increment(1);
+                tracing::error!(why, "no speech session for the call");
+                bridge.apologise().await;
+                End::ProviderGone(why)
+            }
+        };
+        tracing::info!(?end, "call ended");
+        bridge.finish().await;
+        // What is still queued (a goodbye, a mark) goes out, then the socket closes.
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+            let _ = bridge.twilio.close(media_socket::NORMAL, "").await;
+        })
+        .await;
+        active.decrement(1.0);
+    }
+
+    /// The pre-warmed session, or a new one when there is none (or it failed).
+    async fn open_session(&mut self) -> Result<Session, String> {
+        let call_sid = self.ctx.call.call_sid.clone();
+        let mut session = match self.state.live.prewarmed.claim(&call_sid).await {
+            Some(Ok(session)) => session,
+            claimed => {
+                if let Some(Err(error)) = claimed {
+                    tracing::warn!(%error, "pre-warmed session failed; connecting again");
+                }
+                self.state
+                    .live
+                    .prewarmed
+                    .providers()
+                    .connect(&self.ctx.setup.session)
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        };
+        if self.ctx.setup.caller_context
+            && let Some(context) = caller_context(&self.ctx.contact)
+        {
+            session
+                .inject_text(Role::User, &context, false)
+                .await
+                .map_err(|e| e.to_string())?;
+        }
+        let greet = match &self.ctx.setup.greeting {
+            Some(greeting) => format!(
+                "A caller has just been connected. Greet them by saying exactly: {greeting}"
+            ),
+            None => "A caller has just been connected. Greet them briefly.".to_owned(),
+        };
+        session
+            .inject_text(Role::User, &greet, true)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(session)
+    }
+
+    /// The call's loop, until the call ends. Branches are polled in order: Twilio's socket first
+    /// (it writes what is queued for the caller before anything else), then the provider's
+    /// socket, then the rarer tool results and timers.
+    async fn pump(
+        &mut self,
+        session: &mut Session,
+        tools_rx: &mut mpsc::Receiver<ToolDone>,
+    ) -> End {
+        let readiness = Readiness::new();
+        loop {
+            let ending_deadline = self.ending.as_ref().map(|e| e.deadline);
+            let flush_due = self.uplink.flush_due();
+            let raised = self.uplink.is_raised();
+            tokio::select! {
+                biased;
+                frame = std::future::poll_fn(|cx| poll_twilio(&readiness, &mut self.twilio, flush_due, cx)) => {
+                    match frame {
+                        FromTwilio::Message(Incoming::Text) => {
+                            if let Some(end) = self.on_twilio_message(session).await {
+                                return end;
+                            }
+                        }
+                        FromTwilio::Message(Incoming::Binary) => {}
+                        FromTwilio::Message(Incoming::Close(_)) | FromTwilio::Gone => return End::TwilioGone,
+                        FromTwilio::Drained => {
+                            self.uplink.drained();
+                            if let Some(end) = provider_took(session.flush_audio()).await {
+                                return end;
+                            }
+                        }
+                    }
+                }
+                event = ProviderEvent::new(&readiness, session) => {
+                    let Some(event) = event else {
+                        return End::ProviderGone("the session closed".to_owned());
+                    };
+                    if let Some(end) = self.on_provider_event(session, event).await {
+                        return end;
+                    }
+                }
+                // Polled only while a tool runs: one channel fewer to poll per audio frame.
+                Some(done) = tools_rx.recv(), if self.tools_running > 0 => {
+                    self.tools_running -= 1;
+                    if self.cancelled_tools.remove(&done.call_id) {
+                        continue;
+                    }
+                    if let Err(e) = session.send_tool_result(&done.call_id, &done.name, &done.output).await {
+                        return End::ProviderGone(e.to_string());
+                    }
+                }
+                () = sleep_until(ending_deadline), if ending_deadline.is_some() => {
+                    tracing::info!("the goodbye did not finish playing in time; ending now");
+                    self.say_farewell();
+                }
+                () = sleep_until(self.stop_deadline), if self.stop_deadline.is_some() => {
+                    return End::StopNeverCame;
+                }
+                () = self.uplink.quiet_spell(), if raised => self.uplink.lower(),
+            }
+        }
+    }
+
+    /// The text message just read from Twilio; `Some` ends the call.
+    async fn on_twilio_message(&mut self, session: &mut Session) -> Option<End> {
+        // Borrowed from the socket's read buffer until the next read: only fields other than
+        // `twilio` are touched while it is held.
+        let text = self.twilio.text();
+        // Nearly every message is `media`: one typed pass, borrowing the payload. Anything else
+        // (or a media message this shortcut rejects) takes the general parser.
+        let message = match MediaMessage::parse(text) {
+            Ok(media) => Ok(InboundMessage::Media(media)),
+            Err(_) => InboundMessage::parse(text),
+        };
+        let message = match message {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::debug!(%error, "unreadable frame from Twilio ignored");
+                return None;
+            }
+        };
+        match message {
+            InboundMessage::Media(media) => {
+                self.frames_in.add();
+                let end = provider_took(session.send_audio(media.payload())).await;
+                self.uplink
+                    .frame_forwarded(text.len(), || session.frames_per_send());
+                end
+            }
+            InboundMessage::Mark(mark) => {
+                let played = self.playout.mark_echoed(&mark.mark.name, Instant::now());
+                if let Some(id) = played
+                    && self.ending.as_ref().is_some_and(|e| e.played_through(id))
+                {
+                    self.say_farewell();
+                }
+                None
+            }
+            InboundMessage::Stop(_) => Some(End::Stopped),
+            InboundMessage::Dtmf(dtmf) => {
+                tracing::debug!(digit = %dtmf.dtmf.digit, "caller pressed a key");
+                None
+            }
+            InboundMessage::Connected(_) | InboundMessage::Start(_) => None,
+            InboundMessage::Unknown(event) => {
+                tracing::debug!(event, "unknown Media Streams event ignored");
+                None
+            }
+        }
+    }
+
+    async fn on_provider_event(
+        &mut self,
+        session: &mut Session,
+        event: RealtimeEvent,
+    ) -> Option<End> {
+        match event {
+            RealtimeEvent::AudioDelta(chunk) => {
+                if !self.playout.wants_audio_of(chunk.response_id.as_deref()) {
+                    return None;
+                }
+                if self.first_audio_at.is_none() {
+                    let now = Instant::now();
+                    self.first_audio_at = Some(now);
+                    metrics::histogram!("loquent_first_audio_seconds")
+                        .record((now - self.started).as_secs_f64());
+                }
+                let item = chunk.item_id.as_deref();
+                self.frame.clear();
+                write_media_frame(&mut self.frame, &self.ctx.stream_sid, &chunk.payload);
+                if self.twilio.queue_text(&self.frame) {
+                    self.frames_out.add();
+                    let ms =
+                        u32::try_from(chunk.mulaw_len() / loquent_ai::audio::MULAW_BYTES_PER_MS)
+                            .unwrap_or(u32::MAX);
+                    if self.playout.audio_queued(item, ms) {
+                        self.send_mark();
+                    }
+                } else {
+                    self.frames_dropped.add();
+                    self.playout.audio_dropped(item);
+                }
+                None
+            }
+            RealtimeEvent::SpeechStarted => {
+                self.barge_in(session).await;
+                None
+            }
+            RealtimeEvent::ResponseStarted { response_id } => {
+                self.playout.response_started(response_id);
+                if let Some(ending) = &mut self.ending {
+                    ending.response_started();
+                }
+                None
+            }
+            RealtimeEvent::ResponseDone { .. } => {
+                // A mark after the reply's last audio tells when it has all played.
+                let mark = self.playout.has_unmarked_audio().then(|| self.send_mark());
+                let last = mark.or(self.playout.last_pending_mark());
+                if self.ending.as_mut().is_some_and(|e| e.response_done(last)) {
+                    self.say_farewell();
+                }
+                None
+            }
+            RealtimeEvent::ToolCall {
+                call_id,
+                name,
+                arguments,
+            } => self.tool(session, call_id, name, arguments).await,
+            RealtimeEvent::ToolCallCancelled { call_ids } => {
+                self.cancelled_tools.extend(call_ids);
+                None
+            }
+            RealtimeEvent::Transcript {
+                role,
+                text,
+                is_final: true,
+            } => {
+                let who = match role {
+                    Role::User => "Caller",
+                    Role::Assistant => "Agent",
+                };
+                self.transcript.push_str(who);
+                self.transcript.push_str(": ");
+                self.transcript.push_str(text.trim());
+                self.transcript.push('\n');
+                None
+            }
+            RealtimeEvent::Transcript { .. } => None,
+            RealtimeEvent::Error { code, message } => {
+                metrics::counter!("loquent_provider_errors_total", "provider" => provider_label(self.ctx.setup.session.provider)).increment(1);
+                tracing::warn!(
+                    code = code.as_deref().unwrap_or("none"),
+                    message,
+                    "provider error"
+                );
+                None
+            }
+            RealtimeEvent::Closed { reason } => Some(End::ProviderGone(
+                reason.unwrap_or_else(|| "the session closed".to_owned()),
+            )),
+        }
+    }
+
+    /// Queues a mark after the audio queued so far; returns its id. A mark that does not fit in
+    /// the write buffer is never echoed, so it is not waited for.
+    fn send_mark(&mut self) -> u64 {
+        let id = self.playout.next_mark();
+        self.frame.clear();
+        write_mark_frame(&mut self.frame, &self.ctx.stream_sid, &id.to_string());
+        if self.twilio.queue_text(&self.frame) {
+            self.playout.mark_queued(id);
+        }
+        id
+    }
+
+    /// The caller spoke over the agent: stop the audio Twilio still holds and make the model
+    /// forget what the caller did not hear.
+    async fn barge_in(&mut self, session: &mut Session) {
+        let heard = Instant::now();
+        let Some(clear) = self.playout.barge_in(heard) else {
+            return;
+        };
+        self.frame.clear();
+        write_clear_frame(&mut self.frame, &self.ctx.stream_sid);
+        // Never dropped, even behind a full buffer: Twilio clears what it holds when it reads it.
+        self.twilio.queue_text_always(&self.frame);
+        metrics::histogram!("loquent_barge_in_clear_seconds").record(heard.elapsed().as_secs_f64());
+        if let Some((item, played_ms)) = clear.truncate {
+            tracing::debug!(item = %item, played_ms, "barge-in: truncating the reply");
+            if let Err(error) = session.truncate(&item, played_ms).await {
+                tracing::warn!(%error, "truncate failed");
+            }
+        }
+        if let Some(ending) = &mut self.ending {
+            ending.interrupted();
+        }
+    }
+
+    /// The agent called a tool. `end_call` and `transfer_call` answer at once and start the
+    /// goodbye; the caller lookup runs in its own task so audio keeps flowing; `Some` ends the
+    /// call.
+    async fn tool(
+        &mut self,
+        session: &mut Session,
+        call_id: String,
+        name: String,
+        arguments: String,
+    ) -> Option<End> {
+        tracing::info!(tool = %name, "agent called a tool");
+        let immediate = match name.as_str() {
+            END_CALL => {
+                self.end_with(Farewell::HangUp);
+                Some(json!({"ok": true, "next": "Say a short goodbye; the call ends after it."}))
+            }
+            TRANSFER_CALL => {
+                match tools::transfer_target(&arguments, &self.ctx.setup.transfer_numbers) {
+                    Ok(number) => {
+                        let result = json!({"ok": true, "transferring_to": number.as_str(),
+                                        "next": "Tell the caller you are putting them through."});
+                        self.end_with(Farewell::Transfer(number));
+                        Some(result)
+                    }
+                    Err(why) => Some(json!({"error": why})),
+                }
+            }
+            LOOKUP_CALLER => match self.ctx.setup.lookup.clone() {
+                Some((url, token)) => {
+                    let caller = self.ctx.call.from_number.clone();
+                    let allow_private = self.state.config.calls.allow_private_lookups;
+                    let done = self.tools_tx.clone();
+                    self.tools_running += 1;
+                    tokio::spawn(async move {
+                        let output =
+                            tools::lookup_caller(&url, token.as_deref(), &caller, allow_private)
+                                .await;
+                        let _ = done
+                            .send(ToolDone {
+                                call_id,
+                                name,
+                                output,
+                            })
+                            .await;
+                    });
+                    return None;
+                }
+                None => Some(json!({"error": "caller lookup is not set up for this agent"})),
+            },
+            other => Some(json!({"error": format!("there is no tool named {other}")})),
+        };
+        let output = immediate?.to_string();
+        match session.send_tool_result(&call_id, &name, &output).await {
+            Ok(()) => None,
+            Err(e) => Some(End::ProviderGone(e.to_string())),
+        }
+    }
+
+    /// The agent's next reply is its goodbye; the first farewell asked for is the one kept.
+    fn end_with(&mut self, farewell: Farewell) {
+        if self.ending.is_none() {
+            self.ending = Some(Ending::new(farewell, tokio::time::Instant::now()));
+        }
+    }
+
+    /// The goodbye has played (or time is up): hand the call back to Twilio, which then stops
+    /// the stream.
+    fn say_farewell(&mut self) {
+        let Some(ending) = self.ending.take() else {
+            return;
+        };
+        ending::hand_back(
+            &self.state.twilio,
+            &self.ctx.org,
+            &self.ctx.call.call_sid,
+            ending.farewell,
+        );
+        self.stop_deadline = Some(tokio::time::Instant::now() + STOP_GRACE);
+    }
+
+    /// The agent is gone: the caller hears an apology, then Twilio ends the call.
+    async fn apologise(&mut self) {
+        ending::apologise(&self.state.twilio, &self.ctx.org, &self.ctx.call.call_sid).await;
+        ending::wait_for_stop(&mut self.twilio).await;
+    }
+
+    /// The call's duration and transcript go to the call writer, off this task.
+    async fn finish(&mut self) {
+        let duration_secs = i32::try_from(self.started.elapsed().as_secs()).unwrap_or(i32::MAX);
+        self.state
+            .live
+            .writer
+            .write(CallWrite::StreamEnded {
+                call_id: self.ctx.call.id,
+                duration_secs,
+                transcript: std::mem::take(&mut self.transcript),
+            })
+            .await;
+    }
+}
+
+/// A frame counter that reaches the shared metric in batches: the registry's counter is cheap,
+/// but not free at 100 frames per call-second.
+struct FrameCount {
+    pending: u64,
+    counter: metrics::Counter,
+}
+
+impl FrameCount {
+    const BATCH: u64 = 250;
+
+    fn new(counter: metrics::Counter) -> Self {
+        Self {
+            pending: 0,
+            counter,
+        }
+    }
+
+    fn add(&mut self) {
+        self.pending += 1;
+        if self.pending == Self::BATCH {
+            self.counter.increment(self.pending);
+            self.pending = 0;
+        }
+    }
+}
+
+impl Drop for FrameCount {
+    fn drop(&mut self) {
+        if self.pending > 0 {
+            self.counter.increment(self.pending);
+        }
+    }
+}
+
+/// The caller's name and notes, for the model, before it greets them.
+fn caller_context(contact: &contact::Model) -> Option<String> {
+    let name = contact
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    let notes = contact
+        .notes
+        .as_deref()
+        .map(str::trim)
+        .filter(|n| !n.is_empty());
+    if name.is_none() && notes.is_none() {
+        return None;
+    }
+    let mut text = String::from("(Context from the business's records, not said by the caller.)");
+    if let Some(name) = name {
+        text.push_str(&format!(" The caller is {name}."));
+    }
+    if let Some(notes) = notes {
+        text.push_str(&format!(" Notes about them: {notes}"));
+    }
+    Some(text)
+}
+
+fn provider_label(provider: loquent_ai::realtime::Provider) -> &'static str {
+    match provider {
+        loquent_ai::realtime::Provider::OpenAi => "openai",
+        loquent_ai::realtime::Provider::Gemini => "gemini",
+    }
+}
+
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(deadline) => tokio::time::sleep_until(deadline).await,
+        None => std::future::pending().await,
+    }
+}
