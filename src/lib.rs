@@ -65,6 +65,10 @@ pub async fn serve(
 fn spawn_housekeeping(state: AppState) {
     let weak = Arc::downgrade(&state.0);
     drop(state);
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "hourly clean-up for as long as the process runs; nothing to resume after a restart"
+    )]
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(std::time::Duration::from_secs(3600));
         loop {

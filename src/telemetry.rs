@@ -12,6 +12,10 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::LogFormat;
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "LOQUENT_LOG / RUST_LOG use tracing's own filter syntax, read once here"
+)]
 pub fn init_logging(format: LogFormat) {
     let filter = EnvFilter::try_from_env("LOQUENT_LOG")
         .or_else(|_| EnvFilter::try_from_default_env())

@@ -70,7 +70,11 @@ fn me(member: &CurrentMember) -> MeResponse {
     let permissions = if member.member.is_owner {
         vec!["*:*:*".to_owned()]
     } else {
-        member.permissions.iter().map(|p| p.to_string()).collect()
+        member
+            .permissions
+            .iter()
+            .map(std::string::ToString::to_string)
+            .collect()
     };
     MeResponse {
         user: (&member.user).into(),

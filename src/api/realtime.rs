@@ -61,7 +61,7 @@ async fn relay(
             },
             incoming = rx.next() => match incoming {
                 // Browsers only ever send pings/closes here; axum answers pings itself.
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => return,
                 Some(Ok(_)) => {}
             },
         }

@@ -1,6 +1,8 @@
 //! Server-side sessions. The browser holds a random token in an HttpOnly cookie; the database
 //! holds only its SHA-256, so a leaked database cannot be replayed as cookies.
 
+use std::fmt::Write as _;
+
 use axum::http::{HeaderMap, HeaderValue, header};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -21,7 +23,10 @@ fn new_token() -> String {
 
 pub fn token_hash(token: &str) -> String {
     let digest = Sha256::digest(token.as_bytes());
-    digest.iter().map(|b| format!("{b:02x}")).collect()
+    digest.iter().fold(String::with_capacity(64), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 /// Creates a session row and returns the token for the cookie.

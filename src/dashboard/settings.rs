@@ -35,6 +35,10 @@ struct MembersPage {
 }
 
 impl MembersPage {
+    #[expect(
+        clippy::unused_self,
+        reason = "askama calls it as a method of the page (`self.has_role(m, r)`)"
+    )]
     fn has_role(&self, member: &MemberView, role: &RoleView) -> bool {
         member.roles.iter().any(|r| r.id == role.id)
     }

@@ -253,7 +253,7 @@ async fn build(
                 search = Some(Search {
                     area_code: area_code.to_owned(),
                     results,
-                })
+                });
             }
             Err(e) => {
                 status = e.status();

@@ -628,6 +628,10 @@ impl Upgrade {
     {
         let accept = accept_key(self.key.as_bytes());
         let on_upgrade = self.on_upgrade;
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the upgraded connection's task lives and dies with the connection"
+        )]
         tokio::spawn(async move {
             match on_upgrade.await {
                 Ok(upgraded) => {

@@ -197,7 +197,9 @@ impl Prewarmed {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Connecting>> {
         // A panic while holding this lock cannot leave the map inconsistent.
-        self.pending.lock().unwrap_or_else(|e| e.into_inner())
+        self.pending
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Starts opening the call's session; a retried webhook for the same call reuses the first.
@@ -208,11 +210,19 @@ impl Prewarmed {
                 return;
             }
             let providers = self.providers.clone();
+            #[expect(
+                clippy::disallowed_methods,
+                reason = "a pre-warmed session belongs to a ringing call; after a restart the call is gone"
+            )]
             let task = tokio::spawn(async move { providers.connect(&config).await });
             pending.insert(call_sid.to_owned(), task);
         }
         let this = Arc::clone(self);
         let call_sid = call_sid.to_owned();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "closes an unclaimed pre-warmed session; a restart closes it anyway"
+        )]
         tokio::spawn(async move {
             tokio::time::sleep(PREWARM_TTL).await;
             let unclaimed = this.lock().remove(&call_sid);

@@ -87,7 +87,7 @@ async fn run(
         Bridge::run(state, socket, connection, context, accepted).await;
     }
     .instrument(span)
-    .await
+    .await;
 }
 
 /// Reads until `start`, skipping `connected` (and anything else Twilio sends first).

@@ -36,6 +36,10 @@ pub struct CallWriter {
 impl CallWriter {
     pub fn start(db: DatabaseConnection) -> Self {
         let (tx, rx) = mpsc::channel(QUEUE);
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the live calls' write queue lives with the process; the status callback and the recording pipeline redo what a crash loses"
+        )]
         tokio::spawn(run(db, rx));
         Self { tx }
     }

@@ -479,7 +479,7 @@ async fn forged_or_malformed_webhooks_are_refused_and_write_nothing() {
     let refused = tokio_tungstenite::connect_async(ws.as_str()).await;
     match refused {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
-            assert_eq!(res.status(), StatusCode::FORBIDDEN)
+            assert_eq!(res.status(), StatusCode::FORBIDDEN);
         }
         other => panic!("expected 403, got {other:?}"),
     }

@@ -1,5 +1,12 @@
 //! Integration tests through the front door: HTTP, WebSocket and a real browser.
 
+// The application's rules on the environment and on spawning (clippy.toml) are not the tests':
+// they read their own settings (LOQUENT_TEST_DATABASE_URL, CHROMEDRIVER) and run peers in tasks.
+#![expect(
+    clippy::disallowed_methods,
+    reason = "tests read their own settings and spawn their peers"
+)]
+
 mod support;
 
 mod agents;

@@ -91,7 +91,7 @@ async fn realtime_needs_a_session() {
     let request = app.ws_url("/api/realtime").into_client_request().unwrap();
     match tokio_tungstenite::connect_async(request).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
-            assert_eq!(res.status().as_u16(), StatusCode::UNAUTHORIZED.as_u16())
+            assert_eq!(res.status().as_u16(), StatusCode::UNAUTHORIZED.as_u16());
         }
         other => panic!("expected 401, got {other:?}"),
     }

@@ -34,7 +34,7 @@ pub struct TestApp {
     database_url: String,
     pg: Option<PgDatabase>,
     sandbox: Option<loquent_sandbox::SandboxHandle>,
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     shutdown: Option<oneshot::Sender<()>>,
 }
 
@@ -203,7 +203,7 @@ impl TestApp {
     /// A second server process sharing this one's database and key, as behind a load balancer.
     pub async fn sibling(&self) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let key = std::fs::read_to_string(self._dir.path().join("secret.key")).ok();
+        let key = std::fs::read_to_string(self.dir.path().join("secret.key")).ok();
         let mut settings = Vec::new();
         if let Some(key) = key {
             settings.push(("LOQUENT_SECRET_KEY".to_owned(), key.trim().to_owned()));
@@ -243,7 +243,7 @@ impl TestApp {
             database_url,
             pg,
             sandbox: None,
-            _dir: dir,
+            dir,
             shutdown: Some(tx),
         }
     }
@@ -397,7 +397,7 @@ impl Drop for TestApp {
 
 fn slug(s: &str) -> String {
     s.chars()
-        .filter(|c| c.is_ascii_alphanumeric())
+        .filter(char::is_ascii_alphanumeric)
         .collect::<String>()
         .to_lowercase()
 }

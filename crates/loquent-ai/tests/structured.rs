@@ -217,7 +217,7 @@ async fn refusals_truncation_and_bad_json_are_typed() {
     }
     match analyse(&client, "garbled").await {
         Err(StructuredError::InvalidJson { content, .. }) => {
-            assert_eq!(content, "{\"summary\": \"cut")
+            assert_eq!(content, "{\"summary\": \"cut");
         }
         other => panic!("{other:?}"),
     }

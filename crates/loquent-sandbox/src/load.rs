@@ -1136,7 +1136,7 @@ async fn converse(
                 Some(Ok(Message::Binary(_))) => line.lock().stream.outcome.protocol_error(|| {
                     "31950: the server sent a binary frame; Media Streams messages are JSON text".into()
                 }),
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break false,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break false,
                 Some(Ok(_)) => {}
             },
         }

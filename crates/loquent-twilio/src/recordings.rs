@@ -154,9 +154,17 @@ impl TwilioClient {
                 &CREATE_CALL_RECORDING,
                 &[("AccountSid", account.as_str()), ("CallSid", call.as_str())],
             )
-            .opt_param("RecordingChannels", options.channels.map(|c| c.as_str()))
-            .opt_param("RecordingTrack", options.track.map(|t| t.as_str()))
-            .opt_param("Trim", options.trim.map(|t| t.as_str()))
+            .opt_param(
+                "RecordingChannels",
+                options
+                    .channels
+                    .map(super::twiml::RecordingChannels::as_str),
+            )
+            .opt_param(
+                "RecordingTrack",
+                options.track.map(super::twiml::RecordingTrack::as_str),
+            )
+            .opt_param("Trim", options.trim.map(super::twiml::Trim::as_str))
             .opt_param("RecordingStatusCallback", options.status_callback.clone())
             .opt_param(
                 "RecordingStatusCallbackMethod",

@@ -62,7 +62,7 @@ where
 pub fn body_sha256_hex(body: &[u8]) -> String {
     let digest = Sha256::digest(body);
     let mut out = String::with_capacity(64);
-    for b in digest.iter() {
+    for b in &digest {
         out.push(char::from(HEX[usize::from(b >> 4)]));
         out.push(char::from(HEX[usize::from(b & 0x0f)]));
     }

@@ -944,7 +944,9 @@ async fn accounts_fetch_and_create_subaccount() {
     let client = fake.client();
     let sub = client.create_subaccount("Acme Dental").await.unwrap();
     assert_eq!(
-        sub.auth_token.as_ref().map(|t| t.expose()),
+        sub.auth_token
+            .as_ref()
+            .map(loquent_twilio::client::AuthToken::expose),
         Some("auth_token")
     );
     assert!(

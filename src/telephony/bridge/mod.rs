@@ -480,6 +480,10 @@ impl Bridge {
                     let allow_private = self.state.config.calls.allow_private_lookups;
                     let done = self.tools_tx.clone();
                     self.tools_running += 1;
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "a caller lookup answers the live call and is useless after it"
+                    )]
                     tokio::spawn(async move {
                         let output =
                             tools::lookup_caller(&url, token.as_deref(), &caller, allow_private)

@@ -82,6 +82,7 @@ async fn messages_that_arrive_together_or_byte_by_byte_are_each_read_whole() {
     // Half at once, the rest one byte per write.
     let trickled = bytes.split_off(bytes.len() / 2);
     client.write_all(&bytes).await.unwrap();
+    #[expect(clippy::disallowed_methods, reason = "a test's peer")]
     let trickle = tokio::spawn(async move {
         for byte in trickled {
             client.write_all(&[byte]).await.unwrap();

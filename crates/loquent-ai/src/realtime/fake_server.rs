@@ -107,7 +107,7 @@ impl FakeConnection {
                 .await
                 .expect("client did not close in time");
             match message {
-                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break,
+                Some(Ok(Message::Close(_)) | Err(_)) | None => break,
                 Some(Ok(Message::Text(text))) => panic!("unexpected message before close: {text}"),
                 Some(Ok(_)) => {}
             }

@@ -208,14 +208,14 @@ impl Spec {
                     for (name, field) in object {
                         match properties.get(name) {
                             Some(property) => {
-                                self.check(property, field, &format!("{path}.{name}"), errors)
+                                self.check(property, field, &format!("{path}.{name}"), errors);
                             }
                             None => match map.get("additionalProperties") {
                                 Some(Value::Bool(false)) => {
-                                    errors.push(format!("{path}: unexpected property {name:?}"))
+                                    errors.push(format!("{path}: unexpected property {name:?}"));
                                 }
                                 Some(extra @ Value::Object(_)) => {
-                                    self.check(extra, field, &format!("{path}.{name}"), errors)
+                                    self.check(extra, field, &format!("{path}.{name}"), errors);
                                 }
                                 _ => {}
                             },

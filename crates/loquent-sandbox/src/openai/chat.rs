@@ -98,7 +98,7 @@ fn complete(shared: &Shared, request: &Value) -> Result<Value, OpenAiError> {
 
     let format = &request["response_format"];
     let schema = match format["type"].as_str() {
-        None | Some("text") | Some("json_object") => None,
+        None | Some("text" | "json_object") => None,
         Some("json_schema") => Some(json_schema(&format["json_schema"])?),
         Some(other) => {
             return Err(OpenAiError::invalid(

@@ -94,7 +94,7 @@ impl State {
 pub(crate) fn lock(shared: &Shared) -> MutexGuard<'_, State> {
     shared
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Every route of the OpenAI emulator.

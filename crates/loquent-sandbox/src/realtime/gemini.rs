@@ -334,12 +334,12 @@ impl Connection {
         }
         if let Some(content) = message.get("clientContent") {
             if content["turnComplete"].as_bool() == Some(true) && self.turn.is_none() {
-                return Ok(self.start_turn(script::greeting()).await);
+                return Ok(self.start_turn(script::greeting()));
             }
             return Ok(Ok(()));
         }
         if let Some(response) = message.get("toolResponse") {
-            return self.tool_response(response).await;
+            return self.tool_response(response);
         }
         let name = message
             .as_object()
@@ -492,13 +492,13 @@ impl Connection {
                         self.pending_call = Some((id, name));
                         Ok(())
                     }
-                    None => self.start_turn(script::reply_to(phrase)).await,
+                    None => self.start_turn(script::reply_to(phrase)),
                 }
             }
         }
     }
 
-    async fn tool_response(&mut self, response: &Value) -> Result<Sent, Refusal> {
+    fn tool_response(&mut self, response: &Value) -> Result<Sent, Refusal> {
         let Some(responses) = response["functionResponses"].as_array() else {
             return Err(invalid(
                 "Invalid value at 'tool_response.function_responses'.",
@@ -516,14 +516,14 @@ impl Connection {
                 .as_ref()
                 .is_some_and(|(id, _)| answer["id"].as_str() == Some(id));
             if matches && let Some((_, name)) = self.pending_call.take() {
-                return Ok(self.start_turn(script::after_tool(&name)).await);
+                return Ok(self.start_turn(script::after_tool(&name)));
             }
         }
         // Answers to calls that were cancelled or never made are ignored.
         Ok(Ok(()))
     }
 
-    async fn start_turn(&mut self, reply: Reply) -> Sent {
+    fn start_turn(&mut self, reply: Reply) -> Sent {
         self.turn = Some(ModelTurn {
             reply,
             sent_ms: 0,

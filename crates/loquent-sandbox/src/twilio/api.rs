@@ -217,7 +217,7 @@ pub(crate) async fn handle(
     let lock = || {
         shared
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     };
     // Authenticate and decide on a fault under the lock, then wait (if the fault says so)
     // without it, then run the request under the lock again.

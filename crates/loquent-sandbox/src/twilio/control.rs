@@ -18,7 +18,7 @@ use super::store::{Call, FaultPlan, Number, Store};
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Store> {
     shared
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn reply(result: Result<(StatusCode, serde_json::Value), ApiError>) -> Response {

@@ -381,7 +381,7 @@ impl<'a> Caller<'a> {
                         code: 31950,
                         message: "the server sent a binary frame; Media Streams messages are JSON text".into(),
                     }),
-                    Some(Ok(Message::Close(_))) | None | Some(Err(_)) => break StreamEnd::ServerClosed,
+                    Some(Ok(Message::Close(_)) | Err(_)) | None => break StreamEnd::ServerClosed,
                     Some(Ok(_)) => {}
                 },
             }
@@ -414,7 +414,7 @@ impl<'a> Caller<'a> {
             .context
             .shared
             .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let call = store
             .accounts
             .get_mut(self.context.account_sid)?

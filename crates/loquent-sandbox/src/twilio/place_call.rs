@@ -143,7 +143,7 @@ pub(crate) async fn report(State(shared): State<Shared>, Path(sid): Path<String>
 fn lock(shared: &Shared) -> std::sync::MutexGuard<'_, Store> {
     shared
         .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Where the application can fetch recordings: this sandbox, as the caller addressed it.

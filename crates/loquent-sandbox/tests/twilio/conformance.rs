@@ -131,7 +131,7 @@ fn covers(fixture: &Value, ours: &Value, at: &str, errors: &mut Vec<String>) {
             }
             match (fv, ov) {
                 (Value::Object(_), Value::Object(_)) => {
-                    covers(fv, ov, &format!("{at}.{k}"), errors)
+                    covers(fv, ov, &format!("{at}.{k}"), errors);
                 }
                 (Value::Array(fa), Value::Array(oa)) => {
                     if let (Some(fi), Some(oi)) = (fa.first(), oa.first()) {

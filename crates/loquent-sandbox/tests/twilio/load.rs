@@ -650,7 +650,9 @@ fn load_generator_overhead() {
         })
     });
     let faults = Faults {
-        via_emulator: emulator.as_ref().map(|e| e.openai_base_url()),
+        via_emulator: emulator
+            .as_ref()
+            .map(loquent_sandbox::SandboxHandle::openai_base_url),
         ..Faults::default()
     };
     let bridge = bridge_runtime.block_on(async {
