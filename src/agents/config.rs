@@ -466,7 +466,7 @@ impl ConfigInput {
                     problems.add(
                         "voice",
                         format!(
-                            "`{v}` is not a {} voice: choose one of {}",
+                            "`{v}` is not one of the {} voices: choose one of {}",
                             p.label(),
                             p.voices().join(", ")
                         ),
