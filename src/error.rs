@@ -100,15 +100,6 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-impl From<sea_orm::TransactionError<ApiError>> for ApiError {
-    fn from(err: sea_orm::TransactionError<ApiError>) -> Self {
-        match err {
-            sea_orm::TransactionError::Connection(e) => e.into(),
-            sea_orm::TransactionError::Transaction(e) => e,
-        }
-    }
-}
-
 #[derive(Serialize)]
 struct ErrorBody<'a> {
     error: ErrorDetail<'a>,

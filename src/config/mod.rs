@@ -319,7 +319,7 @@ impl Config {
         if let Some(path) = file {
             let layer = read::file(path)?;
             file_keys = layer.keys();
-            sources = sources.merge(layer);
+            sources = sources.merge(layer.without(&read::cleared_by(env)));
         }
         let sources = sources.merge(read::environment(env));
         let defaults = derived_defaults(&sources);
@@ -598,6 +598,18 @@ mod tests {
         assert_eq!(config.server.log_format, LogFormat::Human);
         assert!(!config.calls.allow_private_lookups);
         assert_eq!(config.calls.uplink_batch, None);
+    }
+
+    #[test]
+    fn an_empty_variable_clears_what_the_file_sets() {
+        let (_dir, file) = file_with("listen = \"0.0.0.0:9000\"\nsmtp_url = \"smtp://mail:25\"\n");
+        let config = Config::from_sources(
+            Some(&file),
+            &env(&[("LOQUENT_LISTEN", ""), ("LOQUENT_SMTP_URL", " ")]),
+        )
+        .unwrap();
+        assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.mail.smtp_url.is_none());
     }
 
     #[test]

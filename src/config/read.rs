@@ -45,6 +45,12 @@ impl Layer {
     pub(super) fn keys(&self) -> Vec<String> {
         self.settings.keys().cloned().collect()
     }
+
+    /// This layer without `keys`.
+    pub(super) fn without(mut self, keys: &BTreeSet<String>) -> Self {
+        self.settings.retain(|key, _| !keys.contains(key));
+        self
+    }
 }
 
 impl Provider for Layer {
@@ -84,12 +90,24 @@ pub(super) fn file(path: &Path) -> Result<Layer, ConfigError> {
 pub(super) fn environment(env: &BTreeMap<String, String>) -> Layer {
     Layer::new(
         Metadata::named("environment"),
-        env.iter().filter_map(|(name, value)| {
-            let key = name.strip_prefix(ENV_PREFIX)?;
-            (!key.bytes().any(|b| b.is_ascii_lowercase()))
-                .then(|| (key.to_ascii_lowercase(), Value::from(value.clone())))
-        }),
+        env.iter()
+            .filter_map(|(name, value)| Some((setting_key(name)?, Value::from(value.clone())))),
     )
+}
+
+/// The settings an empty `LOQUENT_*` variable clears: they take their defaults even when the
+/// file sets them, which is what `export LOQUENT_X=` means.
+pub(super) fn cleared_by(env: &BTreeMap<String, String>) -> BTreeSet<String> {
+    env.iter()
+        .filter(|(_, value)| value.trim().is_empty())
+        .filter_map(|(name, _)| setting_key(name))
+        .collect()
+}
+
+/// `LOQUENT_LISTEN` → `listen`; names with lower-case letters are not ours.
+fn setting_key(name: &str) -> Option<String> {
+    let key = name.strip_prefix(ENV_PREFIX)?;
+    (!key.bytes().any(|b| b.is_ascii_lowercase())).then(|| key.to_ascii_lowercase())
 }
 
 /// Reads the areas from the layered sources, remembering which keys they know.

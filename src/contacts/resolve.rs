@@ -57,10 +57,7 @@ pub async fn resolve_or_create(
         Ok(contact) => Ok(contact),
         Err(error) => match find(db, org_id, number).await? {
             Some(found) => Ok(found),
-            None => Err(match error {
-                sea_orm::TransactionError::Connection(e)
-                | sea_orm::TransactionError::Transaction(e) => e,
-            }),
+            None => Err(crate::db::transaction_error(error)),
         },
     }
 }

@@ -56,7 +56,8 @@ impl<E: Into<ApiError>> From<E> for PageError {
         let err: ApiError = err.into();
         let status = err.status();
         let message = if status.is_server_error() {
-            // Logged by the API error's own conversion below; the page says only this.
+            // A page never goes through `ApiError::into_response`, so this is the one log line;
+            // the page says only this.
             tracing::error!(error = ?err, "page failed");
             "Something went wrong on our side. Try again in a moment.".to_owned()
         } else {
