@@ -359,12 +359,13 @@ impl Config {
     pub fn cookies_secure(&self) -> bool {
         self.server.public_url.scheme() == "https"
     }
+}
 
-    /// The absolute URL of one of our paths, as Twilio and e-mails must see it.
-    pub fn public_url_for(&self, path: &str) -> String {
-        let base = self.server.public_url.as_str().trim_end_matches('/');
-        format!("{base}{path}")
-    }
+/// The absolute URL of one of our paths (with its query, if any) under `public_url`, as Twilio,
+/// browsers and e-mails must see it; Twilio signs requests against exactly this string.
+pub fn public_url_of(public_url: &Url, path_and_query: &str) -> String {
+    let base = public_url.as_str().trim_end_matches('/');
+    format!("{base}{path_and_query}")
 }
 
 /// Defaults that follow from other settings: `public_url` from `listen`, the database and the
@@ -452,7 +453,7 @@ mod tests {
         assert_eq!(config.server.public_url.as_str(), "https://env.example/");
         assert!(config.cookies_secure());
         assert_eq!(
-            config.public_url_for("/twilio/voice"),
+            public_url_of(&config.server.public_url, "/twilio/voice"),
             "https://env.example/twilio/voice"
         );
     }

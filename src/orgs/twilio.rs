@@ -173,8 +173,7 @@ impl TwilioAccounts {
 
     /// Where Twilio must send this server's inbound calls.
     pub fn voice_webhook_url(&self) -> String {
-        let base = self.public_url.as_str().trim_end_matches('/');
-        format!("{base}/twilio/voice")
+        crate::config::public_url_of(&self.public_url, "/twilio/voice")
     }
 }
 

@@ -14,8 +14,9 @@ use loquent_twilio::twiml::{
 use url::Url;
 
 use super::session::AgentSetup;
-use super::webhook::{TwilioForm, WebhookError, public_url_of};
+use super::webhook::{TwilioForm, WebhookError};
 use crate::app::AppState;
+use crate::config::public_url_of;
 use crate::phone_numbers::answering::{Answering, find_answering, recording_enabled};
 
 /// What a caller hears when nobody here can take the call.

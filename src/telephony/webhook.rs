@@ -14,10 +14,10 @@ use axum::extract::{FromRequest, Request};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
-use url::Url;
 
 use crate::app::AppState;
 use crate::calls::CallError;
+use crate::config::public_url_of;
 use crate::entity::organization;
 
 pub const SIGNATURE_HEADER: &str = "x-twilio-signature";
@@ -104,11 +104,6 @@ impl TwilioForm {
 }
 
 /// The URL Twilio requested, as it knows it: our public base, then the path and query we saw.
-pub fn public_url_of(public_url: &Url, path_and_query: &str) -> String {
-    let base = public_url.as_str().trim_end_matches('/');
-    format!("{base}{path_and_query}")
-}
-
 /// The organization using this Twilio account (its own or a platform subaccount).
 pub async fn organization_of_account(
     db: &impl ConnectionTrait,
