@@ -14,13 +14,17 @@ pub struct Answering {
     pub agent: agent::Model,
 }
 
-/// The agent answering `number`, when the organization owns the number and it has one (an
-/// agent of the same organization: a stale id pointing elsewhere answers nothing).
+/// The agent answering a call to `to` (Twilio's `To`), when it is one of the organization's
+/// numbers and that number has one (an agent of the same organization: a stale id pointing
+/// elsewhere answers nothing). A `client:` or `sip:` address is not a number: nobody answers it.
 pub async fn find_answering(
     db: &impl ConnectionTrait,
     org_id: Uuid,
-    number: &E164,
+    to: &str,
 ) -> Result<Option<Answering>, sea_orm::DbErr> {
+    let Ok(number) = to.parse::<E164>() else {
+        return Ok(None);
+    };
     let Some(number) = phone_number::Entity::find()
         .filter(phone_number::Column::OrganizationId.eq(org_id))
         .filter(phone_number::Column::Number.eq(number.as_str()))

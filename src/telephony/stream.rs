@@ -10,7 +10,6 @@ use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use loquent_twilio::E164;
 use loquent_twilio::media_stream::{InboundMessage, StartMessage};
 use tracing::Instrument;
 
@@ -151,11 +150,7 @@ async fn prepare(
     let (Some(from), Some(to)) = (params.get("from"), params.get("to")) else {
         return Err(Unbridgeable::NoParameters);
     };
-    let answering = match to.parse::<E164>() {
-        Ok(number) => find_answering(&state.db, org.id, &number).await?,
-        Err(_) => None,
-    };
-    let Some(Answering { number, agent }) = answering else {
+    let Some(Answering { number, agent }) = find_answering(&state.db, org.id, to).await? else {
         return Err(Unbridgeable::NoAgent(to.clone()));
     };
     let contact = resolve_or_create(&state.db, org.id, from, "inbound_call").await?;

@@ -7,7 +7,6 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use loquent_twilio::E164;
 use loquent_twilio::twiml::{
     self, Connect, Method, Recording, RecordingChannels, RecordingEvent, Say, Start, Stream,
 };
@@ -31,12 +30,7 @@ pub async fn answer(
     let to = form.require("To")?;
     let from = form.require("From")?;
     let org = &form.org;
-    // A `client:` or `sip:` address is not one of our numbers: nobody answers it.
-    let answering = match to.parse::<E164>() {
-        Ok(number) => find_answering(&state.db, org.id, &number).await?,
-        Err(_) => None,
-    };
-    let Some(Answering { number, agent }) = answering else {
+    let Some(Answering { number, agent }) = find_answering(&state.db, org.id, to).await? else {
         tracing::warn!(org_id = %org.id, %call_sid, %to, "no agent answers this number; declining the call");
         return Ok(twiml_response(&unavailable()));
     };

@@ -7,8 +7,8 @@ use loquent::calls::end::{StreamEnd, end_stream};
 use loquent::calls::status::{StatusOutcome, record_status};
 use loquent::entity::{agent, call, organization, organization_twilio_settings, phone_number};
 use loquent::phone_numbers::answering::{find_answering, recording_enabled};
+use loquent_twilio::CallSid;
 use loquent_twilio::calls::CallStatus;
-use loquent_twilio::{CallSid, E164};
 use reqwest::StatusCode;
 use sea_orm::sea_query::Expr;
 use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set};
@@ -382,7 +382,6 @@ async fn a_number_is_answered_only_by_its_own_organizations_agent() {
     let acme = account(&app, "Acme Plumbing", 1).await;
     let other = account(&app, "Other Co", 2).await;
     let db = &app.app.db;
-    let e164 = |n: &str| n.parse::<E164>().unwrap();
 
     let front_desk = agent(&app, acme.org_id).await;
     number(&app, acme.org_id, NUMBER, Some(front_desk)).await;
@@ -390,9 +389,7 @@ async fn a_number_is_answered_only_by_its_own_organizations_agent() {
     let elsewhere = agent(&app, other.org_id).await;
     number(&app, acme.org_id, "+15550100202", Some(elsewhere)).await;
 
-    let found = find_answering(db, acme.org_id, &e164(NUMBER))
-        .await
-        .unwrap();
+    let found = find_answering(db, acme.org_id, NUMBER).await.unwrap();
     let found = found.expect("the number's agent answers");
     assert_eq!(
         (found.number.number.as_str(), found.agent.id),
@@ -402,9 +399,10 @@ async fn a_number_is_answered_only_by_its_own_organizations_agent() {
         (acme.org_id, "+15550100201"), // no agent
         (acme.org_id, "+15550100202"), // another organization's agent
         (acme.org_id, "+15550100299"), // not a number of ours
+        (acme.org_id, "client:alice"), // not a number at all
         (other.org_id, NUMBER),        // another organization's number
     ] {
-        let none = find_answering(db, org_id, &e164(n)).await.unwrap();
+        let none = find_answering(db, org_id, n).await.unwrap();
         assert!(none.is_none(), "{n} answered for {org_id}");
     }
 
