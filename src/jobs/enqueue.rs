@@ -32,7 +32,8 @@ pub struct Enqueued {
     pub created: bool,
 }
 
-/// Inserts `new` unless a job with its `dedupe_key` exists. On PostgreSQL it also notifies the
+/// Inserts `new` unless a job with its `dedupe_key` exists, whatever that job's status (a key
+/// names one piece of work for good: a done job is not enqueued again). On PostgreSQL it also notifies the
 /// runners (delivered when the caller's transaction commits); on SQLite, callers wake the
 /// runner in their own process through [`super::Runner::waker`].
 pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<Enqueued, JobError> {

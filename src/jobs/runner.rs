@@ -131,7 +131,13 @@ impl Runner {
                         break;
                     }
                 }
-                Some(_) = running.join_next(), if !running.is_empty() => {}
+                Some(joined) = running.join_next(), if !running.is_empty() => {
+                    if let Err(e) = joined {
+                        // Its slot is free again; the job stays `running` until its lease
+                        // expires, then runs again (or fails, if that was its last attempt).
+                        tracing::error!(error = %e, "a job handler panicked");
+                    }
+                }
                 woken = next_notification(&mut listener) => {
                     if let Err(e) = woken {
                         tracing::warn!(error = %e, "job listener failed; polling only");

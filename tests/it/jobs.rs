@@ -355,3 +355,54 @@ async fn shutdown_waits_for_a_running_job() {
     assert_eq!(handler.runs.load(Ordering::SeqCst), 1);
     assert_eq!(count_status(&app, status::DONE).await, 1);
 }
+
+#[tokio::test]
+async fn an_enqueue_wakes_the_runner_before_its_next_poll() {
+    let app = TestApp::new().await;
+    let handler = Counting::new(Duration::ZERO);
+    let runner = Runner::new(app.app.db.clone(), "runner-1")
+        .handler("count", handler.clone())
+        .poll_interval(Duration::from_secs(3600));
+    let wake = runner.waker();
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(runner.run(stopped, Duration::from_secs(5)));
+    // Past its first look for jobs (and, on PostgreSQL, listening).
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    jobs::enqueue(&app.app.db, new_job("count", None, 3))
+        .await
+        .expect("enqueue");
+    // PostgreSQL wakes every runner through NOTIFY; SQLite has one process, whose enqueuer
+    // pokes the waker.
+    if !app.is_postgres() {
+        wake.notify_one();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while count_status(&app, status::DONE).await < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the runner slept on"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).expect("runner listens");
+    running.await.expect("runner ends");
+}
+
+#[tokio::test]
+async fn enqueue_belongs_to_the_callers_transaction() {
+    use sea_orm::TransactionTrait;
+    let app = TestApp::new().await;
+    let db = &app.app.db;
+    let txn = db.begin().await.expect("begin");
+    jobs::enqueue(&txn, new_job("count", Some("rolled-back"), 3))
+        .await
+        .expect("enqueue");
+    txn.rollback().await.expect("rollback");
+    assert!(job::Entity::find().all(db).await.expect("jobs").is_empty());
+    let txn = db.begin().await.expect("begin");
+    let kept = jobs::enqueue(&txn, new_job("count", Some("committed"), 3))
+        .await
+        .expect("enqueue");
+    txn.commit().await.expect("commit");
+    assert_eq!(reload(&app, kept.id).await.status, status::QUEUED);
+}
