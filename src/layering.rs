@@ -13,6 +13,7 @@ const DOMAIN: &[&str] = &[
     "agents",
     "calls",
     "contacts",
+    "jobs",
     "validation.rs",
     "outbound.rs",
     "secrets.rs",

@@ -14,6 +14,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod health;
+pub mod jobs;
 pub mod listener;
 pub mod migration;
 pub mod orgs;

@@ -15,6 +15,7 @@ mod browser;
 mod calls;
 mod cli;
 mod dashboard;
+mod jobs;
 mod live_calls;
 mod members;
 mod ops;

@@ -1,0 +1,244 @@
+//! Running claimed jobs with their handlers, a bounded number per kind at a time.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use loquent_retry::RetryPolicy;
+use sea_orm::{DatabaseBackend, DatabaseConnection};
+use tokio::sync::{Notify, Semaphore, watch};
+use tokio::task::JoinSet;
+
+use super::{CHANNEL, claim, complete, fail};
+use crate::entity::job;
+
+/// What runs the jobs of one kind. Handlers are idempotent and re-read state from the ids in
+/// the payload: a job may run more than once.
+#[async_trait::async_trait]
+pub trait Handler: Send + Sync {
+    /// Runs `job`; an `Err` is stored as its `last_error` (keep secrets out of it).
+    async fn run(&self, job: &job::Model) -> Result<(), String>;
+}
+
+struct Kind {
+    handler: Arc<dyn Handler>,
+    slots: Arc<Semaphore>,
+}
+
+/// Claims due jobs of the kinds it has handlers for and runs them, at most a kind's
+/// concurrency limit at a time.
+///
+/// It polls every `poll_interval`, earlier when [`Runner::waker`] is notified or, on
+/// PostgreSQL, when [`super::enqueue`] notifies the `loquent_jobs` channel. Leases are not
+/// renewed: `lease` must exceed the longest run of any job, or a second worker claims a job
+/// still running.
+pub struct Runner {
+    db: DatabaseConnection,
+    worker: String,
+    kinds: HashMap<String, Kind>,
+    lease: Duration,
+    poll_interval: Duration,
+    retry: RetryPolicy,
+    wake: Arc<Notify>,
+}
+
+impl Runner {
+    /// The concurrency limit of a kind registered without one.
+    pub const DEFAULT_CONCURRENCY: usize = 5;
+
+    /// A runner named `worker` (stored in `locked_by`; unique per process) with no handlers, a
+    /// 15-minute lease, a 1-second poll and [`RetryPolicy::DEFAULT`]'s backoff.
+    pub fn new(db: DatabaseConnection, worker: impl Into<String>) -> Self {
+        Self {
+            db,
+            worker: worker.into(),
+            kinds: HashMap::new(),
+            lease: Duration::from_secs(15 * 60),
+            poll_interval: Duration::from_secs(1),
+            retry: RetryPolicy::DEFAULT,
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Runs jobs of `kind` with `handler`, at most [`Self::DEFAULT_CONCURRENCY`] at a time.
+    #[must_use]
+    pub fn handler(self, kind: &str, handler: Arc<dyn Handler>) -> Self {
+        self.handler_with_limit(kind, handler, Self::DEFAULT_CONCURRENCY)
+    }
+
+    /// Runs jobs of `kind` with `handler`, at most `limit` (at least 1) at a time.
+    #[must_use]
+    pub fn handler_with_limit(
+        mut self,
+        kind: &str,
+        handler: Arc<dyn Handler>,
+        limit: usize,
+    ) -> Self {
+        self.kinds.insert(
+            kind.to_owned(),
+            Kind {
+                handler,
+                slots: Arc::new(Semaphore::new(limit.max(1))),
+            },
+        );
+        self
+    }
+
+    /// How long a claimed job is the runner's; it must exceed the job's longest run.
+    #[must_use]
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How often the runner looks for due jobs when nothing wakes it.
+    #[must_use]
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll_interval = interval;
+        self
+    }
+
+    /// The backoff between a job's attempts (its `max_attempts` is the job's own).
+    #[must_use]
+    pub fn retry(mut self, policy: RetryPolicy) -> Self {
+        self.retry = policy;
+        self
+    }
+
+    /// Notify it after enqueuing to have the runner look for jobs now rather than at its next
+    /// poll.
+    pub fn waker(&self) -> Arc<Notify> {
+        Arc::clone(&self.wake)
+    }
+
+    /// Runs until `shutdown` turns true (or its sender is dropped), then stops claiming and
+    /// waits up to `grace` for running jobs. Jobs still running after `grace` are dropped
+    /// mid-run and run again once their lease expires.
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>, grace: Duration) {
+        let this = Arc::new(self);
+        let mut listener = this.listen().await;
+        // The runner's own tasks: each holds one claimed job, and a job that does not finish
+        // here (a crash, a shutdown past `grace`) runs again after its lease, so none of them
+        // must survive the process.
+        let mut running: JoinSet<()> = JoinSet::new();
+        while !*shutdown.borrow() {
+            this.claim_what_fits(&mut running).await;
+            tokio::select! {
+                () = this.wake.notified() => {}
+                () = tokio::time::sleep(this.poll_interval) => {}
+                changed = shutdown.changed() => {
+                    if changed.is_err() {
+                        break;
+                    }
+                }
+                Some(joined) = running.join_next(), if !running.is_empty() => {
+                    if let Err(e) = joined {
+                        // Its slot is free again; the job stays `running` until its lease
+                        // expires, then runs again (or fails, if that was its last attempt).
+                        tracing::error!(error = %e, "a job handler panicked");
+                    }
+                }
+                woken = next_notification(&mut listener) => {
+                    if let Err(e) = woken {
+                        tracing::warn!(error = %e, "job listener failed; polling only");
+                        listener = None;
+                    }
+                }
+            }
+        }
+        let drained = tokio::time::timeout(grace, async {
+            while running.join_next().await.is_some() {}
+        })
+        .await;
+        if drained.is_err() {
+            tracing::warn!(
+                jobs = running.len(),
+                "jobs still running at shutdown; they run again after their lease"
+            );
+            running.shutdown().await;
+        }
+    }
+
+    /// Claims due jobs, kind by kind, while the kind has a free slot and a due job.
+    async fn claim_what_fits(self: &Arc<Self>, running: &mut JoinSet<()>) {
+        for (kind, Kind { handler, slots }) in &self.kinds {
+            while let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
+                let job = match claim(&self.db, &[kind.as_str()], &self.worker, self.lease).await {
+                    Ok(Some(job)) => job,
+                    Ok(None) => break,
+                    Err(e) => {
+                        tracing::warn!(error = %e, kind = %kind, "claiming a job failed");
+                        break;
+                    }
+                };
+                let this = Arc::clone(self);
+                let handler = Arc::clone(handler);
+                running.spawn(async move {
+                    this.execute(handler.as_ref(), &job).await;
+                    drop(slot);
+                });
+            }
+        }
+    }
+
+    /// Runs `job` and records its outcome.
+    async fn execute(&self, handler: &dyn Handler, job: &job::Model) {
+        let span =
+            tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
+        tracing::Instrument::instrument(
+            async {
+                let recorded = match handler.run(job).await {
+                    Ok(()) => complete(&self.db, job.id, &self.worker).await,
+                    Err(error) => {
+                        tracing::warn!(error = %error, "job attempt failed");
+                        fail(&self.db, job, &self.worker, &error, &self.retry).await
+                    }
+                };
+                match recorded {
+                    Ok(true) => {}
+                    Ok(false) => tracing::warn!(
+                        "the job's lease expired before it finished; another worker has it"
+                    ),
+                    Err(e) => tracing::warn!(
+                        error = %e,
+                        "recording a job's outcome failed; it runs again after its lease"
+                    ),
+                }
+            },
+            span,
+        )
+        .await;
+    }
+
+    /// On PostgreSQL, a listener on [`CHANNEL`]; `None` elsewhere or when it cannot connect
+    /// (polling still finds the jobs).
+    async fn listen(&self) -> Option<sea_orm::sqlx::postgres::PgListener> {
+        if self.db.get_database_backend() != DatabaseBackend::Postgres {
+            return None;
+        }
+        let pool = self.db.get_postgres_connection_pool().clone();
+        let connected = async {
+            let mut listener = sea_orm::sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(CHANNEL).await?;
+            Ok::<_, sea_orm::sqlx::Error>(listener)
+        }
+        .await;
+        match connected {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for jobs; polling only");
+                None
+            }
+        }
+    }
+}
+
+/// The next notification on `listener`; never, without one.
+async fn next_notification(
+    listener: &mut Option<sea_orm::sqlx::postgres::PgListener>,
+) -> Result<(), sea_orm::sqlx::Error> {
+    match listener {
+        Some(listener) => listener.recv().await.map(drop),
+        None => std::future::pending().await,
+    }
+}
