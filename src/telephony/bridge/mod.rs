@@ -25,6 +25,7 @@ mod readiness;
 mod uplink;
 
 use std::collections::HashSet;
+use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use loquent_ai::realtime::{RealtimeEvent, Role};
@@ -87,6 +88,8 @@ pub struct Bridge {
     twilio: TwilioSocket,
     /// Where a message for Twilio is written before it is framed (kept between messages).
     frame: String,
+    /// The name of the mark being queued: its id in decimal (kept between marks).
+    mark_name: String,
     playout: Playout,
     uplink: Uplink,
     first_audio_at: Option<Instant>,
@@ -122,6 +125,7 @@ impl Bridge {
             started,
             twilio: socket,
             frame: String::with_capacity(512),
+            mark_name: String::with_capacity(20),
             playout: Playout::default(),
             uplink: Uplink::new(connection),
             first_audio_at: None,
@@ -417,7 +421,9 @@ impl Bridge {
     fn send_mark(&mut self) -> u64 {
         let id = self.playout.next_mark();
         self.frame.clear();
-        write_mark_frame(&mut self.frame, &self.ctx.stream_sid, &id.to_string());
+        self.mark_name.clear();
+        let _ = write!(self.mark_name, "{id}");
+        write_mark_frame(&mut self.frame, &self.ctx.stream_sid, &self.mark_name);
         if self.twilio.queue_text(&self.frame) {
             self.playout.mark_queued(id);
         }
