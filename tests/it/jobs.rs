@@ -36,6 +36,23 @@ async fn reload(app: &TestApp, id: uuid::Uuid) -> job::Model {
         .expect("job exists")
 }
 
+/// A `count` job with `max_attempts`, claimed by worker "dead", whose lease has then expired:
+/// what a process that died mid-job leaves behind.
+async fn claimed_by_a_dead_worker(app: &TestApp, max_attempts: i32) -> job::Model {
+    let db = &app.app.db;
+    jobs::enqueue(db, new_job("count", None, max_attempts))
+        .await
+        .expect("enqueue");
+    let claimed = jobs::claim(db, &["count"], "dead", LEASE)
+        .await
+        .expect("claim")
+        .expect("a due job");
+    let mut expired = claimed.clone().into_active_model();
+    expired.locked_until = Set(Some(Utc::now() - chrono::Duration::seconds(1)));
+    expired.update(db).await.expect("expire the lease");
+    claimed
+}
+
 #[tokio::test]
 async fn enqueue_is_idempotent_on_dedupe_key() {
     let app = TestApp::new().await;
@@ -180,16 +197,7 @@ async fn fail_requeues_with_backoff_then_gives_up_after_max_attempts() {
 async fn a_job_whose_lease_expired_is_claimed_again() {
     let app = TestApp::new().await;
     let db = &app.app.db;
-    jobs::enqueue(db, new_job("count", None, 3))
-        .await
-        .expect("enqueue");
-    let claimed = jobs::claim(db, &["count"], "dead", LEASE)
-        .await
-        .expect("claim")
-        .expect("a due job");
-    let mut expired = claimed.clone().into_active_model();
-    expired.locked_until = Set(Some(Utc::now() - chrono::Duration::seconds(1)));
-    expired.update(db).await.expect("expire the lease");
+    let claimed = claimed_by_a_dead_worker(&app, 3).await;
     let again = jobs::claim(db, &["count"], "alive", LEASE)
         .await
         .expect("claim")
@@ -210,16 +218,7 @@ async fn a_job_whose_lease_expired_is_claimed_again() {
 async fn a_job_whose_last_attempt_lease_expired_fails() {
     let app = TestApp::new().await;
     let db = &app.app.db;
-    jobs::enqueue(db, new_job("count", None, 1))
-        .await
-        .expect("enqueue");
-    let claimed = jobs::claim(db, &["count"], "dead", LEASE)
-        .await
-        .expect("claim")
-        .expect("a due job");
-    let mut expired = claimed.clone().into_active_model();
-    expired.locked_until = Set(Some(Utc::now() - chrono::Duration::seconds(1)));
-    expired.update(db).await.expect("expire the lease");
+    let claimed = claimed_by_a_dead_worker(&app, 1).await;
     assert!(
         jobs::claim(db, &["count"], "alive", LEASE)
             .await
