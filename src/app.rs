@@ -4,6 +4,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
+use tokio::sync::Notify;
 
 use crate::agents::save::AgentRules;
 use crate::config::Config;
@@ -21,6 +22,9 @@ pub struct App {
     pub live: crate::telephony::LiveCalls,
     /// Twilio clients acting for organizations.
     pub twilio: TwilioAccounts,
+    /// Notified after enqueuing a job, so this process's runner claims it at once (other
+    /// processes learn of it through PostgreSQL's NOTIFY, or their next poll).
+    pub jobs_wake: Arc<Notify>,
 }
 
 impl App {
@@ -31,12 +35,9 @@ impl App {
             config.secret_key.as_ref().map(|s| s.expose().as_str()),
             &config.data_dir,
         )?;
-        let db = crate::db::connect(&config)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot open the database (LOQUENT_DATABASE_URL): {e}"))?;
-        crate::db::migrate(&db)
-            .await
-            .map_err(|e| anyhow::anyhow!("database migration failed: {e}"))?;
+        let db = crate::db::open(&config).await.map_err(|e| {
+            anyhow::anyhow!("cannot open and migrate the database (LOQUENT_DATABASE_URL): {e}")
+        })?;
         let events = EventHub::start(&db).await?;
         let providers = crate::telephony::session::Providers::from_config(&config);
         let live = crate::telephony::LiveCalls::start(db.clone(), providers);
@@ -61,6 +62,7 @@ impl App {
             secrets,
             events,
             metrics: Metrics::global(),
+            jobs_wake: Arc::new(Notify::new()),
         }))
     }
 }

@@ -42,6 +42,16 @@ pub async fn connect(config: &Config) -> Result<DatabaseConnection, DbErr> {
     Database::connect(options).await
 }
 
+/// Applies the migrations on a connection of their own, then opens the pool. SQLite prepares a
+/// statement against the schema its connection last read, so a pooled connection opened before
+/// the migrations could fail to find an index they added (`ON CONFLICT (column)`).
+pub async fn open(config: &Config) -> Result<DatabaseConnection, DbErr> {
+    let once = connect(config).await?;
+    migrate(&once).await?;
+    once.close().await?;
+    connect(config).await
+}
+
 pub async fn migrate(db: &DatabaseConnection) -> Result<(), DbErr> {
     Migrator::up(db, None).await
 }

@@ -27,6 +27,7 @@ pub mod telemetry;
 pub mod telephony;
 pub mod users;
 pub mod validation;
+pub mod worker;
 
 #[cfg(test)]
 mod layering;
@@ -52,14 +53,32 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let jobs = app.config.jobs.run_jobs.then(|| {
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "the runner is what runs durable work; it is awaited at shutdown"
+        )]
+        tokio::spawn(worker::run(Arc::clone(&app), stopped))
+    });
     let state = AppState(app);
     spawn_housekeeping(state.clone());
     let router = router::router(state);
     // Each connection's socket travels with its requests: the media stream tunes it.
     let service = router.into_make_service_with_connect_info::<listener::ConnectionSocket>();
-    axum::serve(listener::Connections(listener), service)
-        .with_graceful_shutdown(shutdown)
-        .await
+    let served = axum::serve(listener::Connections(listener), service)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            // The runner stops claiming at the signal, not once every connection has closed.
+            let _ = stop.send(true);
+        })
+        .await;
+    if let Some(jobs) = jobs {
+        if let Err(e) = jobs.await {
+            tracing::error!(error = %e, "the job runner panicked");
+        }
+    }
+    served
 }
 
 /// Periodic clean-up that keeps tables from growing without bound.

@@ -1,4 +1,4 @@
-//! The `loquent` command: `serve` (default), `migrate`, `user create`.
+//! The `loquent` command: `serve` (default), `worker`, `migrate`, `user create`, `sandbox`.
 
 use std::process::ExitCode;
 
@@ -27,6 +27,9 @@ struct Cli {
 enum Command {
     /// Serve the dashboard, JSON API and Twilio webhooks (the default).
     Serve,
+    /// Run background jobs only (recordings, analyses, reports), beside `serve` processes that
+    /// share the database (`LOQUENT_RUN_JOBS=false` keeps them from running jobs themselves).
+    Worker,
     /// Apply database migrations and exit.
     Migrate,
     /// Run the emulators (Twilio, OpenAI, Gemini Live) for tests and demos; prints their base URLs
@@ -126,6 +129,18 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot listen on {listen} (LOQUENT_LISTEN): {e}"))?;
             tracing::info!(%listen, public_url = %public, "Loquent is serving: open {public}");
             loquent::serve(app, listener, shutdown_signal()).await?;
+            tracing::info!("stopped");
+            Ok(())
+        }
+        Command::Worker => {
+            let app = App::start(config).await?;
+            let (stop, stopped) = tokio::sync::watch::channel(false);
+            tracing::info!("Loquent worker is running jobs");
+            let signal = async move {
+                shutdown_signal().await;
+                let _ = stop.send(true);
+            };
+            tokio::join!(signal, loquent::worker::run(app, stopped));
             tracing::info!("stopped");
             Ok(())
         }

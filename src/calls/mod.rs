@@ -3,6 +3,7 @@
 //! This module is the one home of the `call` row: every write to it goes through `start`,
 //! `status` or `end`, so the rules about what may replace what live in one place.
 
+pub mod after;
 pub mod end;
 pub mod start;
 pub mod status;

@@ -48,6 +48,8 @@ pub async fn start_inbound(
         recording_sid: Set(None),
         recording_url: Set(None),
         transcription: Set(None),
+        transcript_segments: Set(None),
+        transcript_source: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -141,6 +141,20 @@ pub(super) fn uplink_batch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur
     Ok(Some(Duration::from_millis(ms)))
 }
 
+/// How many at a time: a whole number from 1 to 100.
+pub(super) fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = whole_number(d)?;
+    if !(1..=100).contains(&n) {
+        return Err(D::Error::custom("must be a whole number from 1 to 100"));
+    }
+    usize::try_from(n).map_err(D::Error::custom)
+}
+
+/// An `http(s)://` URL.
+pub(super) fn optional_http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
+    http_url(d).map(Some)
+}
+
 /// `true`/`false` in the file; `true`, `1`, `yes` or `false`, `0`, `no` as text.
 pub(super) fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     struct Flag;

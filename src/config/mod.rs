@@ -95,6 +95,8 @@ pub struct Config {
     pub ai: Ai,
     pub mail: Mail,
     pub calls: Calls,
+    pub jobs: Jobs,
+    pub s3: S3,
 }
 
 /// How the server is reached and what it accepts.
@@ -239,11 +241,25 @@ pub struct Ai {
     pub gemini_base_url: Url,
     #[serde(default)]
     pub gemini_api_key: Option<Secret<String>>,
+    /// The OpenAI model that turns recordings into transcripts.
+    #[serde(default = "Ai::default_transcription_model")]
+    pub transcription_model: String,
+    /// The OpenAI chat model that runs analyzers and extracts to-dos and contact details.
+    #[serde(default = "Ai::default_analysis_model")]
+    pub analysis_model: String,
 }
 
 impl Ai {
     fn default_openai_base_url() -> Url {
         check::constant_url("https://api.openai.com/v1")
+    }
+
+    fn default_transcription_model() -> String {
+        "gpt-4o-transcribe".to_owned()
+    }
+
+    fn default_analysis_model() -> String {
+        "gpt-4o-mini".to_owned()
     }
 
     fn default_gemini_base_url() -> Url {
@@ -274,6 +290,58 @@ pub struct Calls {
     /// link-local addresses. Off: on a shared server they would let a user probe its network.
     #[serde(default, deserialize_with = "check::flag")]
     pub allow_private_lookups: bool,
+}
+
+/// The durable job runner.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Jobs {
+    /// Whether `serve` runs jobs too. Off, only `loquent worker` processes run them.
+    #[serde(default = "Jobs::default_run_jobs", deserialize_with = "check::flag")]
+    pub run_jobs: bool,
+    /// Recordings downloaded and transcribed at a time, per process.
+    #[serde(
+        default = "Jobs::default_concurrency",
+        deserialize_with = "check::concurrency"
+    )]
+    pub recording_concurrency: usize,
+    /// Post-call steps (analyzers, to-dos, contact details, reports) run at a time, per kind and
+    /// process.
+    #[serde(
+        default = "Jobs::default_concurrency",
+        deserialize_with = "check::concurrency"
+    )]
+    pub post_call_concurrency: usize,
+}
+
+impl Jobs {
+    fn default_run_jobs() -> bool {
+        true
+    }
+
+    fn default_concurrency() -> usize {
+        5
+    }
+}
+
+/// Where an `s3://` storage URL is served and how to sign in to it. Unset, AWS's regional
+/// endpoint; the keys may also be left to the instance's role.
+#[derive(Debug, Clone, Deserialize)]
+pub struct S3 {
+    /// An S3-compatible endpoint (MinIO, R2, ...), e.g. `http://127.0.0.1:9000`.
+    #[serde(default, deserialize_with = "check::optional_http_url")]
+    pub s3_endpoint: Option<Url>,
+    #[serde(default = "S3::default_region")]
+    pub s3_region: String,
+    #[serde(default)]
+    pub s3_access_key_id: Option<String>,
+    #[serde(default)]
+    pub s3_secret_access_key: Option<Secret<String>>,
+}
+
+impl S3 {
+    fn default_region() -> String {
+        "us-east-1".to_owned()
+    }
 }
 
 /// Every setting's environment variable is this and its key in upper case.
@@ -336,6 +404,8 @@ impl Config {
         let ai: Ai = reader.section()?;
         let mail: Mail = reader.section()?;
         let calls: Calls = reader.section()?;
+        let jobs: Jobs = reader.section()?;
+        let s3: S3 = reader.section()?;
         // After every section, so that all keys are known; before the checks across settings,
         // so that a misspelt key is reported as such rather than as the setting it left unset.
         reader.reject_unknown(file, &file_keys)?;
@@ -351,6 +421,8 @@ impl Config {
             ai,
             mail,
             calls,
+            jobs,
+            s3,
         })
     }
 

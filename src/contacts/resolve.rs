@@ -33,6 +33,7 @@ pub async fn resolve_or_create(
                     name: Set(None),
                     email: Set(None),
                     notes: Set(None),
+                    company: Set(None),
                     source: Set(source),
                     last_contacted_at: Set(Some(now)),
                     created_at: Set(now),

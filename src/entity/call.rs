@@ -25,6 +25,11 @@ pub struct Model {
     /// Storage key of the downloaded recording; set before transcription as the idempotency marker.
     pub recording_url: Option<String>,
     pub transcription: Option<String>,
+    /// The transcript's segments: `[{speaker, start, end, text}]`, times in seconds from the
+    /// start of the call (live) or of the recording.
+    pub transcript_segments: Option<Json>,
+    /// `live` (the realtime session's) or `recording` (the recording's, which replaces it).
+    pub transcript_source: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -10,6 +10,8 @@ pub struct Model {
     pub call_id: Uuid,
     pub analyzer_id: Uuid,
     pub analysis_text: String,
+    /// The job whose run this is (unique: a job run twice appends one run).
+    pub job_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
 }
 

@@ -10,6 +10,7 @@ pub struct Model {
     pub name: Option<String>,
     pub email: Option<String>,
     pub notes: Option<String>,
+    pub company: Option<String>,
     /// How the contact came to be: `manual`, `call_sync`, `inbound_call`, ...
     pub source: String,
     pub last_contacted_at: Option<DateTimeUtc>,

@@ -9,6 +9,8 @@ pub struct Model {
     /// Which handler runs it, e.g. `process_recording`.
     pub kind: String,
     pub organization_id: Option<Uuid>,
+    /// The call it concerns, if any: its failures show on that call.
+    pub call_id: Option<Uuid>,
     /// Ids, not rows: the handler re-reads state when it runs.
     pub payload: Json,
     /// `queued`, `running`, `done`, `failed`.

@@ -17,6 +17,8 @@ pub struct Model {
     pub caller_lookup_url: Option<String>,
     /// Sealed header value sent with caller look-ups.
     pub caller_lookup_auth: Option<String>,
+    /// Delete a recording from Twilio once it is stored here (seed 001; on by default).
+    pub delete_recordings_from_twilio: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

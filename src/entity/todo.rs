@@ -14,6 +14,10 @@ pub struct Model {
     pub done: bool,
     pub due_at: Option<DateTimeUtc>,
     pub completed_at: Option<DateTimeUtc>,
+    /// `pending_review`, `approved`, `dismissed`.
+    pub status: String,
+    /// The extraction job that created it (so a job run twice adds nothing).
+    pub job_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

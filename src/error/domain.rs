@@ -94,3 +94,14 @@ impl From<AgentError> for ApiError {
         }
     }
 }
+
+impl From<crate::jobs::JobError> for ApiError {
+    fn from(err: crate::jobs::JobError) -> Self {
+        use crate::jobs::JobError;
+        match err {
+            JobError::NotFound => Self::NotFound("job"),
+            JobError::NotFailed(_) => Self::Conflict(err.to_string()),
+            JobError::Database(e) => e.into(),
+        }
+    }
+}

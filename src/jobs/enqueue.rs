@@ -14,6 +14,8 @@ pub struct NewJob {
     /// Which handler runs it.
     pub kind: String,
     pub organization_id: Option<Uuid>,
+    /// The call it concerns, if any: its failures show on that call.
+    pub call_id: Option<Uuid>,
     /// Ids, not rows.
     pub payload: serde_json::Value,
     /// A second enqueue with the same key is a no-op that returns the first job's id.
@@ -44,6 +46,7 @@ pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<Enqueue
         id: Set(id),
         kind: Set(new.kind),
         organization_id: Set(new.organization_id),
+        call_id: Set(new.call_id),
         payload: Set(new.payload),
         status: Set(status::QUEUED.to_owned()),
         attempts: Set(0),
@@ -86,7 +89,7 @@ pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<Enqueue
 }
 
 /// Wakes the runners of every process on PostgreSQL; nothing on SQLite (one process).
-async fn notify(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
+pub(super) async fn notify(conn: &impl ConnectionTrait) -> Result<(), DbErr> {
     let backend = conn.get_database_backend();
     if backend == sea_orm::DatabaseBackend::Postgres {
         conn.execute_raw(sea_orm::Statement::from_sql_and_values(

@@ -2,7 +2,8 @@
 
 use chrono::Utc;
 use loquent_retry::RetryPolicy;
-use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value, sea_query::Expr};
+use sea_orm::sea_query::Expr;
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Value};
 use uuid::Uuid;
 
 use super::{JobError, MAX_ERROR_CHARS, status};
@@ -58,6 +59,39 @@ pub async fn fail(
         update = update.col_expr(job::Column::Status, Expr::value(status::FAILED));
     }
     let result = update.filter(held_by(job.id, worker)).exec(db).await?;
+    Ok(result.rows_affected == 1)
+}
+
+/// Puts job `id` back in the queue, due after `wait`, without counting the attempt it just
+/// made: the handler found it could not do its work yet (it waits for other jobs). False (and
+/// nothing changed) when `worker` no longer holds it.
+pub async fn later(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    worker: &str,
+    wait: std::time::Duration,
+) -> Result<bool, JobError> {
+    let now = Utc::now();
+    let run_at = chrono::Duration::from_std(wait)
+        .ok()
+        .and_then(|wait| now.checked_add_signed(wait))
+        .unwrap_or(now);
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(status::QUEUED))
+        .col_expr(job::Column::RunAt, Expr::value(run_at))
+        .col_expr(
+            job::Column::Attempts,
+            sea_orm::sea_query::ExprTrait::sub(Expr::col(job::Column::Attempts), 1),
+        )
+        .col_expr(
+            job::Column::LockedUntil,
+            Expr::value(Value::ChronoDateTimeUtc(None)),
+        )
+        .col_expr(job::Column::LockedBy, Expr::value(Value::String(None)))
+        .col_expr(job::Column::UpdatedAt, Expr::value(now))
+        .filter(held_by(id, worker))
+        .exec(db)
+        .await?;
     Ok(result.rows_affected == 1)
 }
 

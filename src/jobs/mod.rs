@@ -18,12 +18,14 @@
 mod claim;
 mod enqueue;
 mod finish;
+mod retry;
 mod runner;
 
 pub use claim::claim;
 pub use enqueue::{Enqueued, NewJob, enqueue};
-pub use finish::{complete, fail};
-pub use runner::{Handler, Runner};
+pub use finish::{complete, fail, later};
+pub use retry::{failed, of_call, retry};
+pub use runner::{Handler, Outcome, Runner};
 
 use sea_orm::DbErr;
 
@@ -45,4 +47,9 @@ pub const MAX_ERROR_CHARS: usize = 2_000;
 pub enum JobError {
     #[error(transparent)]
     Database(#[from] DbErr),
+    #[error("no such job")]
+    NotFound,
+    /// Only a failed job can be retried; this one's status is the payload.
+    #[error("only a failed job can be retried; this one is {0}")]
+    NotFailed(String),
 }

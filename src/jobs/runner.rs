@@ -9,15 +9,26 @@ use sea_orm::{DatabaseBackend, DatabaseConnection};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::{CHANNEL, claim, complete, fail};
+use super::{CHANNEL, claim, complete, fail, later};
 use crate::entity::job;
 
 /// What runs the jobs of one kind. Handlers are idempotent and re-read state from the ids in
 /// the payload: a job may run more than once.
 #[async_trait::async_trait]
 pub trait Handler: Send + Sync {
-    /// Runs `job`; an `Err` is stored as its `last_error` (keep secrets out of it).
-    async fn run(&self, job: &job::Model) -> Result<(), String>;
+    /// Runs `job`; an `Err` is stored as its `last_error` (keep secrets out of it) and the job
+    /// retried after a backoff while attempts remain.
+    async fn run(&self, job: &job::Model) -> Result<Outcome, String>;
+}
+
+/// What a handler's run came to, short of failing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The work is done.
+    Done,
+    /// The work cannot be done yet (it waits for other jobs): run it again after this long,
+    /// without counting this attempt.
+    Later(Duration),
 }
 
 struct Kind {
@@ -105,6 +116,13 @@ impl Runner {
         self
     }
 
+    /// Uses `wake` (shared with whoever enqueues in this process) as its waker.
+    #[must_use]
+    pub fn waker_from(mut self, wake: Arc<Notify>) -> Self {
+        self.wake = wake;
+        self
+    }
+
     /// Notify it after enqueuing to have the runner look for jobs now rather than at its next
     /// poll.
     pub fn waker(&self) -> Arc<Notify> {
@@ -188,7 +206,8 @@ impl Runner {
         tracing::Instrument::instrument(
             async {
                 let recorded = match handler.run(job).await {
-                    Ok(()) => complete(&self.db, job.id, &self.worker).await,
+                    Ok(Outcome::Done) => complete(&self.db, job.id, &self.worker).await,
+                    Ok(Outcome::Later(wait)) => later(&self.db, job.id, &self.worker, wait).await,
                     Err(error) => {
                         tracing::warn!(error = %error, "job attempt failed");
                         fail(&self.db, job, &self.worker, &error, &self.retry).await

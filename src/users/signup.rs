@@ -115,6 +115,7 @@ pub async fn sign_up(
                 call_events_active: Set(false),
                 caller_lookup_url: Set(None),
                 caller_lookup_auth: Set(None),
+                delete_recordings_from_twilio: Set(true),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

@@ -72,6 +72,8 @@ async fn live_call(app: &TestApp, org_id: Uuid, call_sid: &str) -> Uuid {
         recording_sid: Set(None),
         recording_url: Set(None),
         transcription: Set(None),
+        transcript_segments: Set(None),
+        transcript_source: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     }

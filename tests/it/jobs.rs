@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use loquent::entity::job;
-use loquent::jobs::{self, Handler, NewJob, Runner, status};
+use loquent::jobs::{self, Handler, NewJob, Outcome, Runner, status};
 use loquent_retry::RetryPolicy;
 use sea_orm::{ActiveModelTrait, ActiveValue::Set, EntityTrait, IntoActiveModel};
 use serde_json::json;
@@ -21,6 +21,7 @@ fn new_job(kind: &str, dedupe_key: Option<&str>, max_attempts: i32) -> NewJob {
     NewJob {
         kind: kind.to_owned(),
         organization_id: None,
+        call_id: None,
         payload: json!({ "call_id": "0190" }),
         dedupe_key: dedupe_key.map(str::to_owned),
         run_at: Utc::now(),
@@ -280,13 +281,13 @@ impl Counting {
 
 #[async_trait::async_trait]
 impl Handler for Counting {
-    async fn run(&self, _job: &job::Model) -> Result<(), String> {
+    async fn run(&self, _job: &job::Model) -> Result<Outcome, String> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.max_in_flight.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(self.delay).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.runs.fetch_add(1, Ordering::SeqCst);
-        Ok(())
+        Ok(Outcome::Done)
     }
 }
 

@@ -26,6 +26,7 @@ async fn seed_history(app: &TestApp, org_id: uuid::Uuid, phone_id: uuid::Uuid) {
         name: Set(Some("Rosa Diaz".into())),
         email: Set(Some("rosa@example.com".into())),
         notes: Set(None),
+        company: Set(None),
         source: Set("call".into()),
         last_contacted_at: Set(Some(at(4, 10))),
         created_at: Set(at(4, 10)),
@@ -50,6 +51,8 @@ async fn seed_history(app: &TestApp, org_id: uuid::Uuid, phone_id: uuid::Uuid) {
         recording_sid: Set(None),
         recording_url: Set(None),
         transcription: Set(None),
+        transcript_segments: Set(None),
+        transcript_source: Set(None),
         created_at: Set(at(4, 10)),
         updated_at: Set(at(4, 10)),
     }
@@ -79,6 +82,8 @@ async fn seed_history(app: &TestApp, org_id: uuid::Uuid, phone_id: uuid::Uuid) {
         done: Set(false),
         due_at: Set(Some(at(5, 9))),
         completed_at: Set(None),
+        status: Set("pending_review".into()),
+        job_id: Set(None),
         created_at: Set(at(4, 10)),
         updated_at: Set(at(4, 10)),
     }

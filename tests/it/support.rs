@@ -620,6 +620,7 @@ pub async fn set_recording(app: &TestApp, org_id: uuid::Uuid, on: bool) {
             call_events_active: Set(false),
             caller_lookup_url: Set(None),
             caller_lookup_auth: Set(None),
+            delete_recordings_from_twilio: Set(true),
             created_at: Set(now),
             updated_at: Set(now),
         }

@@ -1,0 +1,29 @@
+//! This process's job runner: every job kind with its handler and concurrency limit, built from
+//! the `App`. `serve` runs it beside the web server (unless `LOQUENT_RUN_JOBS=false`) and
+//! `loquent worker` runs it alone.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use crate::app::App;
+use crate::jobs::Runner;
+
+/// How long running jobs may finish after a shutdown signal; the rest run again after their
+/// lease, in this process's next life or in another one.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// The runner of this process, with a handler for every job kind.
+pub fn runner(app: &App) -> Runner {
+    let name = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    Runner::new(app.db.clone(), name).waker_from(Arc::clone(&app.jobs_wake))
+}
+
+/// Runs `app`'s jobs until `shutdown` turns true, then lets running ones finish for up to
+/// [`SHUTDOWN_GRACE`].
+pub async fn run(app: Arc<App>, shutdown: watch::Receiver<bool>) {
+    let runner = runner(&app);
+    drop(app);
+    runner.run(shutdown, SHUTDOWN_GRACE).await;
+}
