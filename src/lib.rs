@@ -73,10 +73,10 @@ pub async fn serve(
             let _ = stop.send(true);
         })
         .await;
-    if let Some(jobs) = jobs {
-        if let Err(e) = jobs.await {
-            tracing::error!(error = %e, "the job runner panicked");
-        }
+    if let Some(jobs) = jobs
+        && let Err(e) = jobs.await
+    {
+        tracing::error!(error = %e, "the job runner panicked");
     }
     served
 }
