@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, on SQLite and on PostgreSQL, with the browser test.
-# Installs what the suite needs (Chromium and ChromeDriver from Debian) when it is missing.
+# Installs what the suite needs when it is missing: Chromium and ChromeDriver from Debian, and
+# the SMTP and S3 test servers from PyPI into a virtualenv under target/.
 #
 #   ./scripts/test.sh
 #
@@ -50,7 +51,18 @@ if ! pg_up; then
   run_pg=0
 fi
 
-# 3. Lints, licences and duplicate crates, then the suite twice.
+# 3. Test-only servers from PyPI, in a virtualenv of their own: a real SMTP server (aiosmtpd) for
+# the e-mailed call reports and a real S3-compatible server (moto) for the S3 storage path. The
+# tests find them through LOQUENT_TEST_VENV and fail, never skip, without them.
+venv="${LOQUENT_TEST_VENV:-$PWD/target/test-venv}"
+if ! "$venv/bin/python" -c 'import aiosmtpd, moto, flask_cors' >/dev/null 2>&1; then
+  say "installing aiosmtpd and moto[server] into $venv"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/test-requirements.txt
+fi
+export LOQUENT_TEST_VENV="$venv"
+
+# 4. Lints, licences and duplicate crates, then the suite twice.
 say "cargo fmt --check"
 cargo fmt --all -- --check
 

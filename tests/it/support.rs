@@ -629,3 +629,81 @@ pub async fn set_recording(app: &TestApp, org_id: uuid::Uuid, on: bool) {
         .unwrap();
     }
 }
+
+/// A program from the virtualenv `scripts/test.sh` makes for the test servers (aiosmtpd, moto),
+/// found through `LOQUENT_TEST_VENV` (default `target/test-venv`). Panics, never skips, when it
+/// is missing.
+pub fn venv_program(name: &str) -> std::path::PathBuf {
+    let venv = std::env::var("LOQUENT_TEST_VENV")
+        .ok()
+        .filter(|v| !v.is_empty())
+        .map_or_else(
+            || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target/test-venv"),
+            std::path::PathBuf::from,
+        );
+    let program = venv.join("bin").join(name);
+    assert!(
+        program.exists(),
+        "{} is missing: scripts/test.sh installs the test servers (or set LOQUENT_TEST_VENV)",
+        program.display()
+    );
+    program
+}
+
+/// A server process a test started; killed when dropped.
+pub struct ServerProcess {
+    child: std::process::Child,
+    pub port: u16,
+}
+
+impl ServerProcess {
+    /// Starts `program args...` (each `{port}` in `args` replaced by a free port) and waits until
+    /// that port accepts connections.
+    pub async fn start(program: &std::path::Path, args: &[&str]) -> Self {
+        let port = free_port();
+        let args: Vec<String> = args
+            .iter()
+            .map(|a| a.replace("{port}", &port.to_string()))
+            .collect();
+        let child = std::process::Command::new(program)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("start {}: {e}", program.display()));
+        let mut server = Self { child, port };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            if let Ok(Some(status)) = server.child.try_wait() {
+                panic!("{} exited with {status} before listening", program.display());
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not listen on {port} within 30 s",
+                program.display()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
