@@ -13,7 +13,7 @@ pub struct Model {
     pub call_id: Option<Uuid>,
     /// Ids, not rows: the handler re-reads state when it runs.
     pub payload: Json,
-    /// `queued`, `running`, `done`, `failed`.
+    /// `queued`, `running`, `done`, `skipped`, `failed`.
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,

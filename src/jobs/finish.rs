@@ -26,6 +26,30 @@ pub async fn complete(db: &impl ConnectionTrait, id: Uuid, worker: &str) -> Resu
     Ok(result.rows_affected == 1)
 }
 
+/// Marks job `id` skipped with `reason` (kept in `last_error`) and clears its lock. False (and
+/// nothing changed) when `worker` no longer holds it.
+pub async fn skip(
+    db: &impl ConnectionTrait,
+    id: Uuid,
+    worker: &str,
+    reason: &str,
+) -> Result<bool, JobError> {
+    let reason: String = reason.chars().take(MAX_ERROR_CHARS).collect();
+    let result = job::Entity::update_many()
+        .col_expr(job::Column::Status, Expr::value(status::SKIPPED))
+        .col_expr(job::Column::LastError, Expr::value(reason))
+        .col_expr(
+            job::Column::LockedUntil,
+            Expr::value(Value::ChronoDateTimeUtc(None)),
+        )
+        .col_expr(job::Column::LockedBy, Expr::value(Value::String(None)))
+        .col_expr(job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(held_by(id, worker))
+        .exec(db)
+        .await?;
+    Ok(result.rows_affected == 1)
+}
+
 /// Records a failed attempt of `job` with `error` (truncated to [`MAX_ERROR_CHARS`]): back to
 /// `queued` after the `policy` backoff for its attempt count while attempts remain, else
 /// `failed`. `policy.max_attempts` plays no part: the job's own `max_attempts` does. False (and

@@ -23,7 +23,7 @@ mod runner;
 
 pub use claim::claim;
 pub use enqueue::{Enqueued, NewJob, enqueue};
-pub use finish::{complete, fail, later};
+pub use finish::{complete, fail, later, skip};
 pub use retry::{failed, of_call, retry};
 pub use runner::{Handler, Outcome, Runner};
 
@@ -35,6 +35,8 @@ pub mod status {
     pub const RUNNING: &str = "running";
     pub const DONE: &str = "done";
     pub const FAILED: &str = "failed";
+    /// Done with nothing to do; `last_error` says why.
+    pub const SKIPPED: &str = "skipped";
 }
 
 /// The PostgreSQL channel [`enqueue`] notifies and the [`Runner`] listens on.

@@ -9,7 +9,7 @@ use sea_orm::{DatabaseBackend, DatabaseConnection};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::{CHANNEL, claim, complete, fail, later};
+use super::{CHANNEL, claim, complete, fail, later, skip};
 use crate::entity::job;
 
 /// What runs the jobs of one kind. Handlers are idempotent and re-read state from the ids in
@@ -26,6 +26,9 @@ pub trait Handler: Send + Sync {
 pub enum Outcome {
     /// The work is done.
     Done,
+    /// There was nothing to do, for the reason given (no report recipients, no SMTP server):
+    /// the job ends `skipped` with the reason kept where its error would be.
+    Skipped(String),
     /// The work cannot be done yet (it waits for other jobs): run it again after this long,
     /// without counting this attempt.
     Later(Duration),
@@ -208,6 +211,10 @@ impl Runner {
                 let recorded = match handler.run(job).await {
                     Ok(Outcome::Done) => complete(&self.db, job.id, &self.worker).await,
                     Ok(Outcome::Later(wait)) => later(&self.db, job.id, &self.worker, wait).await,
+                    Ok(Outcome::Skipped(reason)) => {
+                        tracing::info!(reason = %reason, "job skipped");
+                        skip(&self.db, job.id, &self.worker, &reason).await
+                    }
                     Err(error) => {
                         tracing::warn!(error = %error, "job attempt failed");
                         fail(&self.db, job, &self.worker, &error, &self.retry).await

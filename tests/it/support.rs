@@ -681,7 +681,10 @@ impl ServerProcess {
                 return server;
             }
             if let Ok(Some(status)) = server.child.try_wait() {
-                panic!("{} exited with {status} before listening", program.display());
+                panic!(
+                    "{} exited with {status} before listening",
+                    program.display()
+                );
             }
             assert!(
                 std::time::Instant::now() < deadline,
