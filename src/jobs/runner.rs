@@ -22,7 +22,7 @@ pub trait Handler: Send + Sync {
 }
 
 /// What a handler's run came to, short of failing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// The work is done.
     Done,
