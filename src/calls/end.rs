@@ -12,16 +12,18 @@ use uuid::Uuid;
 
 use super::CallError;
 use super::status::not_final;
+use super::transcript::{Segment, source, to_text};
 use crate::entity::call;
 
 /// What the bridge knows when a live call's stream ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct StreamEnd<'a> {
     pub call_id: Uuid,
     /// From the stream's start to its end, in whole seconds.
     pub duration_secs: i32,
-    /// What was said, as the live session transcribed it; empty when nothing was.
-    pub transcript: &'a str,
+    /// What was said, as the live session transcribed it, in time order; empty when nothing
+    /// was.
+    pub transcript: &'a [Segment],
 }
 
 /// Closes a non-final status as `completed` and sets the duration and the live transcript where
@@ -46,9 +48,16 @@ pub async fn end_stream(db: &DatabaseConnection, end: StreamEnd<'_>) -> Result<(
         .exec(&txn)
         .await?;
     if !end.transcript.is_empty() {
-        // The recording's transcription, when it comes, replaces this live one.
+        // The recording's transcription, when it comes, replaces this live one; a transcript
+        // already stored (the recording's, or a retried write's) is kept.
+        let segments = serde_json::to_value(end.transcript).unwrap_or_default();
         call::Entity::update_many()
-            .col_expr(call::Column::Transcription, Expr::value(end.transcript))
+            .col_expr(
+                call::Column::Transcription,
+                Expr::value(to_text(end.transcript)),
+            )
+            .col_expr(call::Column::TranscriptSegments, Expr::value(segments))
+            .col_expr(call::Column::TranscriptSource, Expr::value(source::LIVE))
             .filter(call::Column::Id.eq(end.call_id))
             .filter(call::Column::Transcription.is_null())
             .exec(&txn)

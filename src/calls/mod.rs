@@ -7,6 +7,7 @@ pub mod after;
 pub mod end;
 pub mod start;
 pub mod status;
+pub mod transcript;
 
 /// What can go wrong writing a call. Carries nothing of HTTP: the webhook boundary decides what a
 /// caller of ours is told.

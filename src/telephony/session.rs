@@ -157,8 +157,10 @@ impl Providers {
         };
         Ok(match config.provider {
             Provider::OpenAi => {
+                // The caller's words are transcribed too, so every call keeps both sides.
                 let mut client =
-                    OpenAiRealtime::new(self.openai_base_url.as_str(), key(&self.openai_api_key));
+                    OpenAiRealtime::new(self.openai_base_url.as_str(), key(&self.openai_api_key))
+                        .with_input_transcription(LIVE_TRANSCRIPTION_MODEL);
                 if let Some(batch) = self.uplink_batch {
                     client = client.with_uplink_batch(batch);
                 }
@@ -176,6 +178,9 @@ impl Providers {
         })
     }
 }
+
+/// The model OpenAI's realtime sessions transcribe the caller with.
+pub const LIVE_TRANSCRIPTION_MODEL: &str = "gpt-4o-mini-transcribe";
 
 /// Sessions opened for calls whose media stream has not started yet, by Call SID.
 pub struct Prewarmed {

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use crate::calls::CallError;
 use crate::calls::end::{StreamEnd, end_stream};
+use crate::calls::transcript::Segment;
 
 /// Writes queued before the writer falls behind.
 const QUEUE: usize = 4096;
@@ -24,7 +25,8 @@ pub enum CallWrite {
     StreamEnded {
         call_id: Uuid,
         duration_secs: i32,
-        transcript: String,
+        /// In time order.
+        transcript: Vec<Segment>,
     },
 }
 

@@ -5,6 +5,7 @@
 use chrono::Utc;
 use loquent::calls::end::{StreamEnd, end_stream};
 use loquent::calls::status::{StatusOutcome, record_status};
+use loquent::calls::transcript::Segment;
 use loquent::entity::{agent, call, organization, organization_twilio_settings, phone_number};
 use loquent::phone_numbers::answering::{find_answering, recording_enabled};
 use loquent_twilio::CallSid;
@@ -261,10 +262,11 @@ async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
 
     // The stream ends first: the call is closed with the bridge's duration and transcript…
     let id = live_call(&app, acme.org_id, CALL_SID).await;
+    let hello = said("Caller", "hello");
     let end = StreamEnd {
         call_id: id,
         duration_secs: 30,
-        transcript: "caller: hello",
+        transcript: &hello,
     };
     end_stream(db, end.clone()).await.unwrap();
     let ended = row(&app, CALL_SID).await;
@@ -274,7 +276,12 @@ async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
             ended.duration_secs,
             ended.transcription.as_deref()
         ),
-        ("completed", Some(30), Some("caller: hello"))
+        ("completed", Some(30), Some("Caller: hello"))
+    );
+    assert_eq!(ended.transcript_source.as_deref(), Some("live"));
+    assert_eq!(
+        ended.transcript_segments,
+        Some(serde_json::to_value(&hello).unwrap())
     );
     // …then Twilio's final word replaces the status and duration.
     status(&app, &acme, "completed", Some("31")).await;
@@ -283,7 +290,7 @@ async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
     end_stream(
         db,
         StreamEnd {
-            transcript: "other",
+            transcript: &said("Agent", "other"),
             ..end
         },
     )
@@ -296,7 +303,7 @@ async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
             again.duration_secs,
             again.transcription.as_deref()
         ),
-        ("completed", Some(31), Some("caller: hello"))
+        ("completed", Some(31), Some("Caller: hello"))
     );
 
     // Twilio's final status first: the end keeps it and its duration, and adds the transcript.
@@ -314,7 +321,7 @@ async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
     let end = StreamEnd {
         call_id: id,
         duration_secs: 3,
-        transcript: "agent: hi",
+        transcript: &said("Agent", "hi"),
     };
     end_stream(db, end).await.unwrap();
     let kept = row(&app, sid).await;
@@ -324,7 +331,7 @@ async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
             kept.duration_secs,
             kept.transcription.as_deref()
         ),
-        ("failed", Some(2), Some("agent: hi"))
+        ("failed", Some(2), Some("Agent: hi"))
     );
 
     // Nothing said: the transcript stays empty for the recording's transcription.
@@ -335,7 +342,7 @@ async fn the_end_of_a_stream_fills_in_only_what_twilio_has_not_written() {
         StreamEnd {
             call_id: id,
             duration_secs: 1,
-            transcript: "",
+            transcript: &[],
         },
     )
     .await
@@ -461,4 +468,14 @@ async fn recording_is_on_only_when_the_switch_is_read_and_on() {
     // A database that cannot answer (here: one without the table) means no recording.
     let broken = sea_orm::Database::connect("sqlite::memory:").await.unwrap();
     assert!(!recording_enabled(&broken, acme.org_id).await, "unreadable");
+}
+
+/// One segment of a live transcript.
+fn said(speaker: &str, text: &str) -> Vec<Segment> {
+    vec![Segment {
+        speaker: speaker.to_owned(),
+        start: 0.5,
+        end: 1.5,
+        text: text.to_owned(),
+    }]
 }

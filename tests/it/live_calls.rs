@@ -190,6 +190,38 @@ impl Line {
         panic!("the call {call_sid} stayed in progress");
     }
 
+    /// The call's stored transcript came from the live session and holds the caller's lines as
+    /// well as the agent's, timed and in time order.
+    async fn assert_two_sided_transcript(&self, call_sid: &str) {
+        let mut call = None;
+        for _ in 0..50 {
+            call = self.call_row(call_sid).await;
+            if call.as_ref().is_some_and(|c| c.transcription.is_some()) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        let call = call.expect("call row");
+        let text = call.transcription.clone().expect("a live transcript");
+        assert_eq!(call.transcript_source.as_deref(), Some("live"));
+        assert!(text.lines().any(|l| l.starts_with("Caller: ")), "{text}");
+        assert!(text.lines().any(|l| l.starts_with("Agent: ")), "{text}");
+        let segments = call.transcript_segments.expect("segments");
+        let segments = segments.as_array().expect("an array of segments");
+        assert_eq!(segments.len(), text.lines().count(), "{segments:?}");
+        let starts: Vec<f64> = segments
+            .iter()
+            .map(|s| s["start"].as_f64().expect("a start time"))
+            .collect();
+        assert!(starts.windows(2).all(|w| w[0] <= w[1]), "{starts:?}");
+        assert!(
+            segments
+                .iter()
+                .all(|s| s["end"].as_f64() >= s["start"].as_f64()),
+            "{segments:?}"
+        );
+    }
+
     /// Client messages the realtime emulator received, over all its connections.
     async fn provider_received(&self) -> Vec<Value> {
         let log: Value = reqwest::Client::new()
@@ -325,6 +357,9 @@ async fn an_openai_call_greets_handles_barge_in_looks_up_and_ends_after_the_good
         .unwrap();
     assert_eq!(contact.source, "inbound_call");
     assert_eq!(contact.organization_id.to_string(), line.owner.org_id());
+
+    // Both sides are in the stored live transcript, in the order they spoke, with times.
+    line.assert_two_sided_transcript(&report.call_sid).await;
 }
 
 #[tokio::test]

@@ -45,6 +45,7 @@ use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
 use super::wake::ConnectionSocket;
 use super::writer::CallWrite;
 use crate::app::AppState;
+use crate::calls::transcript::Segment;
 use crate::entity::{call, contact, organization};
 
 /// How long closing the provider session may take.
@@ -101,7 +102,7 @@ pub struct Bridge {
     ending: Option<Ending>,
     /// Set once the call was handed back to Twilio: the loop ends if no `stop` came by then.
     stop_deadline: Option<tokio::time::Instant>,
-    transcript: String,
+    transcript: LiveTranscript,
     frames_in: FrameCount,
     frames_out: FrameCount,
     frames_dropped: FrameCount,
@@ -134,7 +135,7 @@ impl Bridge {
             cancelled_tools: HashSet::new(),
             ending: None,
             stop_deadline: None,
-            transcript: String::new(),
+            transcript: LiveTranscript::default(),
             frames_in: FrameCount::new(
                 metrics::counter!("loquent_media_frames_total", "direction" => "caller_to_agent"),
             ),
@@ -357,10 +358,12 @@ impl Bridge {
                 None
             }
             RealtimeEvent::SpeechStarted => {
+                self.transcript.caller_started(self.started.elapsed());
                 self.barge_in(session).await;
                 None
             }
             RealtimeEvent::ResponseStarted { response_id } => {
+                self.transcript.agent_started(self.started.elapsed());
                 self.playout.response_started(response_id);
                 if let Some(ending) = &mut self.ending {
                     ending.response_started();
@@ -390,14 +393,7 @@ impl Bridge {
                 text,
                 is_final: true,
             } => {
-                let who = match role {
-                    Role::User => "Caller",
-                    Role::Assistant => "Agent",
-                };
-                self.transcript.push_str(who);
-                self.transcript.push_str(": ");
-                self.transcript.push_str(text.trim());
-                self.transcript.push('\n');
+                self.transcript.said(role, text, self.started.elapsed());
                 None
             }
             RealtimeEvent::Transcript { .. } => None,
@@ -552,7 +548,7 @@ impl Bridge {
             .write(CallWrite::StreamEnded {
                 call_id: self.ctx.call.id,
                 duration_secs,
-                transcript: std::mem::take(&mut self.transcript),
+                transcript: std::mem::take(&mut self.transcript).into_segments(),
             })
             .await;
     }
@@ -629,4 +625,61 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
+}
+
+/// What both sides said, with times from the start of the stream. A final transcript arrives
+/// after its words were said (a caller's once their turn is committed, the agent's once its reply
+/// is done), so each segment starts when its turn began: the caller's at the VAD's speech start,
+/// the agent's at its response's start; the end is when the transcript arrived.
+#[derive(Debug, Default)]
+struct LiveTranscript {
+    segments: Vec<Segment>,
+    /// Starts of the caller's turns not transcribed yet, oldest first.
+    caller_turns: std::collections::VecDeque<f64>,
+    agent_turn: Option<f64>,
+}
+
+impl LiveTranscript {
+    /// Turns whose transcript never came are forgotten past this many.
+    const MAX_PENDING_TURNS: usize = 8;
+
+    fn caller_started(&mut self, at: Duration) {
+        if self.caller_turns.len() == Self::MAX_PENDING_TURNS {
+            self.caller_turns.pop_front();
+        }
+        self.caller_turns.push_back(seconds(at));
+    }
+
+    fn agent_started(&mut self, at: Duration) {
+        self.agent_turn = Some(seconds(at));
+    }
+
+    fn said(&mut self, role: Role, text: String, at: Duration) {
+        let end = seconds(at);
+        let text = text.trim();
+        if text.is_empty() {
+            return;
+        }
+        let (speaker, start) = match role {
+            Role::User => ("Caller", self.caller_turns.pop_front()),
+            Role::Assistant => ("Agent", self.agent_turn.take()),
+        };
+        self.segments.push(Segment {
+            speaker: speaker.to_owned(),
+            start: start.unwrap_or(end).min(end),
+            end,
+            text: text.to_owned(),
+        });
+    }
+
+    fn into_segments(self) -> Vec<Segment> {
+        let mut segments = self.segments;
+        crate::calls::transcript::in_time_order(&mut segments);
+        segments
+    }
+}
+
+/// Seconds, to the millisecond.
+fn seconds(at: Duration) -> f64 {
+    f64::from(u32::try_from(at.as_millis()).unwrap_or(u32::MAX)) / 1000.0
 }
