@@ -85,6 +85,8 @@ pub fn router(state: AppState) -> Router {
             "/phones/{id}/agent",
             axum::routing::delete(api::phones::remove_agent),
         )
+        .route("/jobs", get(api::jobs::list))
+        .route("/jobs/{id}/retry", post(api::jobs::retry))
         .route("/realtime", get(api::realtime::subscribe))
         .fallback(|| async { ApiError::NotFound("API route") });
 
@@ -100,6 +102,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/logout", post(dashboard::auth_pages::logout))
         .route("/calls", get(dashboard::lists::calls))
+        .route("/calls/failed-steps", get(dashboard::jobs::page))
+        .route(
+            "/calls/failed-steps/{id}/retry",
+            post(dashboard::jobs::retry),
+        )
         .route("/contacts", get(dashboard::lists::contacts))
         .route(
             "/agents",

@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod auth;
+pub mod jobs;
 pub mod members;
 pub mod phones;
 pub mod realtime;

@@ -31,6 +31,18 @@ pub mod kind {
     pub const REPORTED: &[&str] = &[ENRICH_CONTACT, RUN_ANALYZER, EXTRACT_TODOS];
 }
 
+/// What a job of `kind` does, in words a person reads on the dashboard.
+pub fn step_label(kind: &str) -> &'static str {
+    match kind {
+        kind::PROCESS_RECORDING => "Recording",
+        kind::ENRICH_CONTACT => "Contact details",
+        kind::RUN_ANALYZER => "Analyzer run",
+        kind::EXTRACT_TODOS => "To-dos",
+        kind::SEND_REPORT => "Call report",
+        _ => "Background job",
+    }
+}
+
 /// Attempts of a post-call step before it is marked failed.
 pub const STEP_ATTEMPTS: i32 = 5;
 

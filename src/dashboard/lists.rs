@@ -130,8 +130,17 @@ pub async fn calls(State(state): State<AppState>, page: PageMember) -> Result<Re
                 yes_no(c.recording_url.is_some()),
             ]
         })
+        .collect::<Vec<Vec<String>>>();
+    let failed = !crate::jobs::failed(&state.db, org, 1).await?.is_empty();
+    let rows = rows
+        .into_iter()
+        .map(|cells| Row { cells, href: None })
         .collect();
-    Ok(CALLS.render(&page, rows))
+    Ok(CALLS.render_rows(
+        &page,
+        rows,
+        failed.then_some(("Failed post-call steps", "/calls/failed-steps")),
+    ))
 }
 
 const CONTACTS: Listing = Listing {

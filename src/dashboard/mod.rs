@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod auth_pages;
+pub mod jobs;
 pub mod lists;
 pub mod settings;
 pub mod twilio;

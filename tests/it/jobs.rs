@@ -406,3 +406,108 @@ async fn enqueue_belongs_to_the_callers_transaction() {
     txn.commit().await.expect("commit");
     assert_eq!(reload(&app, kept.id).await.status, status::QUEUED);
 }
+
+/// A post-call step of `org_id` that exhausted its attempts, as the runner leaves one.
+async fn failed_step(app: &TestApp, org_id: uuid::Uuid, error: &str) -> uuid::Uuid {
+    let db = &app.app.db;
+    let mut new = new_job("report.send", None, 3);
+    new.organization_id = Some(org_id);
+    let id = jobs::enqueue(db, new).await.unwrap().id;
+    let mut row = job::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    row.status = Set(status::FAILED.to_owned());
+    row.attempts = Set(3);
+    row.last_error = Set(Some(error.to_owned()));
+    row.update(db).await.unwrap();
+    id
+}
+
+#[tokio::test]
+async fn a_failed_step_is_shown_to_its_organization_and_retried_from_the_api_and_the_page() {
+    use reqwest::StatusCode;
+
+    let app = TestApp::new().await;
+    let acme = app.owner("Acme").await;
+    let other = app.owner("Other").await;
+    let acme_org: uuid::Uuid = acme.org_id().parse().unwrap();
+    let id = failed_step(&app, acme_org, "the SMTP server refused the message").await;
+
+    // The API lists it with its error, in words; the other organization sees nothing.
+    let listed: Vec<serde_json::Value> = acme.get_json(&app, "/api/jobs").await;
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0]["id"], id.to_string());
+    assert_eq!(listed[0]["step"], "Call report");
+    assert_eq!(listed[0]["status"], "failed");
+    assert_eq!(
+        listed[0]["last_error"],
+        "the SMTP server refused the message"
+    );
+    assert!(listed[0].get("payload").is_none());
+    let theirs: Vec<serde_json::Value> = other.get_json(&app, "/api/jobs").await;
+    assert!(theirs.is_empty());
+    let res = other
+        .post_json(&app, &format!("/api/jobs/{id}/retry"), &json!({}))
+        .await;
+    crate::support::api_error(res, StatusCode::NOT_FOUND).await;
+
+    // The calls page points to it, and the page lists it with a Retry button.
+    let calls = acme.page(&app, "/calls").await;
+    assert!(calls.contains("href=\"/calls/failed-steps\""), "{calls}");
+    let page = acme.page(&app, "/calls/failed-steps").await;
+    assert!(
+        page.contains("the SMTP server refused the message"),
+        "{page}"
+    );
+    assert!(page.contains(&format!("/calls/failed-steps/{id}/retry")));
+    assert!(
+        !other
+            .page(&app, "/calls/failed-steps")
+            .await
+            .contains("SMTP")
+    );
+
+    // A member who may only look cannot retry.
+    let viewer = app.member_with(&acme, &["Call:Collection:List"]).await;
+    let res = viewer
+        .post_json(&app, &format!("/api/jobs/{id}/retry"), &json!({}))
+        .await;
+    crate::support::api_error(res, StatusCode::FORBIDDEN).await;
+
+    // Retried from the API: back in the queue with all its attempts.
+    let res = acme
+        .post_json(&app, &format!("/api/jobs/{id}/retry"), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let retried: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(retried["status"], "queued");
+    assert_eq!(retried["attempts"], 0);
+    // A job that has not failed is not retried again.
+    let res = acme
+        .post_json(&app, &format!("/api/jobs/{id}/retry"), &json!({}))
+        .await;
+    let message = crate::support::api_error(res, StatusCode::CONFLICT).await;
+    assert!(message.contains("only a failed job"), "{message}");
+    assert!(
+        !acme
+            .page(&app, "/calls")
+            .await
+            .contains("/calls/failed-steps")
+    );
+
+    // Retried from the page.
+    let id = failed_step(&app, acme_org, "Twilio answered 503").await;
+    let res = acme
+        .post_form(&app, &format!("/calls/failed-steps/{id}/retry"), &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let row = job::Entity::find_by_id(id)
+        .one(&app.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(row.status, status::QUEUED);
+}
