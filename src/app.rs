@@ -25,6 +25,8 @@ pub struct App {
     /// Notified after enqueuing a job, so this process's runner claims it at once (other
     /// processes learn of it through PostgreSQL's NOTIFY, or their next poll).
     pub jobs_wake: Arc<Notify>,
+    /// Where recordings are kept (a local directory or S3).
+    pub storage: crate::storage::Storage,
 }
 
 impl App {
@@ -54,7 +56,10 @@ impl App {
             platform,
             config.server.public_url.clone(),
         );
+        let storage = crate::storage::Storage::open(&config.storage, &config.s3)
+            .map_err(|e| anyhow::anyhow!("cannot open the storage (LOQUENT_STORAGE_URL): {e}"))?;
         Ok(Arc::new(Self {
+            storage,
             config,
             db,
             live,

@@ -14,6 +14,8 @@ const DOMAIN: &[&str] = &[
     "calls",
     "contacts",
     "jobs",
+    "recordings",
+    "storage.rs",
     "validation.rs",
     "outbound.rs",
     "secrets.rs",

@@ -20,7 +20,8 @@ pub fn router(state: AppState) -> Router {
     let twilio = Router::new()
         .route("/twilio/voice", post(telephony::voice::answer))
         .route("/twilio/stream", get(telephony::stream::open))
-        .route("/twilio/call-status", post(telephony::status::update));
+        .route("/twilio/call-status", post(telephony::status::update))
+        .route("/twilio/recording", post(telephony::recording::completed));
 
     let api = Router::new()
         .route("/auth/signup", post(api::auth::signup))
@@ -41,6 +42,10 @@ pub fn router(state: AppState) -> Router {
                 .delete(api::roles::delete),
         )
         .route("/settings", get(api::settings::read))
+        .route(
+            "/twilio/telephony-settings",
+            get(api::telephony_settings::read).patch(api::telephony_settings::update),
+        )
         .route("/twilio/connect", post(api::twilio::connect))
         .route("/twilio/disconnect", post(api::twilio::disconnect))
         .route("/twilio/subaccount", post(api::twilio::subaccount))
@@ -149,6 +154,10 @@ pub fn router(state: AppState) -> Router {
             post(dashboard::twilio::import_numbers),
         )
         .route("/settings/twilio/buy", post(dashboard::twilio::buy_number))
+        .route(
+            "/settings/twilio/telephony",
+            post(dashboard::twilio::telephony),
+        )
         .route(
             "/settings/twilio/numbers/{id}/agent",
             post(dashboard::twilio::set_agent),

@@ -8,4 +8,5 @@ pub mod phones;
 pub mod realtime;
 pub mod roles;
 pub mod settings;
+pub mod telephony_settings;
 pub mod twilio;

@@ -5,6 +5,7 @@
 
 pub mod after;
 pub mod end;
+pub mod recording;
 pub mod start;
 pub mod status;
 pub mod transcript;

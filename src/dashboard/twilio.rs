@@ -23,6 +23,7 @@ use crate::orgs::twilio::{self, TwilioConnectionView};
 use crate::phone_numbers::buy::AvailableNumber;
 use crate::phone_numbers::import::{ImportResult, UnsyncedNumber};
 use crate::phone_numbers::{self, assign, buy, import, voice};
+use crate::recordings::settings::{self as recording_settings, SettingsChange, TelephonySettings};
 
 /// The page's sections; an error is shown in the one whose form failed.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -32,6 +33,7 @@ pub enum Section {
     Import,
     Buy,
     Voice,
+    Telephony,
 }
 
 /// Where a number's voice webhook stands (seed 004: `previous_voice_url` NULL / "" / URL).
@@ -76,6 +78,9 @@ struct TwilioPage {
     can_add_numbers: bool,
     can_update_numbers: bool,
     can_configure_voice: bool,
+    /// The recording switches, when the member may read them.
+    telephony: Option<TelephonySettings>,
+    can_update_telephony: bool,
 }
 
 impl TwilioPage {
@@ -136,6 +141,10 @@ impl PageQuery {
             "restored" => (
                 Section::Voice,
                 format!("{number} is back to its previous voice URL."),
+            ),
+            "telephony" => (
+                Section::Telephony,
+                "Saved. The telephony settings apply from the next call.".to_owned(),
             ),
             _ => return None,
         };
@@ -220,6 +229,11 @@ async fn build(
     } else {
         Vec::new()
     };
+    let telephony = if member.can("Twilio:Instance:Read") {
+        Some(recording_settings::read(&state.db, org.id).await?)
+    } else {
+        None
+    };
     let mut status = StatusCode::OK;
     let mut error = error;
     let mut unsynced = None;
@@ -278,6 +292,8 @@ async fn build(
             can_add_numbers: member.can("Phone:Collection:Create"),
             can_update_numbers: member.can("Phone:Instance:Update"),
             can_configure_voice: member.can("Twilio:Instance:Update"),
+            telephony,
+            can_update_telephony: member.can("Twilio:Instance:Update"),
             chrome: page.chrome("settings"),
         },
     ))
@@ -560,4 +576,28 @@ pub async fn restore_voice(
     CsrfForm(_): CsrfForm<NoFields>,
 ) -> Result<Response, PageError> {
     voice_action(&state, &page, id, false).await
+}
+
+/// The Telephony section's switches. A checkbox that is not ticked is not sent: absent is off.
+pub async fn telephony(
+    State(state): State<AppState>,
+    page: PageMember,
+    CsrfForm(form): CsrfForm<Vec<(String, String)>>,
+) -> Result<Response, PageError> {
+    let ticked = |name: &str| form.iter().any(|(k, _)| k == name);
+    let change = SettingsChange {
+        call_recording_enabled: Some(ticked("call_recording_enabled")),
+        delete_recordings_from_twilio: Some(ticked("delete_recordings_from_twilio")),
+    };
+    let result = async {
+        page.member.require("Twilio:Instance:Update")?;
+        recording_settings::update(&state.db, page.member.org_id(), change)
+            .await
+            .map_err(ApiError::from)
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(done("done=telephony", "telephony")),
+        Err(e) => failed(&state, &page, Section::Telephony, e, None).await,
+    }
 }

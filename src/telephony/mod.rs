@@ -6,6 +6,7 @@
 
 pub mod bridge;
 pub mod media_socket;
+pub mod recording;
 pub mod session;
 pub mod status;
 pub mod stream;
