@@ -17,7 +17,16 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The runner of this process, with a handler for every job kind.
 pub fn runner(app: &App) -> Runner {
     let name = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    Runner::new(app.db.clone(), name).waker_from(Arc::clone(&app.jobs_wake))
+    Runner::new(app.db.clone(), name)
+        .waker_from(Arc::clone(&app.jobs_wake))
+        .handler_with_limit(
+            crate::calls::after::kind::RUN_ANALYZER,
+            Arc::new(crate::analyzers::run::RunAnalyzer::from_config(
+                app.db.clone(),
+                &app.config.ai,
+            )),
+            app.config.jobs.post_call_concurrency,
+        )
 }
 
 /// Runs `app`'s jobs until `shutdown` turns true, then lets running ones finish for up to
