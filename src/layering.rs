@@ -11,6 +11,7 @@ const DOMAIN: &[&str] = &[
     "orgs",
     "phone_numbers",
     "agents",
+    "analyzers",
     "calls",
     "contacts",
     "jobs",

@@ -3,6 +3,7 @@
 //! `docs/ARCHITECTURE.md` maps the modules; `router.rs` lists every URL.
 
 pub mod agents;
+pub mod analyzers;
 pub mod api;
 pub mod app;
 pub mod auth;

@@ -81,6 +81,16 @@ pub fn router(state: AppState) -> Router {
                 .put(api::agents::update)
                 .delete(api::agents::delete),
         )
+        .route(
+            "/analyzers",
+            get(api::analyzers::list).post(api::analyzers::create),
+        )
+        .route(
+            "/analyzers/{id}",
+            get(api::analyzers::read)
+                .put(api::analyzers::update)
+                .delete(api::analyzers::delete),
+        )
         .route("/phones", get(api::phones::list))
         .route(
             "/phones/{id}",
@@ -123,7 +133,16 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::agents::edit).post(dashboard::agents::save),
         )
         .route("/agents/{id}/delete", post(dashboard::agents::delete))
-        .route("/analyzers", get(dashboard::lists::analyzers))
+        .route(
+            "/analyzers",
+            get(dashboard::analyzers::list).post(dashboard::analyzers::create),
+        )
+        .route("/analyzers/new", get(dashboard::analyzers::new))
+        .route(
+            "/analyzers/{id}",
+            get(dashboard::analyzers::edit).post(dashboard::analyzers::save),
+        )
+        .route("/analyzers/{id}/delete", post(dashboard::analyzers::delete))
         .route("/todos", get(dashboard::lists::todos))
         .route("/settings", get(dashboard::settings::overview))
         .route(

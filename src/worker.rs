@@ -30,6 +30,14 @@ pub fn runner(app: &App) -> Runner {
             )),
             app.config.jobs.recording_concurrency,
         )
+        .handler_with_limit(
+            crate::calls::after::kind::RUN_ANALYZER,
+            Arc::new(crate::analyzers::run::RunAnalyzer::from_config(
+                app.db.clone(),
+                &app.config.ai,
+            )),
+            app.config.jobs.post_call_concurrency,
+        )
 }
 
 /// Runs `app`'s jobs until `shutdown` turns true, then lets running ones finish for up to

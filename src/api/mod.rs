@@ -1,6 +1,7 @@
 //! JSON API handlers, one file per resource. Routes are in `crate::router`.
 
 pub mod agents;
+pub mod analyzers;
 pub mod auth;
 pub mod jobs;
 pub mod members;

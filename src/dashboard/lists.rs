@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Chrome, PageError, PageMember, render};
 use crate::agents::RealtimeConfig;
 use crate::app::AppState;
-use crate::entity::{agent, analyzer, call, contact, todo};
+use crate::entity::{agent, call, contact, todo};
 
 /// How many rows a list page shows.
 const PAGE_ROWS: u64 = 200;
@@ -216,38 +216,6 @@ pub async fn agents(
         .can("Agent:Collection:Create")
         .then_some(("New agent", "/agents/new"));
     Ok(AGENTS.render_rows(&page, rows, action))
-}
-
-const ANALYZERS: Listing = Listing {
-    permission: "Analyzer:Collection:List",
-    nav: "analyzers",
-    title: "Analyzers",
-    intro: "Prompts run over every call transcript.",
-    columns: &["Name", "State", "Default for new numbers"],
-    empty: "No analyzers yet.",
-};
-
-pub async fn analyzers(
-    State(state): State<AppState>,
-    page: PageMember,
-) -> Result<Response, PageError> {
-    let org = ANALYZERS.org(&page)?;
-    let rows = analyzer::Entity::find()
-        .filter(analyzer::Column::OrganizationId.eq(org))
-        .order_by_asc(analyzer::Column::Name)
-        .limit(PAGE_ROWS)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|a| {
-            vec![
-                a.name,
-                if a.active { "active" } else { "paused" }.into(),
-                yes_no(a.is_default),
-            ]
-        })
-        .collect();
-    Ok(ANALYZERS.render(&page, rows))
 }
 
 const TODOS: Listing = Listing {

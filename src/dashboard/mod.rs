@@ -1,6 +1,7 @@
 //! Server-rendered dashboard pages (askama templates in `templates/`).
 
 pub mod agents;
+pub mod analyzers;
 pub mod auth_pages;
 pub mod jobs;
 pub mod lists;

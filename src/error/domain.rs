@@ -4,6 +4,7 @@
 
 use super::ApiError;
 use crate::agents::AgentError;
+use crate::analyzers::AnalyzerError;
 use crate::orgs::OrgError;
 use crate::orgs::twilio::{TwilioAccountError, TwilioFailure};
 use crate::phone_numbers::NumberError;
@@ -102,6 +103,16 @@ impl From<crate::jobs::JobError> for ApiError {
             JobError::NotFound => Self::NotFound("job"),
             JobError::NotFailed(_) => Self::Conflict(err.to_string()),
             JobError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<AnalyzerError> for ApiError {
+    fn from(err: AnalyzerError) -> Self {
+        match err {
+            AnalyzerError::NotFound => Self::NotFound("analyzer"),
+            AnalyzerError::InvalidFields(fields) => Self::InvalidFields(fields),
+            AnalyzerError::Database(e) => e.into(),
         }
     }
 }

@@ -3,10 +3,10 @@
 
 use loquent_twilio::phone_numbers::{BuyNumber, NumberSearch, VoiceConfig};
 use loquent_twilio::{E164, TwilioError};
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use serde::Serialize;
 
-use super::{NumberError, attach_default_analyzers, new_row};
+use super::{NumberError, insert_with_defaults, new_row};
 use crate::entity::{organization, phone_number};
 use crate::orgs::twilio::{TwilioAccounts, TwilioFailure};
 
@@ -97,8 +97,7 @@ pub async fn buy(
     // The purchase set our voice URL on a number that had none: configured, nothing to restore
     // but an empty URL (seed 004's "" state), so Configure Voice does not run twice.
     row.previous_voice_url = Set(Some(String::new()));
-    let row = row.insert(db).await?;
-    let analyzers = attach_default_analyzers(db, org.id, row.id).await?;
+    let (row, analyzers) = insert_with_defaults(db, row).await?;
     tracing::info!(org_id = %org.id, number = %row.number, analyzers, "number bought");
     Ok(row)
 }

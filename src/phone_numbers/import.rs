@@ -6,10 +6,10 @@ use std::collections::HashSet;
 use futures_util::TryStreamExt as _;
 use loquent_twilio::E164;
 use loquent_twilio::phone_numbers::IncomingPhoneNumber;
-use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
+use sea_orm::{ColumnTrait, DatabaseConnection, DbErr, EntityTrait, QueryFilter};
 use serde::Serialize;
 
-use super::{NumberError, attach_default_analyzers, new_row};
+use super::{NumberError, insert_with_defaults, new_row};
 use crate::entity::{organization, phone_number};
 use crate::orgs::twilio::{TwilioAccounts, TwilioFailure};
 
@@ -111,11 +111,8 @@ pub async fn sync(
             continue;
         };
         let row = new_row(org.id, &number, found);
-        match row.insert(db).await {
-            Ok(inserted) => {
-                attach_default_analyzers(db, org.id, inserted.id).await?;
-                result.imported += 1;
-            }
+        match insert_with_defaults(db, row).await {
+            Ok(_) => result.imported += 1,
             // Lost a race with another import of the same number: it exists now.
             Err(e) if is_unique_violation(&e) => {
                 let mine = phone_number::Entity::find()

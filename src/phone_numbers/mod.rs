@@ -152,32 +152,24 @@ pub fn new_row(
     }
 }
 
-/// Give a new number the organization's default analyzers (active ones), as the seeds' buy flow
-/// does, so its calls are analyzed without further setup.
-pub async fn attach_default_analyzers(
-    db: &impl ConnectionTrait,
-    org_id: Uuid,
-    phone_number_id: Uuid,
-) -> Result<usize, sea_orm::DbErr> {
-    use sea_orm::{ActiveModelTrait, Set};
+/// Inserts a new number of the organization with its default analyzers attached, in one
+/// transaction, so its calls are analyzed without further setup (as the seeds' buy flow does).
+/// Returns the number and how many analyzers it got.
+pub async fn insert_with_defaults(
+    db: &sea_orm::DatabaseConnection,
+    row: phone_number::ActiveModel,
+) -> Result<(phone_number::Model, usize), sea_orm::DbErr> {
+    use sea_orm::{ActiveModelTrait, TransactionTrait};
 
-    use crate::entity::{analyzer, phone_number_analyzer};
-
-    let defaults = analyzer::Entity::find()
-        .filter(analyzer::Column::OrganizationId.eq(org_id))
-        .filter(analyzer::Column::IsDefault.eq(true))
-        .filter(analyzer::Column::Active.eq(true))
-        .all(db)
-        .await?;
-    for default in &defaults {
-        phone_number_analyzer::ActiveModel {
-            phone_number_id: Set(phone_number_id),
-            analyzer_id: Set(default.id),
-            organization_id: Set(org_id),
-            created_at: Set(Utc::now()),
-        }
-        .insert(db)
-        .await?;
-    }
-    Ok(defaults.len())
+    db.transaction::<_, _, sea_orm::DbErr>(|txn| {
+        Box::pin(async move {
+            let inserted = row.insert(txn).await?;
+            let analyzers =
+                crate::analyzers::attach_defaults(txn, inserted.organization_id, inserted.id)
+                    .await?;
+            Ok((inserted, analyzers))
+        })
+    })
+    .await
+    .map_err(crate::db::transaction_error)
 }

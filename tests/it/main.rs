@@ -10,6 +10,7 @@
 mod support;
 
 mod agents;
+mod analyzers;
 mod auth;
 mod browser;
 mod calls;

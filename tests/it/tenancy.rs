@@ -13,6 +13,7 @@ struct Victim {
     role_id: String,
     phone_id: String,
     agent_id: String,
+    analyzer_id: String,
 }
 
 struct Case {
@@ -127,6 +128,49 @@ fn cases() -> Vec<Case> {
             page: true,
         },
         Case {
+            route: "/analyzers/{id}",
+            method: Method::GET,
+            path: |v| format!("/api/analyzers/{}", v.analyzer_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/analyzers/{id}",
+            method: Method::PUT,
+            path: |v| format!("/api/analyzers/{}", v.analyzer_id),
+            body: Some(json!({"name": "stolen", "prompt": "stolen"})),
+            page: false,
+        },
+        Case {
+            route: "/analyzers/{id}",
+            method: Method::DELETE,
+            path: |v| format!("/api/analyzers/{}", v.analyzer_id),
+            body: None,
+            page: false,
+        },
+        // The dashboard's analyzer pages share the API's route string.
+        Case {
+            route: "/analyzers/{id}",
+            method: Method::GET,
+            path: |v| format!("/analyzers/{}", v.analyzer_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/analyzers/{id}",
+            method: Method::POST,
+            path: |v| format!("/analyzers/{}", v.analyzer_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/analyzers/{id}/delete",
+            method: Method::POST,
+            path: |v| format!("/analyzers/{}/delete", v.analyzer_id),
+            body: None,
+            page: true,
+        },
+        Case {
             route: "/settings/members/{id}/roles",
             method: Method::POST,
             path: |v| format!("/settings/members/{}/roles", v.member_id),
@@ -191,11 +235,22 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         .json()
         .await
         .unwrap();
+    let analyzer: Value = owner
+        .post_json(
+            app,
+            "/api/analyzers",
+            &json!({"name": "Victim analyzer", "prompt": "Summarize.", "phone_number_ids": [phones[0]["id"]]}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     Victim {
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
         phone_id: phones[0]["id"].as_str().unwrap().to_owned(),
         agent_id: agent["id"].as_str().unwrap().to_owned(),
+        analyzer_id: analyzer["id"].as_str().unwrap().to_owned(),
     }
 }
 
@@ -270,6 +325,10 @@ async fn another_organizations_ids_are_not_found() {
         .get_json(&app, &format!("/api/agents/{}", ids.agent_id))
         .await;
     assert_eq!(agent["name"], "Victim agent");
+    let analyzer: Value = victim_owner
+        .get_json(&app, &format!("/api/analyzers/{}", ids.analyzer_id))
+        .await;
+    assert_eq!(analyzer["name"], "Victim analyzer");
 }
 
 #[tokio::test]
