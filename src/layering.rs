@@ -14,6 +14,7 @@ const DOMAIN: &[&str] = &[
     "calls",
     "contacts",
     "jobs",
+    "todos",
     "validation.rs",
     "outbound.rs",
     "secrets.rs",

@@ -25,6 +25,7 @@ pub mod router;
 pub mod secrets;
 pub mod telemetry;
 pub mod telephony;
+pub mod todos;
 pub mod users;
 pub mod validation;
 pub mod worker;

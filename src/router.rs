@@ -86,6 +86,9 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(api::phones::remove_agent),
         )
         .route("/realtime", get(api::realtime::subscribe))
+        .route("/todos", get(api::todos::list))
+        .route("/todos/{id}/approve", post(api::todos::approve))
+        .route("/todos/{id}/dismiss", post(api::todos::dismiss))
         .fallback(|| async { ApiError::NotFound("API route") });
 
     let pages = Router::new()
@@ -112,7 +115,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/agents/{id}/delete", post(dashboard::agents::delete))
         .route("/analyzers", get(dashboard::lists::analyzers))
-        .route("/todos", get(dashboard::lists::todos))
+        .route("/todos", get(dashboard::todos::page))
+        .route("/todos/{id}/approve", post(dashboard::todos::approve))
+        .route("/todos/{id}/dismiss", post(dashboard::todos::dismiss))
         .route("/settings", get(dashboard::settings::overview))
         .route(
             "/settings/members",

@@ -7,4 +7,5 @@ pub mod phones;
 pub mod realtime;
 pub mod roles;
 pub mod settings;
+pub mod todos;
 pub mod twilio;

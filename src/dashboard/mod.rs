@@ -4,6 +4,7 @@ pub mod agents;
 pub mod auth_pages;
 pub mod lists;
 pub mod settings;
+pub mod todos;
 pub mod twilio;
 
 use askama::Template;

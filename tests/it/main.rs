@@ -22,6 +22,7 @@ mod ops;
 mod phone_numbers;
 mod realtime;
 mod tenancy;
+mod todos;
 mod twilio_page;
 
 mod redact;
