@@ -13,6 +13,7 @@ struct Victim {
     role_id: String,
     phone_id: String,
     agent_id: String,
+    todo_id: String,
 }
 
 struct Case {
@@ -168,6 +169,34 @@ fn cases() -> Vec<Case> {
             body: None,
             page: true,
         },
+        Case {
+            route: "/todos/{id}/approve",
+            method: Method::POST,
+            path: |v| format!("/api/todos/{}/approve", v.todo_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/todos/{id}/dismiss",
+            method: Method::POST,
+            path: |v| format!("/api/todos/{}/dismiss", v.todo_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/todos/{id}/approve",
+            method: Method::POST,
+            path: |v| format!("/todos/{}/approve", v.todo_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/todos/{id}/dismiss",
+            method: Method::POST,
+            path: |v| format!("/todos/{}/dismiss", v.todo_id),
+            body: None,
+            page: true,
+        },
     ]
 }
 
@@ -191,12 +220,40 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         .json()
         .await
         .unwrap();
+    let todo_id = victim_todo(app, owner).await;
     Victim {
+        todo_id,
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
         phone_id: phones[0]["id"].as_str().unwrap().to_owned(),
         agent_id: agent["id"].as_str().unwrap().to_owned(),
     }
+}
+
+/// A to-do of `owner`'s organization, as the extraction job writes it.
+async fn victim_todo(app: &TestApp, owner: &Member) -> String {
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = chrono::Utc::now();
+    let id = uuid::Uuid::now_v7();
+    loquent::entity::todo::ActiveModel {
+        id: Set(id),
+        organization_id: Set(owner.org_id().parse().unwrap()),
+        call_id: Set(None),
+        contact_id: Set(None),
+        title: Set("Victim to-do".into()),
+        details: Set(None),
+        done: Set(false),
+        due_at: Set(None),
+        completed_at: Set(None),
+        status: Set("pending_review".into()),
+        job_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.app.db)
+    .await
+    .unwrap();
+    id.to_string()
 }
 
 /// A CSRF token for dashboard posts, as a browser would get from any page.
@@ -270,6 +327,8 @@ async fn another_organizations_ids_are_not_found() {
         .get_json(&app, &format!("/api/agents/{}", ids.agent_id))
         .await;
     assert_eq!(agent["name"], "Victim agent");
+    let todos: Value = victim_owner.get_json(&app, "/api/todos").await;
+    assert_eq!(todos["items"][0]["status"], "pending_review");
 }
 
 #[tokio::test]
