@@ -17,7 +17,6 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The runner of this process, with a handler for every job kind.
 pub fn runner(app: &App) -> Runner {
     let name = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    let runner = Runner::new(app.db.clone(), name).waker_from(Arc::clone(&app.jobs_wake));
     let ai = &app.config.ai;
     // No key: the steps that need the model fail, each saying so, rather than vanish.
     let structured = ai.openai_api_key.as_ref().map(|key| {
@@ -27,7 +26,8 @@ pub fn runner(app: &App) -> Runner {
         )
     });
     let steps = app.config.jobs.post_call_concurrency;
-    runner
+    Runner::new(app.db.clone(), name)
+        .waker_from(Arc::clone(&app.jobs_wake))
         .handler_with_limit(
             crate::calls::after::kind::EXTRACT_TODOS,
             Arc::new(crate::todos::extract::ExtractTodos::new(
