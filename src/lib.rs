@@ -28,6 +28,7 @@ pub mod secrets;
 pub mod storage;
 pub mod telemetry;
 pub mod telephony;
+pub mod todos;
 pub mod users;
 pub mod validation;
 pub mod worker;

@@ -103,6 +103,9 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs", get(api::jobs::list))
         .route("/jobs/{id}/retry", post(api::jobs::retry))
         .route("/realtime", get(api::realtime::subscribe))
+        .route("/todos", get(api::todos::list))
+        .route("/todos/{id}/approve", post(api::todos::approve))
+        .route("/todos/{id}/dismiss", post(api::todos::dismiss))
         .fallback(|| async { ApiError::NotFound("API route") });
 
     let pages = Router::new()
@@ -143,7 +146,9 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::analyzers::edit).post(dashboard::analyzers::save),
         )
         .route("/analyzers/{id}/delete", post(dashboard::analyzers::delete))
-        .route("/todos", get(dashboard::lists::todos))
+        .route("/todos", get(dashboard::todos::page))
+        .route("/todos/{id}/approve", post(dashboard::todos::approve))
+        .route("/todos/{id}/dismiss", post(dashboard::todos::dismiss))
         .route("/settings", get(dashboard::settings::overview))
         .route(
             "/settings/members",

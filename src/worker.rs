@@ -17,6 +17,15 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The runner of this process, with a handler for every job kind.
 pub fn runner(app: &App) -> Runner {
     let name = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
+    let ai = &app.config.ai;
+    // No key: the steps that need the model fail, each saying so, rather than vanish.
+    let structured = ai.openai_api_key.as_ref().map(|key| {
+        loquent_ai::structured::StructuredClient::new(
+            ai.openai_base_url.as_str(),
+            key.expose().clone(),
+        )
+    });
+    let steps = app.config.jobs.post_call_concurrency;
     Runner::new(app.db.clone(), name)
         .waker_from(Arc::clone(&app.jobs_wake))
         .handler_with_limit(
@@ -37,6 +46,24 @@ pub fn runner(app: &App) -> Runner {
                 &app.config.ai,
             )),
             app.config.jobs.post_call_concurrency,
+        )
+        .handler_with_limit(
+            crate::calls::after::kind::EXTRACT_TODOS,
+            Arc::new(crate::todos::extract::ExtractTodos::new(
+                app.db.clone(),
+                structured.clone(),
+                ai.analysis_model.clone(),
+            )),
+            steps,
+        )
+        .handler_with_limit(
+            crate::calls::after::kind::ENRICH_CONTACT,
+            Arc::new(crate::contacts::enrich::EnrichContact::new(
+                app.db.clone(),
+                structured,
+                ai.analysis_model.clone(),
+            )),
+            steps,
         )
 }
 

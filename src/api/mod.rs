@@ -10,4 +10,5 @@ pub mod realtime;
 pub mod roles;
 pub mod settings;
 pub mod telephony_settings;
+pub mod todos;
 pub mod twilio;

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Chrome, PageError, PageMember, render};
 use crate::agents::RealtimeConfig;
 use crate::app::AppState;
-use crate::entity::{agent, call, contact, todo};
+use crate::entity::{agent, call, contact};
 
 /// How many rows a list page shows.
 const PAGE_ROWS: u64 = 200;
@@ -216,35 +216,4 @@ pub async fn agents(
         .can("Agent:Collection:Create")
         .then_some(("New agent", "/agents/new"));
     Ok(AGENTS.render_rows(&page, rows, action))
-}
-
-const TODOS: Listing = Listing {
-    permission: "Todo:Collection:List",
-    nav: "todos",
-    title: "To-dos",
-    intro: "Follow-ups taken from your calls.",
-    columns: &["Task", "State", "Due", "Created"],
-    empty: "Nothing to do yet. To-dos are extracted from call transcripts.",
-};
-
-pub async fn todos(State(state): State<AppState>, page: PageMember) -> Result<Response, PageError> {
-    let org = TODOS.org(&page)?;
-    let rows = todo::Entity::find()
-        .filter(todo::Column::OrganizationId.eq(org))
-        .order_by_asc(todo::Column::Done)
-        .order_by_desc(todo::Column::CreatedAt)
-        .limit(PAGE_ROWS)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|t| {
-            vec![
-                t.title,
-                if t.done { "done" } else { "open" }.into(),
-                t.due_at.as_ref().map(when).unwrap_or_default(),
-                when(&t.created_at),
-            ]
-        })
-        .collect();
-    Ok(TODOS.render(&page, rows))
 }

@@ -6,6 +6,7 @@ pub mod auth_pages;
 pub mod jobs;
 pub mod lists;
 pub mod settings;
+pub mod todos;
 pub mod twilio;
 
 use askama::Template;

@@ -116,3 +116,16 @@ impl From<AnalyzerError> for ApiError {
         }
     }
 }
+
+impl From<crate::todos::TodoError> for ApiError {
+    fn from(err: crate::todos::TodoError) -> Self {
+        use crate::todos::TodoError;
+        match err {
+            TodoError::NotFound => Self::NotFound("to-do"),
+            TodoError::InvalidStatus(_) | TodoError::InvalidCursor | TodoError::InvalidLimit => {
+                Self::BadRequest(err.to_string())
+            }
+            TodoError::Database(e) => e.into(),
+        }
+    }
+}

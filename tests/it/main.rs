@@ -24,6 +24,7 @@ mod phone_numbers;
 mod realtime;
 mod recordings;
 mod tenancy;
+mod todos;
 mod twilio_page;
 
 mod redact;

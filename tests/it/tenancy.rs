@@ -14,6 +14,7 @@ struct Victim {
     phone_id: String,
     agent_id: String,
     analyzer_id: String,
+    todo_id: String,
 }
 
 struct Case {
@@ -212,6 +213,34 @@ fn cases() -> Vec<Case> {
             body: None,
             page: true,
         },
+        Case {
+            route: "/todos/{id}/approve",
+            method: Method::POST,
+            path: |v| format!("/api/todos/{}/approve", v.todo_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/todos/{id}/dismiss",
+            method: Method::POST,
+            path: |v| format!("/api/todos/{}/dismiss", v.todo_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/todos/{id}/approve",
+            method: Method::POST,
+            path: |v| format!("/todos/{}/approve", v.todo_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/todos/{id}/dismiss",
+            method: Method::POST,
+            path: |v| format!("/todos/{}/dismiss", v.todo_id),
+            body: None,
+            page: true,
+        },
     ]
 }
 
@@ -245,13 +274,41 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         .json()
         .await
         .unwrap();
+    let todo_id = victim_todo(app, owner).await;
     Victim {
+        todo_id,
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
         phone_id: phones[0]["id"].as_str().unwrap().to_owned(),
         agent_id: agent["id"].as_str().unwrap().to_owned(),
         analyzer_id: analyzer["id"].as_str().unwrap().to_owned(),
     }
+}
+
+/// A to-do of `owner`'s organization, as the extraction job writes it.
+async fn victim_todo(app: &TestApp, owner: &Member) -> String {
+    use sea_orm::{ActiveModelTrait, Set};
+    let now = chrono::Utc::now();
+    let id = uuid::Uuid::now_v7();
+    loquent::entity::todo::ActiveModel {
+        id: Set(id),
+        organization_id: Set(owner.org_id().parse().unwrap()),
+        call_id: Set(None),
+        contact_id: Set(None),
+        title: Set("Victim to-do".into()),
+        details: Set(None),
+        done: Set(false),
+        due_at: Set(None),
+        completed_at: Set(None),
+        status: Set("pending_review".into()),
+        job_id: Set(None),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&app.app.db)
+    .await
+    .unwrap();
+    id.to_string()
 }
 
 /// A CSRF token for dashboard posts, as a browser would get from any page.
@@ -329,6 +386,8 @@ async fn another_organizations_ids_are_not_found() {
         .get_json(&app, &format!("/api/analyzers/{}", ids.analyzer_id))
         .await;
     assert_eq!(analyzer["name"], "Victim analyzer");
+    let todos: Value = victim_owner.get_json(&app, "/api/todos").await;
+    assert_eq!(todos["items"][0]["status"], "pending_review");
 }
 
 #[tokio::test]
