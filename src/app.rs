@@ -25,6 +25,8 @@ pub struct App {
     /// Notified after enqueuing a job, so this process's runner claims it at once (other
     /// processes learn of it through PostgreSQL's NOTIFY, or their next poll).
     pub jobs_wake: Arc<Notify>,
+    /// Sends the call reports; `None` without `LOQUENT_SMTP_URL`.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl App {
@@ -39,6 +41,7 @@ impl App {
             anyhow::anyhow!("cannot open and migrate the database (LOQUENT_DATABASE_URL): {e}")
         })?;
         let events = EventHub::start(&db).await?;
+        let mailer = crate::mail::Mailer::from_config(&config.mail, &config.server.public_url)?;
         let providers = crate::telephony::session::Providers::from_config(&config);
         let live = crate::telephony::LiveCalls::start(db.clone(), providers);
         let platform = config
@@ -63,6 +66,7 @@ impl App {
             events,
             metrics: Metrics::global(),
             jobs_wake: Arc::new(Notify::new()),
+            mailer,
         }))
     }
 }

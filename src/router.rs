@@ -86,6 +86,14 @@ pub fn router(state: AppState) -> Router {
             axum::routing::delete(api::phones::remove_agent),
         )
         .route("/realtime", get(api::realtime::subscribe))
+        .route(
+            "/report-recipients",
+            get(api::reports::list).post(api::reports::add),
+        )
+        .route(
+            "/report-recipients/{id}",
+            axum::routing::delete(api::reports::remove),
+        )
         .fallback(|| async { ApiError::NotFound("API route") });
 
     let pages = Router::new()
@@ -127,6 +135,14 @@ pub fn router(state: AppState) -> Router {
             post(dashboard::settings::remove_member),
         )
         .route("/settings/roles", post(dashboard::settings::create_role))
+        .route(
+            "/settings/reports",
+            get(dashboard::reports::page).post(dashboard::reports::add),
+        )
+        .route(
+            "/settings/reports/{id}/remove",
+            post(dashboard::reports::remove),
+        )
         .route("/settings/twilio", get(dashboard::twilio::page))
         .route("/settings/twilio/connect", post(dashboard::twilio::connect))
         .route(

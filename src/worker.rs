@@ -17,7 +17,17 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 /// The runner of this process, with a handler for every job kind.
 pub fn runner(app: &App) -> Runner {
     let name = format!("{}-{}", std::process::id(), uuid::Uuid::now_v7().simple());
-    Runner::new(app.db.clone(), name).waker_from(Arc::clone(&app.jobs_wake))
+    Runner::new(app.db.clone(), name)
+        .waker_from(Arc::clone(&app.jobs_wake))
+        .handler_with_limit(
+            crate::calls::after::kind::SEND_REPORT,
+            Arc::new(crate::reports::send::SendReport {
+                db: app.db.clone(),
+                mailer: app.mailer.clone(),
+                public_url: app.config.server.public_url.clone(),
+            }),
+            app.config.jobs.post_call_concurrency,
+        )
 }
 
 /// Runs `app`'s jobs until `shutdown` turns true, then lets running ones finish for up to

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod members;
 pub mod phones;
 pub mod realtime;
+pub mod reports;
 pub mod roles;
 pub mod settings;
 pub mod twilio;

@@ -272,6 +272,10 @@ pub struct Mail {
     /// `smtp://` or `smtps://`, credentials included; unset, no call reports are mailed.
     #[serde(default, deserialize_with = "check::smtp_url")]
     pub smtp_url: Option<Secret<String>>,
+    /// The From of the call reports, `Name <address>` or a bare address; unset, `Loquent
+    /// <loquent@HOST>` with the public URL's host name (`localhost` for an IP address).
+    #[serde(default, deserialize_with = "check::mail_from")]
+    pub mail_from: Option<lettre::message::Mailbox>,
 }
 
 /// How live calls behave.

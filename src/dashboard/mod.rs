@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod auth_pages;
 pub mod lists;
+pub mod reports;
 pub mod settings;
 pub mod twilio;
 

@@ -21,6 +21,7 @@ mod members;
 mod ops;
 mod phone_numbers;
 mod realtime;
+mod reports;
 mod tenancy;
 mod twilio_page;
 
