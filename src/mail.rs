@@ -43,7 +43,8 @@ impl Mailer {
     /// The mailer of `mail`, or `None` without `LOQUENT_SMTP_URL`. `smtp://` is plain SMTP
     /// (port 25; `?tls=required` or `?tls=opportunistic` for STARTTLS, port 587), `smtps://` TLS
     /// from the first byte (port 465). TLS uses rustls with the process's crypto provider, which
-    /// must be installed first (`crate::install_crypto_provider`).
+    /// must be installed first (`crate::install_crypto_provider`); call it inside the tokio
+    /// runtime, where lettre keeps its connection pool.
     pub fn from_config(mail: &Mail, public_url: &Url) -> Result<Option<Self>, MailError> {
         let Some(url) = &mail.smtp_url else {
             return Ok(None);
@@ -99,5 +100,52 @@ mod tests {
         assert_eq!(from.to_string(), "Loquent <loquent@calls.example.com>");
         let from = default_from(&Url::parse("http://127.0.0.1:8080").unwrap());
         assert_eq!(from.to_string(), "Loquent <loquent@localhost>");
+    }
+
+    /// In a runtime: lettre's connection pool lives on it.
+    #[tokio::test]
+    async fn a_rejected_url_does_not_repeat_the_password() {
+        let mail = Mail {
+            smtp_url: Some(crate::config::Secret::new(
+                "smtp://user:hunter2@mail.example?tls=sometimes".to_owned(),
+            )),
+            mail_from: None,
+        };
+        let public = Url::parse("https://calls.example.com").unwrap();
+        let err = Mailer::from_config(&mail, &public).unwrap_err().to_string();
+        assert!(err.contains("LOQUENT_SMTP_URL"), "{err}");
+        assert!(!err.contains("hunter2"), "{err}");
+        let mail = Mail {
+            smtp_url: Some(crate::config::Secret::new(
+                "smtp://user:hunter2@mail.example:2525".to_owned(),
+            )),
+            mail_from: None,
+        };
+        let mailer = Mailer::from_config(&mail, &public).unwrap().unwrap();
+        assert!(!format!("{mailer:?}").contains("hunter2"));
+        assert_eq!(
+            mailer.from().to_string(),
+            "Loquent <loquent@calls.example.com>"
+        );
+    }
+
+    #[tokio::test]
+    async fn starttls_and_tls_urls_build_with_the_installed_provider() {
+        crate::install_crypto_provider();
+        let public = Url::parse("https://calls.example.com").unwrap();
+        for url in [
+            "smtp://u:p@mail.example?tls=required",
+            "smtp://mail.example?tls=opportunistic",
+            "smtps://u:p@mail.example",
+        ] {
+            let mail = Mail {
+                smtp_url: Some(crate::config::Secret::new(url.to_owned())),
+                mail_from: None,
+            };
+            assert!(
+                Mailer::from_config(&mail, &public).unwrap().is_some(),
+                "{url}"
+            );
+        }
     }
 }

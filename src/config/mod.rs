@@ -821,4 +821,26 @@ mod tests {
         )
         .unwrap();
     }
+
+    #[test]
+    fn the_report_sender_is_an_address() {
+        let config = Config::from_sources(
+            None,
+            &env(&[("LOQUENT_MAIL_FROM", "Front Desk <desk@example.com>")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.mail.mail_from.unwrap().to_string(),
+            "Front Desk <desk@example.com>"
+        );
+        assert!(
+            Config::from_sources(None, &env(&[]))
+                .unwrap()
+                .mail
+                .mail_from
+                .is_none()
+        );
+        let err = Config::from_sources(None, &env(&[("LOQUENT_MAIL_FROM", "nobody")])).unwrap_err();
+        assert!(err.to_string().starts_with("LOQUENT_MAIL_FROM"), "{err}");
+    }
 }

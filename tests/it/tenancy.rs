@@ -13,6 +13,7 @@ struct Victim {
     role_id: String,
     phone_id: String,
     agent_id: String,
+    recipient_id: String,
 }
 
 struct Case {
@@ -168,6 +169,20 @@ fn cases() -> Vec<Case> {
             body: None,
             page: true,
         },
+        Case {
+            route: "/report-recipients/{id}",
+            method: Method::DELETE,
+            path: |v| format!("/api/report-recipients/{}", v.recipient_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/settings/reports/{id}/remove",
+            method: Method::POST,
+            path: |v| format!("/settings/reports/{}/remove", v.recipient_id),
+            body: None,
+            page: true,
+        },
     ]
 }
 
@@ -191,7 +206,18 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         .json()
         .await
         .unwrap();
+    let recipient: Value = owner
+        .post_json(
+            app,
+            "/api/report-recipients",
+            &json!({"email": "victim-reports@example.com"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     Victim {
+        recipient_id: recipient["id"].as_str().unwrap().to_owned(),
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
         phone_id: phones[0]["id"].as_str().unwrap().to_owned(),
@@ -270,6 +296,8 @@ async fn another_organizations_ids_are_not_found() {
         .get_json(&app, &format!("/api/agents/{}", ids.agent_id))
         .await;
     assert_eq!(agent["name"], "Victim agent");
+    let recipients: Vec<Value> = victim_owner.get_json(&app, "/api/report-recipients").await;
+    assert_eq!(recipients.len(), 1);
 }
 
 #[tokio::test]
