@@ -21,7 +21,7 @@ pub enum MailError {
     InvalidUrl,
     #[error("the message could not be built: {0}")]
     Build(String),
-    #[error("the SMTP server did not accept the message: {0}")]
+    #[error("the message could not be sent through the SMTP server: {0}")]
     Send(String),
 }
 

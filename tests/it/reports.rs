@@ -15,7 +15,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, QueryFilter, Set, Tran
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::support::{Member, ServerProcess, TestApp, api_error, venv_program};
+use crate::support::{Member, ServerProcess, TestApp, api_error, free_port, venv_program};
 
 const CALLER: &str = "+15557654321";
 const OUR_NUMBER: &str = "+15550100200";
@@ -392,6 +392,43 @@ async fn without_recipients_the_report_is_skipped_with_its_reason() {
         Some("no report recipients are set (Settings → Reports)")
     );
     assert!(smtp.messages().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_smtp_server_fails_the_attempt_with_a_reason_and_no_password() {
+    let url = format!("smtp://reports:hunter2@127.0.0.1:{}", free_port());
+    let app = TestApp::builder()
+        .with_setting("LOQUENT_SMTP_URL", &url)
+        .start()
+        .await;
+    let owner = app.owner("Down Co").await;
+    let org_id: Uuid = owner.org_id().parse().unwrap();
+    assert_eq!(
+        add_recipient(&app, &owner, "team@example.com")
+            .await
+            .status(),
+        StatusCode::CREATED
+    );
+    let call_id = finished_call(&app, org_id).await;
+    let (report, sibling) = enqueue_report(&app, org_id, call_id).await;
+    mark_done(&app, sibling).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let row = loop {
+        let row = job_row(&app, report).await;
+        if row.attempts > 0 && row.status != status::RUNNING {
+            break row;
+        }
+        assert!(std::time::Instant::now() < deadline, "no attempt ended");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Retried later (attempts remain), with a reason a person can act on.
+    assert_eq!(row.status, status::QUEUED);
+    let error = row.last_error.unwrap_or_default();
+    assert!(
+        error.starts_with("the message could not be sent through the SMTP server"),
+        "{error}"
+    );
+    assert!(!error.contains("hunter2"), "{error}");
 }
 
 #[tokio::test]
