@@ -27,6 +27,8 @@ pub struct App {
     pub jobs_wake: Arc<Notify>,
     /// Where recordings are kept (a local directory or S3).
     pub storage: crate::storage::Storage,
+    /// Sends the call reports; `None` without `LOQUENT_SMTP_URL`.
+    pub mailer: Option<crate::mail::Mailer>,
 }
 
 impl App {
@@ -41,6 +43,7 @@ impl App {
             anyhow::anyhow!("cannot open and migrate the database (LOQUENT_DATABASE_URL): {e}")
         })?;
         let events = EventHub::start(&db).await?;
+        let mailer = crate::mail::Mailer::from_config(&config.mail, &config.server.public_url)?;
         let providers = crate::telephony::session::Providers::from_config(&config);
         let live = crate::telephony::LiveCalls::start(db.clone(), providers);
         let platform = config
@@ -68,6 +71,7 @@ impl App {
             events,
             metrics: Metrics::global(),
             jobs_wake: Arc::new(Notify::new()),
+            mailer,
         }))
     }
 }

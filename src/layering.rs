@@ -21,6 +21,8 @@ const DOMAIN: &[&str] = &[
     "validation.rs",
     "outbound.rs",
     "secrets.rs",
+    "mail.rs",
+    "reports",
 ];
 
 /// What a domain module must not name: the web framework, HTTP types, the boundaries' errors,

@@ -106,6 +106,14 @@ pub fn router(state: AppState) -> Router {
         .route("/todos", get(api::todos::list))
         .route("/todos/{id}/approve", post(api::todos::approve))
         .route("/todos/{id}/dismiss", post(api::todos::dismiss))
+        .route(
+            "/report-recipients",
+            get(api::reports::list).post(api::reports::add),
+        )
+        .route(
+            "/report-recipients/{id}",
+            axum::routing::delete(api::reports::remove),
+        )
         .fallback(|| async { ApiError::NotFound("API route") });
 
     let pages = Router::new()
@@ -163,6 +171,14 @@ pub fn router(state: AppState) -> Router {
             post(dashboard::settings::remove_member),
         )
         .route("/settings/roles", post(dashboard::settings::create_role))
+        .route(
+            "/settings/reports",
+            get(dashboard::reports::page).post(dashboard::reports::add),
+        )
+        .route(
+            "/settings/reports/{id}/remove",
+            post(dashboard::reports::remove),
+        )
         .route("/settings/twilio", get(dashboard::twilio::page))
         .route("/settings/twilio/connect", post(dashboard::twilio::connect))
         .route(

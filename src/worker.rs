@@ -65,6 +65,15 @@ pub fn runner(app: &App) -> Runner {
             )),
             steps,
         )
+        .handler_with_limit(
+            crate::calls::after::kind::SEND_REPORT,
+            Arc::new(crate::reports::send::SendReport {
+                db: app.db.clone(),
+                mailer: app.mailer.clone(),
+                public_url: app.config.server.public_url.clone(),
+            }),
+            app.config.jobs.post_call_concurrency,
+        )
 }
 
 /// Runs `app`'s jobs until `shutdown` turns true, then lets running ones finish for up to

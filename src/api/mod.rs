@@ -7,6 +7,7 @@ pub mod jobs;
 pub mod members;
 pub mod phones;
 pub mod realtime;
+pub mod reports;
 pub mod roles;
 pub mod settings;
 pub mod telephony_settings;

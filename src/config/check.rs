@@ -105,6 +105,16 @@ pub(super) fn smtp_url<'de, D: Deserializer<'de>>(
     Ok(Some(Secret::new(value)))
 }
 
+pub(super) fn mail_from<'de, D: Deserializer<'de>>(
+    d: D,
+) -> Result<Option<lettre::message::Mailbox>, D::Error> {
+    String::deserialize(d)?
+        .trim()
+        .parse()
+        .map(Some)
+        .map_err(|_| D::Error::custom("expected an address such as `Loquent <calls@example.com>`"))
+}
+
 pub(super) fn log_format<'de, D: Deserializer<'de>>(d: D) -> Result<LogFormat, D::Error> {
     match String::deserialize(d)?.as_str() {
         "human" | "text" => Ok(LogFormat::Human),

@@ -272,6 +272,10 @@ pub struct Mail {
     /// `smtp://` or `smtps://`, credentials included; unset, no call reports are mailed.
     #[serde(default, deserialize_with = "check::smtp_url")]
     pub smtp_url: Option<Secret<String>>,
+    /// The From of the call reports, `Name <address>` or a bare address; unset, `Loquent
+    /// <loquent@HOST>` with the public URL's host name (`localhost` for an IP address).
+    #[serde(default, deserialize_with = "check::mail_from")]
+    pub mail_from: Option<lettre::message::Mailbox>,
 }
 
 /// How live calls behave.
@@ -816,5 +820,27 @@ mod tests {
             ]),
         )
         .unwrap();
+    }
+
+    #[test]
+    fn the_report_sender_is_an_address() {
+        let config = Config::from_sources(
+            None,
+            &env(&[("LOQUENT_MAIL_FROM", "Front Desk <desk@example.com>")]),
+        )
+        .unwrap();
+        assert_eq!(
+            config.mail.mail_from.unwrap().to_string(),
+            "Front Desk <desk@example.com>"
+        );
+        assert!(
+            Config::from_sources(None, &env(&[]))
+                .unwrap()
+                .mail
+                .mail_from
+                .is_none()
+        );
+        let err = Config::from_sources(None, &env(&[("LOQUENT_MAIL_FROM", "nobody")])).unwrap_err();
+        assert!(err.to_string().starts_with("LOQUENT_MAIL_FROM"), "{err}");
     }
 }

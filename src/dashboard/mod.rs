@@ -5,6 +5,7 @@ pub mod analyzers;
 pub mod auth_pages;
 pub mod jobs;
 pub mod lists;
+pub mod reports;
 pub mod settings;
 pub mod todos;
 pub mod twilio;

@@ -129,3 +129,15 @@ impl From<crate::todos::TodoError> for ApiError {
         }
     }
 }
+
+impl From<crate::reports::ReportError> for ApiError {
+    fn from(err: crate::reports::ReportError) -> Self {
+        use crate::reports::ReportError;
+        match err {
+            ReportError::InvalidEmail(_) => Self::Unprocessable(err.to_string()),
+            ReportError::DuplicateRecipient(_) => Self::Conflict(err.to_string()),
+            ReportError::RecipientNotFound(_) => Self::NotFound("report recipient"),
+            ReportError::Database(e) => e.into(),
+        }
+    }
+}

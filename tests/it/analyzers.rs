@@ -753,7 +753,11 @@ async fn a_run_is_appended_per_round_once_per_job_and_a_deleted_analyzers_run_is
         .as_array()
         .unwrap()
         .iter()
-        .filter(|r| r["endpoint"] == "chat/completions")
+        // The other post-call steps (to-dos, contact details) ask the model too.
+        .filter(|r| {
+            r["endpoint"] == "chat/completions"
+                && r["body"]["response_format"]["json_schema"]["name"] == "call_analysis"
+        })
         .collect();
     assert_eq!(chats.len(), 1);
     let body = &chats[0]["body"];

@@ -23,6 +23,7 @@ mod ops;
 mod phone_numbers;
 mod realtime;
 mod recordings;
+mod reports;
 mod tenancy;
 mod todos;
 mod twilio_page;

@@ -15,6 +15,8 @@ struct Victim {
     agent_id: String,
     analyzer_id: String,
     todo_id: String,
+    recipient_id: String,
+    job_id: String,
 }
 
 struct Case {
@@ -241,6 +243,34 @@ fn cases() -> Vec<Case> {
             body: None,
             page: true,
         },
+        Case {
+            route: "/report-recipients/{id}",
+            method: Method::DELETE,
+            path: |v| format!("/api/report-recipients/{}", v.recipient_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/settings/reports/{id}/remove",
+            method: Method::POST,
+            path: |v| format!("/settings/reports/{}/remove", v.recipient_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/jobs/{id}/retry",
+            method: Method::POST,
+            path: |v| format!("/api/jobs/{}/retry", v.job_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/calls/failed-steps/{id}/retry",
+            method: Method::POST,
+            path: |v| format!("/calls/failed-steps/{}/retry", v.job_id),
+            body: None,
+            page: true,
+        },
     ]
 }
 
@@ -275,7 +305,20 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         .await
         .unwrap();
     let todo_id = victim_todo(app, owner).await;
+    let job_id = victim_failed_job(app, owner).await;
+    let recipient: Value = owner
+        .post_json(
+            app,
+            "/api/report-recipients",
+            &json!({"email": "victim-reports@example.com"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
     Victim {
+        job_id,
+        recipient_id: recipient["id"].as_str().unwrap().to_owned(),
         todo_id,
         member_id: row["id"].as_str().unwrap().to_owned(),
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
@@ -286,6 +329,37 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
 }
 
 /// A to-do of `owner`'s organization, as the extraction job writes it.
+/// A post-call step of the victim's that failed (retrying it is the attack).
+async fn victim_failed_job(app: &TestApp, owner: &Member) -> String {
+    use sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+    let db = &app.app.db;
+    let id = loquent::jobs::enqueue(
+        db,
+        loquent::jobs::NewJob {
+            kind: "report.send".into(),
+            organization_id: Some(owner.org_id().parse().unwrap()),
+            call_id: None,
+            payload: json!({}),
+            dedupe_key: None,
+            // Never due: the failed state below is what the test needs.
+            run_at: chrono::Utc::now() + chrono::Duration::days(1),
+            max_attempts: 1,
+        },
+    )
+    .await
+    .unwrap()
+    .id;
+    let mut row = loquent::entity::job::Entity::find_by_id(id)
+        .one(db)
+        .await
+        .unwrap()
+        .unwrap()
+        .into_active_model();
+    row.status = Set("failed".into());
+    row.update(db).await.unwrap();
+    id.to_string()
+}
+
 async fn victim_todo(app: &TestApp, owner: &Member) -> String {
     use sea_orm::{ActiveModelTrait, Set};
     let now = chrono::Utc::now();
@@ -382,6 +456,10 @@ async fn another_organizations_ids_are_not_found() {
         .get_json(&app, &format!("/api/agents/{}", ids.agent_id))
         .await;
     assert_eq!(agent["name"], "Victim agent");
+    let failed: Vec<Value> = victim_owner.get_json(&app, "/api/jobs").await;
+    assert_eq!(failed.len(), 1, "the victim's failed job was retried");
+    let recipients: Vec<Value> = victim_owner.get_json(&app, "/api/report-recipients").await;
+    assert_eq!(recipients.len(), 1);
     let analyzer: Value = victim_owner
         .get_json(&app, &format!("/api/analyzers/{}", ids.analyzer_id))
         .await;
