@@ -315,9 +315,26 @@ pub struct Jobs {
         deserialize_with = "check::concurrency"
     )]
     pub post_call_concurrency: usize,
+    /// How long a claimed job is its worker's, in seconds. A job whose worker died runs again
+    /// once this has passed; leases are never renewed, so it must exceed the longest run
+    /// (a recording's download and transcription).
+    #[serde(
+        default = "Jobs::default_lease_secs",
+        deserialize_with = "check::lease_secs"
+    )]
+    pub job_lease_secs: u64,
 }
 
 impl Jobs {
+    fn default_lease_secs() -> u64 {
+        15 * 60
+    }
+
+    /// [`Self::job_lease_secs`] as a duration.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.job_lease_secs)
+    }
+
     fn default_run_jobs() -> bool {
         true
     }

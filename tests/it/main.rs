@@ -16,6 +16,7 @@ mod browser;
 mod calls;
 mod cli;
 mod dashboard;
+mod durability;
 mod jobs;
 mod live_calls;
 mod members;
