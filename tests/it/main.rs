@@ -9,6 +9,7 @@
 
 mod support;
 
+mod after_the_call;
 mod agents;
 mod analyzers;
 mod auth;
