@@ -241,7 +241,9 @@ pub struct Ai {
     pub gemini_base_url: Url,
     #[serde(default)]
     pub gemini_api_key: Option<Secret<String>>,
-    /// The OpenAI model that turns recordings into transcripts.
+    /// The OpenAI model that turns recordings into transcripts. `whisper-1` by default: it is the
+    /// one whose answer (`verbose_json`) times each sentence, so the two channels interleave
+    /// into a conversation; `gpt-4o-transcribe` answers a channel as one untimed block.
     #[serde(default = "Ai::default_transcription_model")]
     pub transcription_model: String,
     /// The OpenAI chat model that runs analyzers and extracts to-dos and contact details.
@@ -255,7 +257,7 @@ impl Ai {
     }
 
     fn default_transcription_model() -> String {
-        "gpt-4o-transcribe".to_owned()
+        "whisper-1".to_owned()
     }
 
     fn default_analysis_model() -> String {
