@@ -7,6 +7,7 @@ pub mod analyzers;
 pub mod api;
 pub mod app;
 pub mod auth;
+pub mod call_sync;
 pub mod calls;
 pub mod config;
 pub mod contacts;

@@ -59,6 +59,11 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/twilio/sync-numbers", post(api::twilio::sync_numbers))
         .route(
+            "/twilio/sync-call-history",
+            post(api::call_sync::sync_call_history),
+        )
+        .route("/twilio/call-syncs", get(api::call_sync::call_syncs))
+        .route(
             "/twilio/search-available-numbers",
             post(api::twilio::search_available_numbers),
         )

@@ -26,19 +26,40 @@ pub fn runner(app: &App) -> Runner {
         )
     });
     let steps = app.config.jobs.post_call_concurrency;
+    let recordings = Arc::new(crate::recordings::process::ProcessRecording::new(
+        app.db.clone(),
+        app.twilio.clone(),
+        app.storage.clone(),
+        crate::recordings::process::transcriber(&app.config.ai),
+        Arc::clone(&app.jobs_wake),
+    ));
     Runner::new(app.db.clone(), name)
         .lease(app.config.jobs.lease())
         .waker_from(Arc::clone(&app.jobs_wake))
         .handler_with_limit(
             crate::calls::after::kind::PROCESS_RECORDING,
-            Arc::new(crate::recordings::process::ProcessRecording::new(
+            Arc::clone(&recordings) as Arc<dyn crate::jobs::Handler>,
+            app.config.jobs.recording_concurrency,
+        )
+        // A sync's follower keeps each sync within its own `recording_batch_size`; this is only
+        // the process's ceiling.
+        .handler_with_limit(
+            crate::call_sync::kind::RECORDING,
+            Arc::new(crate::call_sync::recording::SyncedRecording::new(
                 app.db.clone(),
                 app.twilio.clone(),
-                app.storage.clone(),
-                crate::recordings::process::transcriber(&app.config.ai),
+                recordings,
+            )),
+            usize::try_from(crate::call_sync::MAX_BATCH).unwrap_or(50),
+        )
+        .handler_with_limit(
+            crate::call_sync::kind::FOLLOW,
+            Arc::new(crate::call_sync::follow::FollowSync::new(
+                app.db.clone(),
+                app.events.clone(),
                 Arc::clone(&app.jobs_wake),
             )),
-            app.config.jobs.recording_concurrency,
+            steps,
         )
         .handler_with_limit(
             crate::calls::after::kind::RUN_ANALYZER,

@@ -3,6 +3,7 @@
 pub mod agents;
 pub mod analyzers;
 pub mod auth;
+pub mod call_sync;
 pub mod jobs;
 pub mod members;
 pub mod phones;

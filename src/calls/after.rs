@@ -39,6 +39,8 @@ pub fn step_label(kind: &str) -> &'static str {
         kind::RUN_ANALYZER => "Analyzer run",
         kind::EXTRACT_TODOS => "To-dos",
         kind::SEND_REPORT => "Call report",
+        crate::call_sync::kind::RECORDING => "Recording (history import)",
+        crate::call_sync::kind::FOLLOW => "History import",
         _ => "Background job",
     }
 }

@@ -13,7 +13,8 @@ pub struct Model {
     pub call_id: Option<Uuid>,
     /// Ids, not rows: the handler re-reads state when it runs.
     pub payload: Json,
-    /// `queued`, `running`, `done`, `skipped`, `failed`.
+    /// `waiting` (held by its group until released), `queued`, `running`, `done`, `skipped`,
+    /// `failed`.
     pub status: String,
     pub attempts: i32,
     pub max_attempts: i32,
@@ -24,6 +25,8 @@ pub struct Model {
     /// Enqueuing the same key twice yields one job (e.g. one recording job per call).
     #[sea_orm(unique)]
     pub dedupe_key: Option<String>,
+    /// Jobs enqueued together and followed as one (a call sync's recordings).
+    pub group_id: Option<Uuid>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -4,6 +4,7 @@ pub mod agent;
 pub mod analyzer;
 pub mod call;
 pub mod call_analysis;
+pub mod call_sync;
 pub mod contact;
 pub mod contact_phone;
 pub mod job;

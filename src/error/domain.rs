@@ -141,3 +141,17 @@ impl From<crate::reports::ReportError> for ApiError {
         }
     }
 }
+
+impl From<crate::call_sync::SyncError> for ApiError {
+    fn from(err: crate::call_sync::SyncError) -> Self {
+        use crate::call_sync::SyncError;
+        match err {
+            SyncError::NumberNotFound => Self::NotFound("phone number"),
+            SyncError::BadBatchSize => Self::Unprocessable(err.to_string()),
+            SyncError::AlreadyRunning => Self::Conflict(err.to_string()),
+            SyncError::Account(e) => e.into(),
+            SyncError::Twilio(failure) => failure.into(),
+            SyncError::Database(e) => e.into(),
+        }
+    }
+}

@@ -56,6 +56,7 @@ pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<Enqueue
         locked_by: Set(None),
         last_error: Set(None),
         dedupe_key: Set(new.dedupe_key),
+        group_id: Set(None),
         created_at: Set(now),
         updated_at: Set(now),
     };

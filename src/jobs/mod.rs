@@ -18,12 +18,14 @@
 mod claim;
 mod enqueue;
 mod finish;
+mod group;
 mod retry;
 mod runner;
 
 pub use claim::claim;
 pub use enqueue::{Enqueued, NewJob, enqueue};
 pub use finish::{complete, fail, later, skip};
+pub use group::{GroupCounts, counts, enqueue_group, release};
 pub use retry::{failed, of_call, retry};
 pub use runner::{Handler, Outcome, Runner};
 
@@ -31,6 +33,8 @@ use sea_orm::DbErr;
 
 /// The `job.status` values.
 pub mod status {
+    /// Not claimable yet: its group releases it (to `queued`) when it may run.
+    pub const WAITING: &str = "waiting";
     pub const QUEUED: &str = "queued";
     pub const RUNNING: &str = "running";
     pub const DONE: &str = "done";

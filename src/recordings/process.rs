@@ -73,9 +73,24 @@ impl Handler for ProcessRecording {
             .recording_sid
             .parse()
             .map_err(|e| format!("{} is not a recording SID: {e}", payload.recording_sid))?;
-        self.process(org_id, call_id, &recording_sid).await
+        self.process(org_id, call_id, &recording_sid, Origin::Live)
+            .await
     }
 }
+
+/// Where a recording's call comes from, which decides what follows its transcript.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A call answered here: the post-call steps follow, and the recording is deleted from
+    /// Twilio when the organization says so.
+    Live,
+    /// A call imported from Twilio's history: transcribed only (no report about an old call),
+    /// and never deleted from Twilio (a sync is read-only there).
+    Imported,
+}
+
+/// The model for recordings with one channel (both sides mixed): it labels the speakers.
+pub const DIARIZATION_MODEL: &str = "gpt-4o-transcribe-diarize";
 
 /// What to say when the database fails (no details that could hold secrets).
 fn database(error: impl std::fmt::Display) -> String {
@@ -84,11 +99,14 @@ fn database(error: impl std::fmt::Display) -> String {
 }
 
 impl ProcessRecording {
-    async fn process(
+    /// Downloads, stores and transcribes recording `recording_sid` of the organization's call
+    /// `call_id`; idempotent (the stored key and the transcript's source mark what is done).
+    pub async fn process(
         &self,
         org_id: Uuid,
         call_id: Uuid,
         recording_sid: &RecordingSid,
+        origin: Origin,
     ) -> Result<Outcome, String> {
         let Some(call) = call_recording::find(&self.db, org_id, call_id)
             .await
@@ -104,7 +122,12 @@ impl ProcessRecording {
                 Some(key) => self.stored(key).await?,
                 None => {
                     let client = self.twilio.client_for(&org).map_err(|e| e.to_string())?;
-                    let audio = download(&client, recording_sid).await?;
+                    // Ours are recorded dual; an imported one comes as it was recorded.
+                    let channels = match origin {
+                        Origin::Live => RequestedChannels::Dual,
+                        Origin::Imported => RequestedChannels::AsRecorded,
+                    };
+                    let audio = download(&client, recording_sid, channels).await?;
                     let key = recording_key(org_id, &call.call_sid);
                     self.storage.put(&key, audio.clone()).await.map_err(|e| {
                         tracing::warn!(error = %e, %key, "cannot store a recording");
@@ -133,18 +156,22 @@ impl ProcessRecording {
             )
             .await
             .map_err(database)?;
-            enqueue_post_call(&txn, &call, recording_sid.as_str())
-                .await
-                .map_err(database)?;
+            if origin == Origin::Live {
+                enqueue_post_call(&txn, &call, recording_sid.as_str())
+                    .await
+                    .map_err(database)?;
+            }
             txn.commit().await.map_err(database)?;
-        } else {
+        } else if origin == Origin::Live {
             // Saved by an earlier run that stopped before its end: the steps are deduplicated.
             enqueue_post_call(&self.db, &call, recording_sid.as_str())
                 .await
                 .map_err(database)?;
         }
-        self.wake.notify_one();
-        self.delete_from_twilio(&org, &call, recording_sid).await;
+        if origin == Origin::Live {
+            self.wake.notify_one();
+            self.delete_from_twilio(&org, &call, recording_sid).await;
+        }
         Ok(Outcome::Done)
     }
 
@@ -176,10 +203,20 @@ impl ProcessRecording {
         };
         let recording = Recording::parse(audio)
             .map_err(|e| format!("the recording {recording_sid} is not usable audio: {e}"))?;
-        transcriber
-            .transcribe(&recording, Attribution::ByChannel)
-            .await
-            .map_err(|e| format!("transcribing the recording {recording_sid} failed: {e}"))
+        // Calls answered here are recorded with a channel per side; an imported call's
+        // recording may have one channel, and then the diarizing model tells the voices apart.
+        let transcribed = if recording.channels() == 2 {
+            transcriber
+                .transcribe(&recording, Attribution::ByChannel)
+                .await
+        } else {
+            transcriber
+                .clone()
+                .with_model(DIARIZATION_MODEL)
+                .transcribe(&recording, Attribution::Diarize)
+                .await
+        };
+        transcribed.map_err(|e| format!("transcribing the recording {recording_sid} failed: {e}"))
     }
 
     async fn delete_from_twilio(
@@ -218,14 +255,18 @@ impl ProcessRecording {
     }
 }
 
-/// The dual-channel MP3 of `sid`, whole (transcription needs all of it).
-async fn download(client: &TwilioClient, sid: &RecordingSid) -> Result<Bytes, String> {
+/// The MP3 of `sid`, whole (transcription needs all of it).
+async fn download(
+    client: &TwilioClient,
+    sid: &RecordingSid,
+    channels: RequestedChannels,
+) -> Result<Bytes, String> {
     let explain = |e: &TwilioError| match e.status() {
         Some(status) => format!("Twilio answered {status} while downloading the recording {sid}"),
         None => format!("downloading the recording {sid} from Twilio failed: {e}"),
     };
     let media = client
-        .download_recording(sid, RequestedChannels::Dual)
+        .download_recording(sid, channels)
         .await
         .map_err(|e| explain(&e))?;
     let chunks: Vec<Bytes> = media.body.try_collect().await.map_err(|e| explain(&e))?;

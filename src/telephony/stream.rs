@@ -153,7 +153,13 @@ async fn prepare(
     let Some(Answering { number, agent }) = find_answering(&state.db, org.id, to).await? else {
         return Err(Unbridgeable::NoAgent(to.clone()));
     };
-    let contact = resolve_or_create(&state.db, org.id, from, "inbound_call").await?;
+    let contact = resolve_or_create(
+        &state.db,
+        org.id,
+        from,
+        crate::contacts::source::INBOUND_CALL,
+    )
+    .await?;
     let call = start_inbound(
         &state.db,
         InboundCall {

@@ -8,10 +8,10 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::{Member, TestApp};
 
-type Socket =
+pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
-async fn session_cookie(app: &TestApp, member: &Member) -> String {
+pub async fn session_cookie(app: &TestApp, member: &Member) -> String {
     // reqwest's cookie store is not readable; sign in again to capture the cookie.
     let res = TestApp::client()
         .post(app.url("/api/auth/login"))
@@ -23,7 +23,7 @@ async fn session_cookie(app: &TestApp, member: &Member) -> String {
     cookie.split(';').next().unwrap().to_owned()
 }
 
-async fn connect(app: &TestApp, cookie: &str) -> Socket {
+pub async fn connect(app: &TestApp, cookie: &str) -> Socket {
     let mut request = app.ws_url("/api/realtime").into_client_request().unwrap();
     request
         .headers_mut()
