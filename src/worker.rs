@@ -41,10 +41,10 @@ pub fn runner(app: &App) -> Runner {
         )
         .handler_with_limit(
             crate::calls::after::kind::RUN_ANALYZER,
-            Arc::new(crate::analyzers::run::RunAnalyzer::from_config(
-                app.db.clone(),
-                &app.config.ai,
-            )),
+            Arc::new(
+                crate::analyzers::run::RunAnalyzer::from_config(app.db.clone(), &app.config.ai)
+                    .with_events(app.events.clone()),
+            ),
             app.config.jobs.post_call_concurrency,
         )
         .handler_with_limit(

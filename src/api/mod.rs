@@ -3,6 +3,9 @@
 pub mod agents;
 pub mod analyzers;
 pub mod auth;
+mod byte_range;
+pub mod calls;
+pub mod contacts;
 pub mod jobs;
 pub mod members;
 pub mod phones;

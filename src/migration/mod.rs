@@ -4,6 +4,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_initial;
 mod m20261206_000001_post_call;
+mod m20261206_000010_call_search;
 
 pub struct Migrator;
 
@@ -13,6 +14,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261206_000001_post_call::Migration),
+            Box::new(m20261206_000010_call_search::Migration),
         ]
     }
 }
