@@ -28,6 +28,7 @@ pub fn runner(app: &App) -> Runner {
     let steps = app.config.jobs.post_call_concurrency;
     Runner::new(app.db.clone(), name)
         .waker_from(Arc::clone(&app.jobs_wake))
+        .events(app.events.clone())
         .handler_with_limit(
             crate::calls::after::kind::PROCESS_RECORDING,
             Arc::new(crate::recordings::process::ProcessRecording::new(

@@ -625,6 +625,11 @@ async fn a_rerun_appends_a_new_run_and_the_browser_hears_of_it() {
         assert_eq!(event["call_id"], call.id.to_string());
         assert_eq!(event["job_id"], queued["job_ids"][0]);
         assert_eq!(event["analyzer_name"], "Satisfaction");
+        // The runner tells of the step's new state too, as it does for every step of a call.
+        let step = next_of(&mut socket, "call.step").await;
+        assert_eq!(step["job_id"], queued["job_ids"][0]);
+        assert_eq!(step["kind"], "analyzer.run");
+        assert_eq!(step["status"], "done");
         let details: Value = owner
             .get_json(&app, &format!("/api/calls/{}", call.id))
             .await;
@@ -825,4 +830,45 @@ async fn the_recording_is_streamed_in_byte_ranges_with_validators() {
         .unwrap();
     let res = recording(&app, &owner, call.id, &[]).await;
     assert_eq!(res.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_failing_rerun_step_reaches_the_browser_with_its_error() {
+    let app = TestApp::builder().with_sandbox().start().await;
+    let TwilioOwner { owner, phones, .. } = app.owner_on_twilio("Acme", 1, 55).await;
+    let res = owner
+        .post_json(
+            &app,
+            "/api/analyzers",
+            &json!({"name": "Summary", "prompt": "Summarize.", "phone_number_ids": [phones[0]["id"]]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let call = insert_call(
+        &app,
+        owner.org_id().parse().unwrap(),
+        CallSeed {
+            phone_number_id: Some(uuid_of(&phones[0])),
+            transcript: Some(segments(&[("Caller", "Hello?")])),
+            ..CallSeed::default()
+        },
+    )
+    .await;
+    let mut request = app.ws_url("/api/realtime").into_client_request().unwrap();
+    request.headers_mut().insert(
+        "cookie",
+        session_cookie(&app, &owner).await.parse().unwrap(),
+    );
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let res = owner
+        .post_json(&app, &format!("/api/calls/{}/rerun", call.id), &json!({}))
+        .await;
+    assert_eq!(res.status(), StatusCode::ACCEPTED);
+    // No OpenAI key: the attempt fails, the step goes back in the queue with the reason.
+    let step = next_of(&mut socket, "call.step").await;
+    assert_eq!(step["call_id"], call.id.to_string());
+    assert_eq!(step["status"], "queued");
+    assert_eq!(step["attempts"], 1);
+    let error = step["last_error"].as_str().unwrap();
+    assert!(error.contains("no OpenAI API key"), "{error}");
 }
