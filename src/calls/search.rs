@@ -86,11 +86,15 @@ pub fn matching_postgres(terms: &SearchTerms) -> SimpleExpr {
         .collect::<Vec<_>>()
         .join(" & ");
     Expr::cust_with_values(
-        "to_tsvector('simple', regexp_replace(coalesce(\"call\".\"transcription\", ''), \
-         '[^[:alnum:]]+', ' ', 'g')) @@ to_tsquery('simple', $1)",
+        format!("{POSTGRES_DOCUMENT} @@ to_tsquery('simple', $1)"),
         [query],
     )
 }
+
+/// The words of a call's transcript on PostgreSQL: the expression `idx_call_transcription_search`
+/// indexes, with its column qualified.
+const POSTGRES_DOCUMENT: &str = "to_tsvector('simple', regexp_replace(coalesce(\"call\".\"transcription\", ''), \
+     '[^[:alnum:]\\u0080-\\U0010FFFF]+', ' ', 'g'))";
 
 #[cfg(test)]
 mod tests {
@@ -113,6 +117,13 @@ mod tests {
             SearchTerms::parse(&"a".repeat(MAX_CHARS + 1)),
             Err(InvalidSearch::TooLong)
         );
+    }
+
+    #[test]
+    fn the_postgres_query_reads_the_indexed_expression() {
+        let indexed = crate::migration::postgres_search_index();
+        let ours = POSTGRES_DOCUMENT.replace("\"call\".\"transcription\"", "transcription");
+        assert!(indexed.contains(&ours), "{indexed}\n{ours}");
     }
 
     #[test]

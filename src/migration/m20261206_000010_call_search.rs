@@ -4,12 +4,14 @@
 //! - SQLite: an FTS5 table `call_search` filled by triggers on `call`. FTS5 rows are keyed by an
 //!   integer and calls by a UUID, so `call_search_doc` maps one to the other (a call's FTS row is
 //!   found by its key, never by scanning). The tokenizer keeps diacritics, as PostgreSQL does.
-//! - PostgreSQL: a GIN expression index on the transcript's words. Runs of anything but letters
-//!   and digits become spaces before `to_tsvector('simple', ...)`, so words are split exactly as
-//!   FTS5's `unicode61` splits them (PostgreSQL's own parser would keep `e-mail` or
-//!   `bob@example.com` whole) and neither side stems: the same text matches the same query on
-//!   both databases. `calls::search` builds the matching expression, which must stay identical
-//!   to the indexed one for the index to be used.
+//! - PostgreSQL: a GIN expression index on the transcript's words. Runs of ASCII characters
+//!   other than letters and digits become spaces before `to_tsvector('simple', ...)` (whose
+//!   parser would otherwise keep `e-mail`, `bob@example.com` or `-1234` whole), and the parser
+//!   splits the rest at non-letters, so words are split as FTS5's `unicode61` splits them and
+//!   neither side stems: the same text matches the same query on both databases. Non-ASCII
+//!   characters are left to the parser rather than to `[:alnum:]`, which under the plain `C`
+//!   locale would cut `café` in two. `calls::search` builds the matching expression, which must
+//!   stay identical to the indexed one for the index to be used (a test checks it).
 //!
 //! Frozen once released: change the schema with a new migration, never by editing this one.
 
@@ -57,9 +59,10 @@ const SQLITE_DOWN: &[&str] = &[
     "DROP TABLE IF EXISTS call_search_doc",
 ];
 
-const POSTGRES_UP: &[&str] = &[
+pub(crate) const POSTGRES_UP: &[&str] = &[
     "CREATE INDEX idx_call_transcription_search ON call USING GIN \
-     (to_tsvector('simple', regexp_replace(coalesce(transcription, ''), '[^[:alnum:]]+', ' ', 'g')))",
+     (to_tsvector('simple', regexp_replace(coalesce(transcription, ''), \
+     '[^[:alnum:]\\u0080-\\U0010FFFF]+', ' ', 'g')))",
 ];
 
 const POSTGRES_DOWN: &[&str] = &["DROP INDEX IF EXISTS idx_call_transcription_search"];

@@ -8,6 +8,13 @@ mod m20261206_000010_call_search;
 
 pub struct Migrator;
 
+/// The statement that creates PostgreSQL's transcript search index, for the test that keeps
+/// `calls::search`'s query on the indexed expression.
+#[cfg(test)]
+pub(crate) fn postgres_search_index() -> &'static str {
+    m20261206_000010_call_search::POSTGRES_UP[0]
+}
+
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {

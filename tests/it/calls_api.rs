@@ -340,6 +340,39 @@ async fn transcript_search_finds_the_same_calls_on_both_databases_and_follows_ne
         ids(&page(&app, &owner, "q=radiator").await),
         newest_first(all, &[2, 3])
     );
+
+    // Words are split at punctuation, ASCII or not, and compared without case, accents kept.
+    loquent::calls::recording::save_transcript(
+        &app.app.db,
+        org,
+        all[1].parse().unwrap(),
+        "Agent: L’ÉCOLE — naïve? Write to bob@x.com, re: the e-mail (5€).",
+        json!([]),
+    )
+    .await
+    .unwrap();
+    for (q, found) in [
+        ("école", true),
+        ("ecole", false),
+        ("l école", true),
+        ("NAÏVE", true),
+        ("bob x com", true),
+        ("bob@x.com", true),
+        ("mail", true),
+        ("e-mail", true),
+        ("5", true),
+        ("5€", true),
+        ("€", false),
+    ] {
+        let expected = if found { vec![all[1].clone()] } else { vec![] };
+        if q == "€" {
+            let res = get(&app, &owner, "/api/calls?q=%E2%82%AC").await;
+            assert_eq!(res.status(), StatusCode::BAD_REQUEST, "no word in q={q}");
+            continue;
+        }
+        let res = page(&app, &owner, &format!("q={}", urlencode(q))).await;
+        assert_eq!(ids(&res), expected, "q={q}");
+    }
 }
 
 fn urlencode(text: &str) -> String {
