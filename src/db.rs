@@ -2,7 +2,13 @@
 
 use std::time::Duration;
 
-use sea_orm::{ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbErr};
+use std::future::Future;
+use std::pin::Pin;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
+    SqliteTransactionMode, TransactionError, TransactionOptions, TransactionTrait,
+};
 use sea_orm_migration::MigratorTrait;
 
 use crate::config::{Config, DatabaseKind};
@@ -67,5 +73,122 @@ pub fn transaction_error<E: From<DbErr>>(err: sea_orm::TransactionError<E>) -> E
     match err {
         sea_orm::TransactionError::Connection(e) => e.into(),
         sea_orm::TransactionError::Transaction(e) => e,
+    }
+}
+
+/// Begins a transaction that is going to write. Every transaction that writes starts here, never
+/// with a bare `begin()`: on SQLite a deferred transaction that reads first takes a read snapshot,
+/// and when it then writes after another connection has committed, SQLite refuses the upgrade at
+/// once with SQLITE_BUSY (the busy timeout does not apply). `BEGIN IMMEDIATE` takes the write
+/// lock up front, so concurrent writers wait on the busy timeout instead. PostgreSQL ignores the
+/// mode.
+pub async fn begin_write<C>(db: &C) -> Result<DatabaseTransaction, DbErr>
+where
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+{
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
+/// Runs `callback` in a transaction begun by [`begin_write`]: committed when it returns `Ok`,
+/// rolled back when it returns `Err`. The counterpart of SeaORM's `transaction` for writers.
+pub async fn write_transaction<C, F, T, E>(db: &C, callback: F) -> Result<T, TransactionError<E>>
+where
+    C: TransactionTrait<Transaction = DatabaseTransaction>,
+    F: for<'c> FnOnce(
+            &'c DatabaseTransaction,
+        ) -> Pin<Box<dyn Future<Output = Result<T, E>> + Send + 'c>>
+        + Send,
+    T: Send,
+    E: std::fmt::Display + std::fmt::Debug + Send,
+{
+    let txn = begin_write(db)
+        .await
+        .map_err(TransactionError::Connection)?;
+    match callback(&txn).await {
+        Ok(value) => {
+            txn.commit().await.map_err(TransactionError::Connection)?;
+            Ok(value)
+        }
+        Err(err) => {
+            // Dropping the transaction would roll it back too; doing it here returns the
+            // connection to the pool clean before the error travels on.
+            let _ = txn.rollback().await;
+            Err(TransactionError::Transaction(err))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use sea_orm::{DatabaseBackend, Statement};
+
+    use super::*;
+
+    async fn sqlite_pool(dir: &std::path::Path) -> DatabaseConnection {
+        let mut env = BTreeMap::new();
+        env.insert("LOQUENT_DATA_DIR".to_owned(), dir.display().to_string());
+        let config = Config::from_sources(None, &env).unwrap();
+        let db = connect(&config).await.unwrap();
+        db.execute_unprepared("CREATE TABLE t (n INTEGER)")
+            .await
+            .unwrap();
+        db
+    }
+
+    async fn count(db: &impl ConnectionTrait) -> i64 {
+        let row = db
+            .query_one_raw(Statement::from_string(
+                DatabaseBackend::Sqlite,
+                "SELECT COUNT(*) AS n FROM t",
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        row.try_get("", "n").unwrap()
+    }
+
+    /// The race `begin_write` exists for: a transaction reads, another connection commits a
+    /// write, then the first one writes. Begun deferred, SQLite refuses that write at once
+    /// (SQLITE_BUSY, a stale snapshot); begun by `begin_write`, the other writer waits instead
+    /// and both writes land.
+    #[tokio::test]
+    async fn a_write_transaction_that_reads_first_is_not_refused_by_a_concurrent_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = sqlite_pool(dir.path()).await;
+
+        let deferred = db.begin().await.unwrap();
+        assert_eq!(count(&deferred).await, 0);
+        db.execute_unprepared("INSERT INTO t VALUES (1)")
+            .await
+            .unwrap();
+        let refused = deferred
+            .execute_unprepared("INSERT INTO t VALUES (2)")
+            .await;
+        assert!(refused.is_err(), "SQLite allowed the stale upgrade");
+        drop(deferred);
+
+        let txn = begin_write(&db).await.unwrap();
+        assert_eq!(count(&txn).await, 1);
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "a second writer for the length of this test"
+        )]
+        let other = {
+            let db = db.clone();
+            tokio::spawn(async move { db.execute_unprepared("INSERT INTO t VALUES (3)").await })
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        txn.execute_unprepared("INSERT INTO t VALUES (4)")
+            .await
+            .unwrap();
+        txn.commit().await.unwrap();
+        other.await.unwrap().unwrap();
+        assert_eq!(count(&db).await, 3);
     }
 }

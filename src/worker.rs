@@ -27,6 +27,7 @@ pub fn runner(app: &App) -> Runner {
     });
     let steps = app.config.jobs.post_call_concurrency;
     Runner::new(app.db.clone(), name)
+        .lease(app.config.jobs.lease())
         .waker_from(Arc::clone(&app.jobs_wake))
         .events(app.events.clone())
         .handler_with_limit(

@@ -1,7 +1,7 @@
 //! Delete an agent; the numbers it answered stay, without an agent.
 
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{AgentError, find};
@@ -10,7 +10,7 @@ use crate::entity::{agent, phone_number};
 /// The foreign key also says `ON DELETE SET NULL`; unassigning explicitly, in the same
 /// transaction, does not depend on SQLite's `foreign_keys` pragma and stamps `updated_at`.
 pub async fn delete(db: &DatabaseConnection, org_id: Uuid, id: Uuid) -> Result<(), AgentError> {
-    db.transaction::<_, (), AgentError>(|txn| {
+    crate::db::write_transaction::<_, _, (), AgentError>(db, |txn| {
         Box::pin(async move {
             find(txn, org_id, id).await?;
             let unassigned = phone_number::Entity::update_many()

@@ -1,6 +1,6 @@
 //! Delete an analyzer, with its links to numbers and the runs it appended to calls.
 
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::{AnalyzerError, find};
@@ -10,7 +10,7 @@ use crate::entity::{analyzer, call_analysis, phone_number_analyzer};
 /// same transaction, does not depend on SQLite's `foreign_keys` pragma. A run of this analyzer
 /// still queued ends skipped when it finds the analyzer gone.
 pub async fn delete(db: &DatabaseConnection, org_id: Uuid, id: Uuid) -> Result<(), AnalyzerError> {
-    db.transaction::<_, (), AnalyzerError>(|txn| {
+    crate::db::write_transaction::<_, _, (), AnalyzerError>(db, |txn| {
         Box::pin(async move {
             find(txn, org_id, id).await?;
             phone_number_analyzer::Entity::delete_many()

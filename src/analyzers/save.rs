@@ -3,7 +3,7 @@
 use chrono::Utc;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait,
-    IntoActiveModel, QueryFilter, QuerySelect, Set, TransactionTrait,
+    IntoActiveModel, QueryFilter, QuerySelect, Set,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -173,30 +173,29 @@ pub async fn create(
     org_id: Uuid,
     input: AnalyzerInput,
 ) -> Result<AnalyzerView, AnalyzerError> {
-    let created = db
-        .transaction::<_, AnalyzerView, AnalyzerError>(|txn| {
-            Box::pin(async move {
-                let checked = check(txn, org_id, input).await?;
-                let now = Utc::now();
-                let id = Uuid::now_v7();
-                analyzer::ActiveModel {
-                    id: Set(id),
-                    organization_id: Set(org_id),
-                    name: Set(checked.name),
-                    prompt: Set(checked.prompt),
-                    is_default: Set(checked.is_default),
-                    active: Set(checked.active),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(txn)
-                .await?;
-                set_numbers(txn, org_id, id, &checked.phone_number_ids).await?;
-                read(txn, org_id, id).await
-            })
+    let created = crate::db::write_transaction::<_, _, AnalyzerView, AnalyzerError>(db, |txn| {
+        Box::pin(async move {
+            let checked = check(txn, org_id, input).await?;
+            let now = Utc::now();
+            let id = Uuid::now_v7();
+            analyzer::ActiveModel {
+                id: Set(id),
+                organization_id: Set(org_id),
+                name: Set(checked.name),
+                prompt: Set(checked.prompt),
+                is_default: Set(checked.is_default),
+                active: Set(checked.active),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(txn)
+            .await?;
+            set_numbers(txn, org_id, id, &checked.phone_number_ids).await?;
+            read(txn, org_id, id).await
         })
-        .await
-        .map_err(crate::db::transaction_error)?;
+    })
+    .await
+    .map_err(crate::db::transaction_error)?;
     tracing::info!(%org_id, analyzer_id = %created.id, "analyzer created");
     Ok(created)
 }
@@ -209,24 +208,23 @@ pub async fn update(
     id: Uuid,
     input: AnalyzerInput,
 ) -> Result<AnalyzerView, AnalyzerError> {
-    let updated = db
-        .transaction::<_, AnalyzerView, AnalyzerError>(|txn| {
-            Box::pin(async move {
-                let current = find(txn, org_id, id).await?;
-                let checked = check(txn, org_id, input).await?;
-                let mut row = current.into_active_model();
-                row.name = Set(checked.name);
-                row.prompt = Set(checked.prompt);
-                row.is_default = Set(checked.is_default);
-                row.active = Set(checked.active);
-                row.updated_at = Set(Utc::now());
-                row.update(txn).await?;
-                set_numbers(txn, org_id, id, &checked.phone_number_ids).await?;
-                read(txn, org_id, id).await
-            })
+    let updated = crate::db::write_transaction::<_, _, AnalyzerView, AnalyzerError>(db, |txn| {
+        Box::pin(async move {
+            let current = find(txn, org_id, id).await?;
+            let checked = check(txn, org_id, input).await?;
+            let mut row = current.into_active_model();
+            row.name = Set(checked.name);
+            row.prompt = Set(checked.prompt);
+            row.is_default = Set(checked.is_default);
+            row.active = Set(checked.active);
+            row.updated_at = Set(Utc::now());
+            row.update(txn).await?;
+            set_numbers(txn, org_id, id, &checked.phone_number_ids).await?;
+            read(txn, org_id, id).await
         })
-        .await
-        .map_err(crate::db::transaction_error)?;
+    })
+    .await
+    .map_err(crate::db::transaction_error)?;
     tracing::info!(%org_id, analyzer_id = %id, "analyzer updated");
     Ok(updated)
 }

@@ -7,7 +7,7 @@
 use chrono::Utc;
 use loquent_twilio::calls::CallStatus;
 use sea_orm::sea_query::Expr;
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
 use super::CallError;
@@ -30,7 +30,7 @@ pub struct StreamEnd<'a> {
 /// they are still empty, in one transaction.
 pub async fn end_stream(db: &DatabaseConnection, end: StreamEnd<'_>) -> Result<(), CallError> {
     let now = Utc::now();
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     call::Entity::update_many()
         .col_expr(
             call::Column::Status,

@@ -160,6 +160,17 @@ pub(super) fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::E
     usize::try_from(n).map_err(D::Error::custom)
 }
 
+/// A job lease in seconds: from 1 second to a day.
+pub(super) fn lease_secs<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    let n = whole_number(d)?;
+    if !(1..=86_400).contains(&n) {
+        return Err(D::Error::custom(
+            "must be a whole number of seconds from 1 to 86400",
+        ));
+    }
+    Ok(n)
+}
+
 /// An `http(s)://` URL.
 pub(super) fn optional_http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Url>, D::Error> {
     http_url(d).map(Some)

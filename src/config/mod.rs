@@ -241,7 +241,9 @@ pub struct Ai {
     pub gemini_base_url: Url,
     #[serde(default)]
     pub gemini_api_key: Option<Secret<String>>,
-    /// The OpenAI model that turns recordings into transcripts.
+    /// The OpenAI model that turns recordings into transcripts. `whisper-1` by default: it is the
+    /// one whose answer (`verbose_json`) times each sentence, so the two channels interleave
+    /// into a conversation; `gpt-4o-transcribe` answers a channel as one untimed block.
     #[serde(default = "Ai::default_transcription_model")]
     pub transcription_model: String,
     /// The OpenAI chat model that runs analyzers and extracts to-dos and contact details.
@@ -255,7 +257,7 @@ impl Ai {
     }
 
     fn default_transcription_model() -> String {
-        "gpt-4o-transcribe".to_owned()
+        "whisper-1".to_owned()
     }
 
     fn default_analysis_model() -> String {
@@ -315,9 +317,26 @@ pub struct Jobs {
         deserialize_with = "check::concurrency"
     )]
     pub post_call_concurrency: usize,
+    /// How long a claimed job is its worker's, in seconds. A job whose worker died runs again
+    /// once this has passed; leases are never renewed, so it must exceed the longest run
+    /// (a recording's download and transcription).
+    #[serde(
+        default = "Jobs::default_lease_secs",
+        deserialize_with = "check::lease_secs"
+    )]
+    pub job_lease_secs: u64,
 }
 
 impl Jobs {
+    fn default_lease_secs() -> u64 {
+        15 * 60
+    }
+
+    /// [`Self::job_lease_secs`] as a duration.
+    pub fn lease(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.job_lease_secs)
+    }
+
     fn default_run_jobs() -> bool {
         true
     }

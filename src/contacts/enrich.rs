@@ -16,7 +16,7 @@ use chrono::Utc;
 use loquent_ai::structured::StructuredClient;
 use schemars::JsonSchema;
 use sea_orm::sea_query::{Condition, Expr};
-use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, TransactionTrait};
+use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::Deserialize;
 
 use crate::entity::{contact, job};
@@ -152,27 +152,26 @@ impl Handler for EnrichContact {
             return Ok(Outcome::Done);
         }
         let org_id = call.organization_id;
-        self.db
-            .transaction::<_, (), sea_orm::DbErr>(|tx| {
-                Box::pin(async move {
-                    let now = Utc::now();
-                    for (column, value) in fields {
-                        // The emptiness check is in the statement: a value written since the
-                        // contact was read above stays.
-                        contact::Entity::update_many()
-                            .col_expr(column, Expr::value(value))
-                            .col_expr(contact::Column::UpdatedAt, Expr::value(now))
-                            .filter(contact::Column::Id.eq(contact_id))
-                            .filter(contact::Column::OrganizationId.eq(org_id))
-                            .filter(Condition::any().add(column.is_null()).add(column.eq("")))
-                            .exec(tx)
-                            .await?;
-                    }
-                    Ok(())
-                })
+        crate::db::write_transaction::<_, _, (), sea_orm::DbErr>(&self.db, |tx| {
+            Box::pin(async move {
+                let now = Utc::now();
+                for (column, value) in fields {
+                    // The emptiness check is in the statement: a value written since the
+                    // contact was read above stays.
+                    contact::Entity::update_many()
+                        .col_expr(column, Expr::value(value))
+                        .col_expr(contact::Column::UpdatedAt, Expr::value(now))
+                        .filter(contact::Column::Id.eq(contact_id))
+                        .filter(contact::Column::OrganizationId.eq(org_id))
+                        .filter(Condition::any().add(column.is_null()).add(column.eq("")))
+                        .exec(tx)
+                        .await?;
+                }
+                Ok(())
             })
-            .await
-            .map_err(|e| format!("could not save the contact's details: {e}"))?;
+        })
+        .await
+        .map_err(|e| format!("could not save the contact's details: {e}"))?;
         Ok(Outcome::Done)
     }
 }

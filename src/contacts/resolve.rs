@@ -1,10 +1,7 @@
 //! The contact behind a phone number: found by the number, or created for it.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use crate::entity::{contact, contact_phone};
@@ -22,38 +19,37 @@ pub async fn resolve_or_create(
         return Ok(found);
     }
     let now = Utc::now();
-    let created = db
-        .transaction::<_, contact::Model, sea_orm::DbErr>(|tx| {
-            let number = number.to_owned();
-            let source = source.to_owned();
-            Box::pin(async move {
-                let contact = contact::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    organization_id: Set(org_id),
-                    name: Set(None),
-                    email: Set(None),
-                    notes: Set(None),
-                    company: Set(None),
-                    source: Set(source),
-                    last_contacted_at: Set(Some(now)),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(tx)
-                .await?;
-                contact_phone::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    organization_id: Set(org_id),
-                    contact_id: Set(contact.id),
-                    number: Set(number),
-                    created_at: Set(now),
-                }
-                .insert(tx)
-                .await?;
-                Ok(contact)
-            })
+    let created = crate::db::write_transaction::<_, _, contact::Model, sea_orm::DbErr>(db, |tx| {
+        let number = number.to_owned();
+        let source = source.to_owned();
+        Box::pin(async move {
+            let contact = contact::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                organization_id: Set(org_id),
+                name: Set(None),
+                email: Set(None),
+                notes: Set(None),
+                company: Set(None),
+                source: Set(source),
+                last_contacted_at: Set(Some(now)),
+                created_at: Set(now),
+                updated_at: Set(now),
+            }
+            .insert(tx)
+            .await?;
+            contact_phone::ActiveModel {
+                id: Set(Uuid::now_v7()),
+                organization_id: Set(org_id),
+                contact_id: Set(contact.id),
+                number: Set(number),
+                created_at: Set(now),
+            }
+            .insert(tx)
+            .await?;
+            Ok(contact)
         })
-        .await;
+    })
+    .await;
     match created {
         Ok(contact) => Ok(contact),
         Err(error) => match find(db, org_id, number).await? {

@@ -5,7 +5,6 @@ use std::collections::HashMap;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, QueryOrder, Set,
-    TransactionTrait,
 };
 use serde::Serialize;
 use uuid::Uuid;
@@ -115,7 +114,7 @@ pub async fn add_member(
         }
     };
     let role_ids = role_ids.to_vec();
-    db.transaction::<_, Uuid, OrgError>(|txn| {
+    crate::db::write_transaction::<_, _, Uuid, OrgError>(db, |txn| {
         Box::pin(async move {
             let user = match (existing, hash) {
                 (Some(user), _) => user,
@@ -157,7 +156,7 @@ pub async fn set_roles(
     role_ids: &[Uuid],
 ) -> Result<(), OrgError> {
     let role_ids = role_ids.to_vec();
-    db.transaction::<_, (), OrgError>(|txn| {
+    crate::db::write_transaction::<_, _, (), OrgError>(db, |txn| {
         Box::pin(async move {
             let member = find_member(txn, org, member_id).await?;
             member_role::Entity::delete_many()

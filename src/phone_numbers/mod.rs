@@ -159,9 +159,9 @@ pub async fn insert_with_defaults(
     db: &sea_orm::DatabaseConnection,
     row: phone_number::ActiveModel,
 ) -> Result<(phone_number::Model, usize), sea_orm::DbErr> {
-    use sea_orm::{ActiveModelTrait, TransactionTrait};
+    use sea_orm::ActiveModelTrait;
 
-    db.transaction::<_, _, sea_orm::DbErr>(|txn| {
+    crate::db::write_transaction::<_, _, _, sea_orm::DbErr>(db, |txn| {
         Box::pin(async move {
             let inserted = row.insert(txn).await?;
             let analyzers =

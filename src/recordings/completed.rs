@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use loquent_twilio::CallSid;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use uuid::Uuid;
 
 use crate::calls::after::{RecordingJob, kind};
@@ -29,7 +29,7 @@ pub async fn recording_completed(
     recording_sid: &str,
     recording_url: Option<&str>,
 ) -> Result<Completed, JobError> {
-    let txn = db.begin().await?;
+    let txn = crate::db::begin_write(db).await?;
     let Some(call) = crate::calls::start::find(&txn, org_id, call_sid).await? else {
         return Ok(Completed::UnknownCall);
     };

@@ -19,7 +19,7 @@ use futures_util::TryStreamExt;
 use loquent_ai::transcription::{Attribution, Recording, Transcriber, Transcript};
 use loquent_twilio::recordings::RequestedChannels;
 use loquent_twilio::{RecordingSid, TwilioClient, TwilioError};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde_json::json;
 use tokio::sync::Notify;
 use uuid::Uuid;
@@ -123,7 +123,7 @@ impl ProcessRecording {
                 }
             };
             let transcript = self.transcribe(audio, recording_sid).await?;
-            let txn = self.db.begin().await.map_err(database)?;
+            let txn = crate::db::begin_write(&self.db).await.map_err(database)?;
             call_recording::save_transcript(
                 &txn,
                 org_id,

@@ -10,7 +10,7 @@ use loquent_ai::structured::StructuredClient;
 use schemars::JsonSchema;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    Set, TransactionTrait,
+    Set,
 };
 use serde::Deserialize;
 use uuid::Uuid;
@@ -166,25 +166,24 @@ impl Handler for ExtractTodos {
             })
             .collect();
         let job_id = job.id;
-        self.db
-            .transaction::<_, (), sea_orm::DbErr>(|tx| {
-                Box::pin(async move {
-                    // Checked again inside the transaction: the rows of a run commit together,
-                    // so finding one means the whole run is already in.
-                    let already = todo::Entity::find()
-                        .filter(todo::Column::JobId.eq(job_id))
-                        .count(tx)
-                        .await?;
-                    if already == 0 {
-                        for row in rows {
-                            row.insert(tx).await?;
-                        }
+        crate::db::write_transaction::<_, _, (), sea_orm::DbErr>(&self.db, |tx| {
+            Box::pin(async move {
+                // Checked again inside the transaction: the rows of a run commit together,
+                // so finding one means the whole run is already in.
+                let already = todo::Entity::find()
+                    .filter(todo::Column::JobId.eq(job_id))
+                    .count(tx)
+                    .await?;
+                if already == 0 {
+                    for row in rows {
+                        row.insert(tx).await?;
                     }
-                    Ok(())
-                })
+                }
+                Ok(())
             })
-            .await
-            .map_err(|e| format!("could not save the to-dos: {e}"))?;
+        })
+        .await
+        .map_err(|e| format!("could not save the to-dos: {e}"))?;
         Ok(Outcome::Done)
     }
 }

@@ -1,10 +1,7 @@
 //! Sign-up: a new organization with its first user as owner, created atomically.
 
 use chrono::Utc;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set,
-    TransactionTrait,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter, Set};
 use uuid::Uuid;
 
 use super::{EmailAddress, UserError};
@@ -90,7 +87,7 @@ pub async fn sign_up(
         .await
         .map_err(UserError::Hashing)?;
 
-    db.transaction::<_, NewAccount, UserError>(|txn| {
+    crate::db::write_transaction::<_, _, NewAccount, UserError>(db, |txn| {
         Box::pin(async move {
             let user = create_user(txn, &email, hash).await?;
             let now = Utc::now();

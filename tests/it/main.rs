@@ -9,6 +9,7 @@
 
 mod support;
 
+mod after_the_call;
 mod agents;
 mod analyzers;
 mod auth;
@@ -18,6 +19,7 @@ mod calls_api;
 mod cli;
 mod contacts_api;
 mod dashboard;
+mod durability;
 mod jobs;
 mod live_calls;
 mod members;

@@ -82,7 +82,7 @@ async fn finished_job(app: &TestApp, call_id: Uuid) -> job::Model {
 }
 
 /// The recording as Twilio (the sandbox) has it: `None` once deleted.
-async fn recording_on_twilio(line: &Line, recording_sid: &str) -> Option<Value> {
+pub async fn recording_on_twilio(line: &Line, recording_sid: &str) -> Option<Value> {
     let res = reqwest::Client::new()
         .get(format!(
             "{}/2010-04-01/Accounts/{}/Recordings/{recording_sid}.json",

@@ -22,13 +22,13 @@ const OUR_NUMBER: &str = "+15550100200";
 const ROUND: &str = "RE0123456789abcdef0123456789abcdef";
 
 /// An aiosmtpd server whose `Mailbox` handler stores each message in a Maildir.
-struct Smtp {
+pub struct Smtp {
     server: ServerProcess,
     dir: tempfile::TempDir,
 }
 
 impl Smtp {
-    async fn start() -> Self {
+    pub async fn start() -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let maildir = dir.path().join("mail");
         let server = ServerProcess::start(
@@ -48,13 +48,13 @@ impl Smtp {
         Self { server, dir }
     }
 
-    fn url(&self) -> String {
+    pub fn url(&self) -> String {
         format!("smtp://127.0.0.1:{}", self.server.port)
     }
 
     /// The messages received, parsed by Python's `email` package: headers (with aiosmtpd's
     /// `X-RcptTo`, the envelope's recipients), content type and the decoded text and HTML parts.
-    fn messages(&self) -> Vec<Value> {
+    pub fn messages(&self) -> Vec<Value> {
         const PARSE: &str = r#"
 import email, json, os, sys
 from email import policy
