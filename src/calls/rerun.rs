@@ -2,7 +2,7 @@
 //! to the call's number, in a fresh round so every run is appended beside the earlier ones.
 
 use chrono::Utc;
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -40,7 +40,8 @@ pub async fn rerun_analyzers(
         return Err(CallLookupError::NoTranscript);
     }
     let round = format!("rerun-{}", Uuid::now_v7().simple());
-    let txn = db.begin().await?;
+    // Reads the attached analyzers, then writes: begun for writing (see `db::begin_write`).
+    let txn = crate::db::begin_write(db).await?;
     let analyzers = analyzers_of(&txn, &call).await?;
     if analyzers.is_empty() {
         return Err(CallLookupError::NoAnalyzers);
