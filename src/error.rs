@@ -27,6 +27,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("this account is not a member of any organization")]
     NoOrganization,
+    /// A browser request from a page that is not ours (its `Origin`); the payload is ours.
+    #[error("requests from other sites are refused; open the dashboard at {0}")]
+    CrossOrigin(String),
     #[error("{0} not found")]
     NotFound(&'static str),
     #[error("{0}")]
@@ -51,7 +54,9 @@ impl ApiError {
         match self {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized | Self::InvalidCredentials(_) => StatusCode::UNAUTHORIZED,
-            Self::Forbidden(_) | Self::NoOrganization => StatusCode::FORBIDDEN,
+            Self::Forbidden(_) | Self::NoOrganization | Self::CrossOrigin(_) => {
+                StatusCode::FORBIDDEN
+            }
             Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unprocessable(_) | Self::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
@@ -70,6 +75,7 @@ impl ApiError {
             Self::InvalidCredentials(_) => "invalid_credentials",
             Self::Forbidden(_) => "forbidden",
             Self::NoOrganization => "no_organization",
+            Self::CrossOrigin(_) => "cross_origin",
             Self::NotFound(_) => "not_found",
             Self::Conflict(_) => "conflict",
             Self::Unprocessable(_) | Self::InvalidFields(_) => "invalid_input",

@@ -17,6 +17,7 @@ const DOMAIN: &[&str] = &[
     "jobs",
     "recordings",
     "storage.rs",
+    "paging.rs",
     "todos",
     "validation.rs",
     "outbound.rs",

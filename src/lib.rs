@@ -22,6 +22,7 @@ pub mod mail;
 pub mod migration;
 pub mod orgs;
 pub mod outbound;
+pub mod paging;
 pub mod phone_numbers;
 pub mod realtime;
 pub mod recordings;

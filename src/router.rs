@@ -105,6 +105,15 @@ pub fn router(state: AppState) -> Router {
             "/phones/{id}/agent",
             axum::routing::delete(api::phones::remove_agent),
         )
+        .route("/calls", get(api::calls::list))
+        .route("/calls/{id}", get(api::calls::read))
+        .route("/calls/{id}/rerun", post(api::calls::rerun))
+        .route("/calls/{id}/recording", get(api::calls::recording))
+        .route("/contacts", get(api::contacts::list))
+        .route(
+            "/contacts/{id}",
+            get(api::contacts::read).put(api::contacts::update),
+        )
         .route("/jobs", get(api::jobs::list))
         .route("/jobs/{id}/retry", post(api::jobs::retry))
         .route("/realtime", get(api::realtime::subscribe))

@@ -45,6 +45,13 @@ pub struct StoredObject {
     pub body: BoxStream<'static, Result<Bytes, StorageError>>,
 }
 
+/// What is known of a stored object without reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectInfo {
+    pub size: u64,
+    pub last_modified: DateTime<Utc>,
+}
+
 /// The blob store. Cheap to clone.
 #[derive(Clone)]
 pub struct Storage {
@@ -171,6 +178,19 @@ impl Storage {
             .get_range(&Self::path(key)?, range)
             .await
             .map_err(Self::backend(key))
+    }
+
+    /// The size and last change of the object under `key`, without reading it.
+    pub async fn head(&self, key: &str) -> Result<ObjectInfo, StorageError> {
+        let meta = self
+            .store
+            .head(&Self::path(key)?)
+            .await
+            .map_err(Self::backend(key))?;
+        Ok(ObjectInfo {
+            size: meta.size,
+            last_modified: meta.last_modified,
+        })
     }
 
     /// Whether an object is stored under `key`.

@@ -36,6 +36,7 @@ pub fn runner(app: &App) -> Runner {
     Runner::new(app.db.clone(), name)
         .lease(app.config.jobs.lease())
         .waker_from(Arc::clone(&app.jobs_wake))
+        .events(app.events.clone())
         .handler_with_limit(
             crate::calls::after::kind::PROCESS_RECORDING,
             Arc::clone(&recordings) as Arc<dyn crate::jobs::Handler>,
@@ -63,10 +64,10 @@ pub fn runner(app: &App) -> Runner {
         )
         .handler_with_limit(
             crate::calls::after::kind::RUN_ANALYZER,
-            Arc::new(crate::analyzers::run::RunAnalyzer::from_config(
-                app.db.clone(),
-                &app.config.ai,
-            )),
+            Arc::new(
+                crate::analyzers::run::RunAnalyzer::from_config(app.db.clone(), &app.config.ai)
+                    .with_events(app.events.clone()),
+            ),
             app.config.jobs.post_call_concurrency,
         )
         .handler_with_limit(

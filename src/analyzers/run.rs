@@ -23,6 +23,7 @@ use crate::calls::after::AnalyzerJob;
 use crate::config::Ai;
 use crate::entity::{analyzer, call, call_analysis, job};
 use crate::jobs::{Handler, Outcome};
+use crate::realtime::EventHub;
 
 /// What frames every analyzer's prompt: the material, and the shape of the answer.
 const FRAME: &str = "You analyze the transcript of a phone call between a caller and a \
@@ -65,6 +66,9 @@ pub struct RunAnalyzer {
     /// `None` without an OpenAI API key: every run then fails and says so.
     client: Option<StructuredClient>,
     model: String,
+    /// Where browsers hear that a run was stored (`call.analysis.completed`); none in tests
+    /// that do not listen.
+    events: Option<EventHub>,
 }
 
 impl RunAnalyzer {
@@ -73,6 +77,38 @@ impl RunAnalyzer {
             db,
             client,
             model: model.to_owned(),
+            events: None,
+        }
+    }
+
+    /// Publishes `call.analysis.completed` to the organization's browsers after each stored run.
+    #[must_use]
+    pub fn with_events(mut self, events: EventHub) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// Tells the organization's browsers that the run of `job` is stored. Best effort: the run
+    /// is saved either way, and a page that missed the event shows it on its next load.
+    async fn announce(
+        &self,
+        org_id: Uuid,
+        call_id: Uuid,
+        analyzer: &analyzer::Model,
+        job_id: Uuid,
+    ) {
+        let Some(events) = &self.events else { return };
+        let payload = json!({
+            "call_id": call_id,
+            "analyzer_id": analyzer.id,
+            "analyzer_name": analyzer.name,
+            "job_id": job_id,
+        });
+        if let Err(e) = events
+            .publish(org_id, "call.analysis.completed", payload)
+            .await
+        {
+            tracing::warn!(error = %e, "could not publish call.analysis.completed");
         }
     }
 
@@ -186,6 +222,7 @@ impl Handler for RunAnalyzer {
         match inserted {
             Ok(_) | Err(DbErr::RecordNotInserted) => {
                 tracing::info!(%org_id, call_id = %call.id, analyzer_id = %analyzer.id, "analyzer ran");
+                self.announce(org_id, call.id, &analyzer, job.id).await;
                 Ok(Outcome::Done)
             }
             // Deleted while the model answered: its runs went with it, and so does this one.

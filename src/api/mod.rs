@@ -3,7 +3,10 @@
 pub mod agents;
 pub mod analyzers;
 pub mod auth;
+mod byte_range;
 pub mod call_sync;
+pub mod calls;
+pub mod contacts;
 pub mod jobs;
 pub mod members;
 pub mod phones;

@@ -9,7 +9,7 @@ use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::app::AppState;
-use crate::auth::CurrentMember;
+use crate::auth::{CurrentMember, SameOrigin};
 
 /// Close code for "you fell behind": the browser reconnects and reloads what it shows.
 const TOO_SLOW: u16 = 4008;
@@ -18,7 +18,10 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pings keep idle connections open through proxies that cut silent ones.
 const PING_EVERY: Duration = Duration::from_secs(30);
 
+/// Upgrades to the member's event socket. `SameOrigin` comes first: a foreign page's upgrade is
+/// refused (403) before its cookie is even looked at.
 pub async fn subscribe(
+    _: SameOrigin,
     State(state): State<AppState>,
     member: CurrentMember,
     upgrade: WebSocketUpgrade,

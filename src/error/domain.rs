@@ -155,3 +155,32 @@ impl From<crate::call_sync::SyncError> for ApiError {
         }
     }
 }
+
+impl From<crate::calls::CallLookupError> for ApiError {
+    fn from(err: crate::calls::CallLookupError) -> Self {
+        use crate::calls::CallLookupError;
+        match err {
+            CallLookupError::NotFound => Self::NotFound("call"),
+            CallLookupError::NoRecording => Self::NotFound("recording"),
+            CallLookupError::InvalidQuery(_) => Self::BadRequest(err.to_string()),
+            CallLookupError::NoTranscript | CallLookupError::NoAnalyzers => {
+                Self::Conflict(err.to_string())
+            }
+            CallLookupError::Jobs(e) => e.into(),
+            CallLookupError::Database(e) => e.into(),
+        }
+    }
+}
+
+impl From<crate::contacts::ContactError> for ApiError {
+    fn from(err: crate::contacts::ContactError) -> Self {
+        use crate::contacts::ContactError;
+        match err {
+            ContactError::NotFound => Self::NotFound("contact"),
+            ContactError::InvalidQuery(_) => Self::BadRequest(err.to_string()),
+            ContactError::InvalidFields(fields) => Self::InvalidFields(fields),
+            ContactError::Calls(e) => e.into(),
+            ContactError::Database(e) => e.into(),
+        }
+    }
+}

@@ -9,8 +9,12 @@ use sea_orm::{DatabaseBackend, DatabaseConnection};
 use tokio::sync::{Notify, Semaphore, watch};
 use tokio::task::JoinSet;
 
-use super::{CHANNEL, claim, complete, fail, later, skip};
+use super::{CHANNEL, claim, complete, fail, later, skip, status};
 use crate::entity::job;
+use crate::realtime::EventHub;
+
+/// The longest error a `call.step` event carries, in characters.
+const EVENT_ERROR_CHARS: usize = 500;
 
 /// What runs the jobs of one kind. Handlers are idempotent and re-read state from the ids in
 /// the payload: a job may run more than once.
@@ -54,6 +58,8 @@ pub struct Runner {
     poll_interval: Duration,
     retry: RetryPolicy,
     wake: Arc<Notify>,
+    /// Where the browsers of a job's organization hear that a step of a call moved on.
+    events: Option<EventHub>,
 }
 
 impl Runner {
@@ -71,7 +77,17 @@ impl Runner {
             poll_interval: Duration::from_secs(1),
             retry: RetryPolicy::DEFAULT,
             wake: Arc::new(Notify::new()),
+            events: None,
         }
+    }
+
+    /// Publishes `call.step` to the organization's browsers whenever a job of one of its calls
+    /// is done, skipped, failed or back in the queue after a failed attempt, so a call's page
+    /// follows its pipeline without reloading.
+    #[must_use]
+    pub fn events(mut self, events: EventHub) -> Self {
+        self.events = Some(events);
+        self
     }
 
     /// Runs jobs of `kind` with `handler`, at most [`Self::DEFAULT_CONCURRENCY`] at a time.
@@ -208,20 +224,37 @@ impl Runner {
             tracing::info_span!("job", id = %job.id, kind = %job.kind, attempt = job.attempts);
         tracing::Instrument::instrument(
             async {
-                let recorded = match handler.run(job).await {
-                    Ok(Outcome::Done) => complete(&self.db, job.id, &self.worker).await,
-                    Ok(Outcome::Later(wait)) => later(&self.db, job.id, &self.worker, wait).await,
+                let (recorded, step) = match handler.run(job).await {
+                    Ok(Outcome::Done) => (
+                        complete(&self.db, job.id, &self.worker).await,
+                        Some((status::DONE, None)),
+                    ),
+                    Ok(Outcome::Later(wait)) => {
+                        (later(&self.db, job.id, &self.worker, wait).await, None)
+                    }
                     Ok(Outcome::Skipped(reason)) => {
                         tracing::info!(reason = %reason, "job skipped");
-                        skip(&self.db, job.id, &self.worker, &reason).await
+                        let recorded = skip(&self.db, job.id, &self.worker, &reason).await;
+                        (recorded, Some((status::SKIPPED, Some(reason))))
                     }
                     Err(error) => {
                         tracing::warn!(error = %error, "job attempt failed");
-                        fail(&self.db, job, &self.worker, &error, &self.retry).await
+                        let recorded = fail(&self.db, job, &self.worker, &error, &self.retry).await;
+                        // As `fail` decides: attempts left means queued again.
+                        let now = if job.attempts < job.max_attempts {
+                            status::QUEUED
+                        } else {
+                            status::FAILED
+                        };
+                        (recorded, Some((now, Some(error))))
                     }
                 };
                 match recorded {
-                    Ok(true) => {}
+                    Ok(true) => {
+                        if let Some((now, error)) = step {
+                            self.announce(job, now, error).await;
+                        }
+                    }
                     Ok(false) => tracing::warn!(
                         "the job's lease expired before it finished; another worker has it"
                     ),
@@ -234,6 +267,30 @@ impl Runner {
             span,
         )
         .await;
+    }
+
+    /// Publishes `call.step` for `job` when it concerns a call and events are wired. Best effort:
+    /// the outcome is stored either way, and a page that missed the event reads it on reload.
+    async fn announce(&self, job: &job::Model, now: &str, error: Option<String>) {
+        let (Some(events), Some(org_id), Some(call_id)) =
+            (&self.events, job.organization_id, job.call_id)
+        else {
+            return;
+        };
+        // Events travel through PostgreSQL's NOTIFY (under 8,000 bytes): a long error is cut
+        // here; the whole one is on the job.
+        let error: Option<String> = error.map(|e| e.chars().take(EVENT_ERROR_CHARS).collect());
+        let payload = serde_json::json!({
+            "call_id": call_id,
+            "job_id": job.id,
+            "kind": job.kind,
+            "status": now,
+            "attempts": job.attempts,
+            "last_error": error,
+        });
+        if let Err(e) = events.publish(org_id, "call.step", payload).await {
+            tracing::warn!(error = %e, "could not publish call.step");
+        }
     }
 
     /// On PostgreSQL, a listener on [`CHANNEL`]; `None` elsewhere or when it cannot connect

@@ -4,9 +4,17 @@ use sea_orm_migration::prelude::*;
 
 mod m20261121_000001_initial;
 mod m20261206_000001_post_call;
+mod m20261206_000010_call_search;
 mod m20261206_000020_call_sync;
 
 pub struct Migrator;
+
+/// The statement that creates PostgreSQL's transcript search index, for the test that keeps
+/// `calls::search`'s query on the indexed expression.
+#[cfg(test)]
+pub(crate) fn postgres_search_index() -> &'static str {
+    m20261206_000010_call_search::POSTGRES_UP[0]
+}
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
@@ -14,6 +22,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261121_000001_initial::Migration),
             Box::new(m20261206_000001_post_call::Migration),
+            Box::new(m20261206_000010_call_search::Migration),
             Box::new(m20261206_000020_call_sync::Migration),
         ]
     }

@@ -97,6 +97,56 @@ async fn realtime_needs_a_session() {
     }
 }
 
+/// The upgrade as a browser on `origin` would send it, with the member's cookie.
+async fn upgrade_from(
+    app: &TestApp,
+    cookie: &str,
+    origin: &str,
+) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+    let mut request = app.ws_url("/api/realtime").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", origin.parse().unwrap());
+    tokio_tungstenite::connect_async(request)
+        .await
+        .map(|(socket, _)| socket)
+}
+
+#[tokio::test]
+async fn a_foreign_origin_cannot_open_the_socket_even_with_a_valid_session() {
+    let app = TestApp::new().await;
+    let acme = app.owner("Acme").await;
+    let cookie = session_cookie(&app, &acme).await;
+    for origin in ["https://evil.example", "null"] {
+        match upgrade_from(&app, &cookie, origin).await {
+            Err(tokio_tungstenite::tungstenite::Error::Http(res)) => {
+                assert_eq!(res.status().as_u16(), 403, "Origin: {origin}");
+                let body = String::from_utf8(res.body().clone().unwrap_or_default()).unwrap();
+                assert!(body.contains("cross_origin"), "{body}");
+            }
+            other => panic!("Origin {origin}: expected 403, got {other:?}"),
+        }
+    }
+    // The dashboard's own pages (the public URL's origin) and non-browser clients (no Origin)
+    // still connect.
+    let own = app.url("");
+    let mut socket = upgrade_from(&app, &cookie, own.trim_end_matches('/'))
+        .await
+        .expect("the public origin upgrades");
+    let mut plain = connect(&app, &cookie).await;
+    let org = acme.org_id().parse().unwrap();
+    app.app
+        .events
+        .publish(org, "hello", json!({}))
+        .await
+        .unwrap();
+    assert_eq!(next_event(&mut socket).await.unwrap()["type"], "hello");
+    assert_eq!(next_event(&mut plain).await.unwrap()["type"], "hello");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_stops_reading_is_dropped_without_blocking_publishers() {
     let app = TestApp::new().await;

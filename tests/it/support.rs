@@ -710,3 +710,109 @@ pub fn free_port() -> u16 {
         .map(|a| a.port())
         .expect("a free port")
 }
+
+/// A call row as the telephony side and the recording pipeline leave it, for tests of what
+/// members read (the pipeline itself is tested through its own front door). Fill what matters;
+/// the rest is a completed inbound call made now.
+pub struct CallSeed {
+    pub phone_number_id: Option<uuid::Uuid>,
+    pub contact_id: Option<uuid::Uuid>,
+    pub direction: &'static str,
+    pub status: &'static str,
+    pub from: &'static str,
+    pub to: &'static str,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+    pub duration_secs: Option<i32>,
+    pub transcript: Option<Vec<loquent::calls::transcript::Segment>>,
+    /// Stores these bytes as the call's recording.
+    pub recording: Option<Vec<u8>>,
+}
+
+impl Default for CallSeed {
+    fn default() -> Self {
+        Self {
+            phone_number_id: None,
+            contact_id: None,
+            direction: "inbound",
+            status: "completed",
+            from: "+15557654321",
+            to: "+15550100200",
+            created_at: chrono::Utc::now(),
+            duration_secs: Some(42),
+            transcript: None,
+            recording: None,
+        }
+    }
+}
+
+/// `Speaker: text` segments, a second apart.
+pub fn segments(lines: &[(&str, &str)]) -> Vec<loquent::calls::transcript::Segment> {
+    lines
+        .iter()
+        .enumerate()
+        .map(|(i, (speaker, text))| loquent::calls::transcript::Segment {
+            speaker: (*speaker).to_owned(),
+            start: i as f64 * 1.5,
+            end: i as f64 * 1.5 + 1.25,
+            text: (*text).to_owned(),
+        })
+        .collect()
+}
+
+/// Inserts `seed` as a call of `org_id` (and stores its recording); returns the row.
+pub async fn insert_call(
+    app: &TestApp,
+    org_id: uuid::Uuid,
+    seed: CallSeed,
+) -> loquent::entity::call::Model {
+    use loquent::calls::transcript;
+    use sea_orm::{ActiveModelTrait, Set};
+    let id = uuid::Uuid::now_v7();
+    let call_sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+    let recording_url = match &seed.recording {
+        None => None,
+        Some(bytes) => {
+            let key = loquent::storage::recording_key(org_id, &call_sid);
+            app.app
+                .storage
+                .put(&key, bytes.clone().into())
+                .await
+                .expect("store the recording");
+            Some(key)
+        }
+    };
+    let contact_number = if seed.direction == "inbound" {
+        seed.from
+    } else {
+        seed.to
+    };
+    loquent::entity::call::ActiveModel {
+        id: Set(id),
+        organization_id: Set(org_id),
+        phone_number_id: Set(seed.phone_number_id),
+        call_sid: Set(call_sid),
+        direction: Set(seed.direction.to_owned()),
+        from_number: Set(seed.from.to_owned()),
+        to_number: Set(seed.to.to_owned()),
+        from_to_number: Set(contact_number.to_owned()),
+        contact_id: Set(seed.contact_id),
+        status: Set(seed.status.to_owned()),
+        started_at: Set(Some(seed.created_at)),
+        duration_secs: Set(seed.duration_secs),
+        recording_sid: Set(recording_url
+            .as_ref()
+            .map(|_| format!("RE{}", uuid::Uuid::new_v4().simple()))),
+        recording_url: Set(recording_url),
+        transcription: Set(seed.transcript.as_deref().map(transcript::to_text)),
+        transcript_segments: Set(seed
+            .transcript
+            .as_ref()
+            .map(|s| serde_json::to_value(s).expect("segments as JSON"))),
+        transcript_source: Set(seed.transcript.as_ref().map(|_| "recording".to_owned())),
+        created_at: Set(seed.created_at),
+        updated_at: Set(seed.created_at),
+    }
+    .insert(&app.app.db)
+    .await
+    .expect("call row")
+}

@@ -17,6 +17,8 @@ struct Victim {
     todo_id: String,
     recipient_id: String,
     job_id: String,
+    call_id: String,
+    contact_id: String,
 }
 
 struct Case {
@@ -265,6 +267,41 @@ fn cases() -> Vec<Case> {
             page: false,
         },
         Case {
+            route: "/calls/{id}",
+            method: Method::GET,
+            path: |v| format!("/api/calls/{}", v.call_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/calls/{id}/rerun",
+            method: Method::POST,
+            path: |v| format!("/api/calls/{}/rerun", v.call_id),
+            body: Some(json!({})),
+            page: false,
+        },
+        Case {
+            route: "/calls/{id}/recording",
+            method: Method::GET,
+            path: |v| format!("/api/calls/{}/recording", v.call_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/contacts/{id}",
+            method: Method::GET,
+            path: |v| format!("/api/contacts/{}", v.contact_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/contacts/{id}",
+            method: Method::PUT,
+            path: |v| format!("/api/contacts/{}", v.contact_id),
+            body: Some(json!({"name": "stolen"})),
+            page: false,
+        },
+        Case {
             route: "/calls/failed-steps/{id}/retry",
             method: Method::POST,
             path: |v| format!("/calls/failed-steps/{}/retry", v.job_id),
@@ -316,7 +353,32 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         .json()
         .await
         .unwrap();
+    // A call that the victim could re-run and play: transcribed, recorded, on an analyzed number,
+    // with its contact.
+    let org_id: uuid::Uuid = owner.org_id().parse().unwrap();
+    let contact = loquent::contacts::resolve::resolve_or_create(
+        &app.app.db,
+        org_id,
+        "+15557654321",
+        "inbound_call",
+    )
+    .await
+    .unwrap();
+    let call = crate::support::insert_call(
+        app,
+        org_id,
+        crate::support::CallSeed {
+            phone_number_id: Some(phones[0]["id"].as_str().unwrap().parse().unwrap()),
+            contact_id: Some(contact.id),
+            transcript: Some(crate::support::segments(&[("Caller", "Victim's secret.")])),
+            recording: Some(b"ID3 victim".to_vec()),
+            ..crate::support::CallSeed::default()
+        },
+    )
+    .await;
     Victim {
+        call_id: call.id.to_string(),
+        contact_id: contact.id.to_string(),
         job_id,
         recipient_id: recipient["id"].as_str().unwrap().to_owned(),
         todo_id,
@@ -466,6 +528,24 @@ async fn another_organizations_ids_are_not_found() {
     assert_eq!(analyzer["name"], "Victim analyzer");
     let todos: Value = victim_owner.get_json(&app, "/api/todos").await;
     assert_eq!(todos["items"][0]["status"], "pending_review");
+    let contact: Value = victim_owner
+        .get_json(&app, &format!("/api/contacts/{}", ids.contact_id))
+        .await;
+    assert_eq!(contact["name"], Value::Null);
+    let call: Value = victim_owner
+        .get_json(&app, &format!("/api/calls/{}", ids.call_id))
+        .await;
+    assert!(
+        call["steps"].as_array().unwrap().is_empty(),
+        "no re-run was queued"
+    );
+    // And the attacker's own lists never show the victim's calls or contacts.
+    let calls: Value = attacker.get_json(&app, "/api/calls?q=secret").await;
+    assert!(calls["items"].as_array().unwrap().is_empty());
+    let calls: Value = attacker.get_json(&app, "/api/calls").await;
+    assert!(calls["items"].as_array().unwrap().is_empty());
+    let contacts: Value = attacker.get_json(&app, "/api/contacts?q=555").await;
+    assert!(contacts["items"].as_array().unwrap().is_empty());
 }
 
 #[tokio::test]
