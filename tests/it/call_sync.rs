@@ -277,7 +277,8 @@ async fn a_numbers_history_is_imported_once_with_contacts_recordings_and_live_pr
         by_party.entry(external(c, &number)).or_default().push(c);
     }
     let parties: Vec<&String> = by_party.keys().collect();
-    let future = Utc::now() + chrono::Duration::days(30);
+    // Whole seconds: PostgreSQL keeps microseconds, not nanoseconds.
+    let future = DateTime::from_timestamp(Utc::now().timestamp() + 30 * 86_400, 0).unwrap();
     let ahead = contact_with(&h, parties[0], Some(future)).await;
     let behind = contact_with(
         &h,
