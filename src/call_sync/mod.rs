@@ -163,6 +163,27 @@ pub async fn publish(events: &EventHub, row: &call_sync::Model) {
     }
 }
 
+/// The organization's syncs under way, each as the event a browser would have received last:
+/// what `/api/realtime` sends first on connecting.
+pub async fn unfinished_events(
+    db: &sea_orm::DatabaseConnection,
+    org_id: Uuid,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let rows = call_sync::Entity::find()
+        .filter(call_sync::Column::OrganizationId.eq(org_id))
+        .filter(call_sync::Column::FinishedAt.is_null())
+        .order_by_asc(call_sync::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            serde_json::json!({"type": PROGRESS_EVENT, "payload": Progress::of(row)}).to_string()
+        })
+        .collect())
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SyncError {
     #[error("phone number not found")]

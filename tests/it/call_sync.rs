@@ -612,6 +612,15 @@ async fn bad_requests_are_refused_with_reasons() {
     let res = h.sync(&json!({"phone_number_id": phone_id})).await;
     let message = api_error(res, StatusCode::CONFLICT).await;
     assert!(message.contains("already running"), "{message}");
+    // A browser that connects now starts from the phase the running sync is in.
+    let mut socket = h.socket().await;
+    let first = match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text).unwrap(),
+        other => panic!("no current state on connecting: {other:?}"),
+    };
+    assert_eq!(first["type"], "twilio.call_sync.progress");
+    assert_eq!(first["payload"]["phase"], "Inserting");
+    assert_eq!(first["payload"]["phone_number_id"], phone_id.as_str());
     loquent::entity::call_sync::Entity::delete_many()
         .exec(&h.app.app.db)
         .await
