@@ -151,6 +151,35 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// The counters in words, for the dashboard (its script writes the same).
+    pub fn summary(&self) -> String {
+        let counts = || {
+            format!(
+                "{} imported, {} already here",
+                self.new_count.unwrap_or(0),
+                self.skipped.unwrap_or(0)
+            )
+        };
+        match self.phase {
+            Phase::Fetching | Phase::Deduplicating => {
+                format!("{} calls fetched", self.fetched.unwrap_or(0))
+            }
+            Phase::ProcessingRecordings => format!(
+                "{} · recordings {} of {}",
+                counts(),
+                self.completed.unwrap_or(0),
+                self.total.unwrap_or(0)
+            ),
+            Phase::ResolvingContacts
+            | Phase::Inserting
+            | Phase::UpdatingTimestamps
+            | Phase::Done => counts(),
+            Phase::Error => self.message.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Publishes `row`'s state to the organization's browsers. Best effort: progress that cannot be
 /// published is logged, never a failed sync (the row keeps the state for the next look).
 pub async fn publish(events: &EventHub, row: &call_sync::Model) {

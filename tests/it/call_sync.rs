@@ -22,26 +22,29 @@ const RECORDING_KIND: &str = "call_sync.recording";
 
 /// A server on a sandbox (Twilio and OpenAI) whose account has `calls` completed calls per
 /// number on `numbers` numbers, `share` of them recorded; the owner connected, numbers imported.
-struct History {
-    app: TestApp,
-    owner: Member,
-    account: loquent_sandbox::SeededAccount,
-    phones: Vec<Value>,
+pub struct History {
+    pub app: TestApp,
+    pub sandbox: loquent_sandbox::SandboxHandle,
+    pub owner: Member,
+    pub account: loquent_sandbox::SeededAccount,
+    pub phones: Vec<Value>,
 }
 
-async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
+/// Its public URL is its own address, so a browser's live socket passes the Origin check.
+pub async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
     let sandbox = crate::support::start_sandbox().await;
-    let openai = sandbox.openai_base_url();
+    let (api, openai) = (sandbox.twilio_api_base(), sandbox.openai_base_url());
     let app = TestApp::builder()
         .with_settings(&[
+            ("LOQUENT_TWILIO_API_BASE", api.as_str()),
+            ("LOQUENT_TWILIO_EVENTS_BASE", api.as_str()),
             ("LOQUENT_OPENAI_BASE_URL", openai.as_str()),
             ("LOQUENT_OPENAI_API_KEY", "sk-sandbox"),
         ])
-        .with_existing_sandbox(sandbox)
         .start()
         .await;
     let res = reqwest::Client::new()
-        .post(format!("{}/sandbox/accounts", app.sandbox().twilio_api_base()))
+        .post(format!("{api}/sandbox/accounts"))
         .json(&json!({"numbers": numbers, "calls_per_number": calls, "recording_share": share, "seed": seed}))
         .send()
         .await
@@ -52,6 +55,7 @@ async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
     let phones = connect_and_import(&app, &owner, &account).await;
     History {
         app,
+        sandbox,
         owner,
         account,
         phones,
@@ -60,10 +64,10 @@ async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
 
 impl History {
     fn base(&self) -> String {
-        self.app.sandbox().twilio_api_base()
+        self.sandbox.twilio_api_base()
     }
 
-    fn phone(&self, i: usize) -> (String, String) {
+    pub fn phone(&self, i: usize) -> (String, String) {
         (
             self.phones[i]["id"].as_str().unwrap().to_owned(),
             self.phones[i]["number"].as_str().unwrap().to_owned(),
@@ -152,7 +156,7 @@ impl History {
         connect(&self.app, &session_cookie(&self.app, &self.owner).await).await
     }
 
-    fn org_id(&self) -> Uuid {
+    pub fn org_id(&self) -> Uuid {
         self.owner.org_id().parse().unwrap()
     }
 }
@@ -653,4 +657,68 @@ async fn bad_requests_are_refused_with_reasons() {
     let res = h.sync(&json!({"phone_number_id": phone_id})).await;
     let message = api_error(res, StatusCode::BAD_REQUEST).await;
     assert!(message.contains("connect a Twilio account"), "{message}");
+}
+
+#[tokio::test]
+async fn the_settings_page_syncs_without_javascript_and_shows_each_numbers_last_sync() {
+    let h = history(2, 5, 0.0, 46).await;
+    let (first_id, first) = h.phone(0);
+    let html = h.owner.page(&h.app, "/settings/twilio").await;
+    assert!(html.contains("Sync call history"), "{html}");
+    assert_eq!(html.matches("Never synced").count(), 2);
+
+    let res = h
+        .owner
+        .post_form(
+            &h.app,
+            &format!("/settings/twilio/numbers/{first_id}/sync-history"),
+            &[("since", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    let html = h.owner.page(&h.app, &to).await;
+    assert!(
+        html.contains(&format!(
+            "Imported 5 calls from the history of {first} (0 already here)"
+        )),
+        "{html}"
+    );
+    assert_eq!(html.matches("Never synced").count(), 1);
+    assert!(html.contains("5 imported, 0 already here"), "{html}");
+
+    // Its recordings' turn ends the sync (none here); until then the number is busy.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let syncs: Vec<Value> = h.owner.get_json(&h.app, "/api/twilio/call-syncs").await;
+        if syncs[0]["phase"] == "Done" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{syncs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A bad date is explained in the section; all numbers at once adds up.
+    let res = h
+        .owner
+        .post_form(
+            &h.app,
+            "/settings/twilio/sync-history",
+            &[("since", "soon")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("YYYY-MM-DD"), "{html}");
+    let res = h
+        .owner
+        .post_form(&h.app, "/settings/twilio/sync-history", &[("since", "")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    let html = h.owner.page(&h.app, &to).await;
+    assert!(
+        html.contains("Imported 5 calls from the history of 2 numbers (5 already here)"),
+        "{html}"
+    );
 }

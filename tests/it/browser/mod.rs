@@ -3,6 +3,7 @@
 
 mod agents;
 mod auth;
+mod call_sync;
 mod twilio;
 
 use std::os::unix::process::CommandExt as _;
