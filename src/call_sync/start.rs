@@ -347,6 +347,19 @@ fn to_i64_i32(n: u64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
 }
 
+/// The number's latest sync, if it was ever synced.
+pub async fn latest_of(
+    db: &impl ConnectionTrait,
+    phone_number_id: Uuid,
+) -> Result<Option<call_sync::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    call_sync::Entity::find()
+        .filter(call_sync::Column::PhoneNumberId.eq(phone_number_id))
+        .order_by_desc(call_sync::Column::CreatedAt)
+        .one(db)
+        .await
+}
+
 /// The number's unfinished sync, if any.
 pub async fn unfinished(
     db: &impl ConnectionTrait,

@@ -722,3 +722,65 @@ async fn the_settings_page_syncs_without_javascript_and_shows_each_numbers_last_
         "{html}"
     );
 }
+
+#[tokio::test]
+async fn the_sync_command_imports_a_numbers_history_and_returns_once_its_recordings_are_done() {
+    let h = history(2, 6, 0.5, 47).await;
+    let (first_id, first) = h.phone(0);
+    let config = &h.app.app.config;
+    let command = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loquent"));
+        cmd.arg("sync")
+            .args(args)
+            .current_dir(&config.data_dir)
+            .env_remove("LOQUENT_CONFIG")
+            .env("LOQUENT_DATA_DIR", &config.data_dir)
+            .env("LOQUENT_DATABASE_URL", config.database.url.expose())
+            .env("LOQUENT_TWILIO_API_BASE", h.base())
+            .env("LOQUENT_OPENAI_BASE_URL", h.sandbox.openai_base_url())
+            .env("LOQUENT_OPENAI_API_KEY", "sk-sandbox")
+            .env("LOQUENT_LOG", "warn");
+        cmd
+    };
+
+    // The sandbox serves on this test's runtime: the command waits on a thread of its own.
+    let run = |mut cmd: std::process::Command| async move {
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    };
+    let out = run(command(&[
+        "--org",
+        "Acme Plumbing",
+        "--number",
+        "+15550000000",
+    ]))
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has no number +15550000000") && stderr.contains(&first),
+        "{stderr}"
+    );
+
+    let out = run(command(&["--org", "acme plumbing", "--number", &first])).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{first}: 6 imported, 0 already here")),
+        "{stdout}"
+    );
+    // It returned once the sync was over: every recording dealt with.
+    let syncs: Vec<Value> = h.owner.get_json(&h.app, "/api/twilio/call-syncs").await;
+    let synced = syncs
+        .iter()
+        .find(|s| s["phone_number_id"] == first_id.as_str())
+        .unwrap();
+    assert_eq!(synced["phase"], "Done", "{synced}");
+    assert_eq!(synced["completed"], 6);
+    assert_eq!(calls_in_db(&h).await.len(), 6);
+}
