@@ -297,6 +297,10 @@ impl Syncer<'_> {
             }
             let count = to_i64_i32(imported);
             *row = self.set(row, |r| r.imported = Set(count)).await?;
+            if last_published.elapsed() >= PUBLISH_EVERY {
+                publish(self.events, row).await;
+                last_published = Instant::now();
+            }
         }
         let skipped = unique - imported;
         *row = self
