@@ -239,6 +239,10 @@ fn main() -> ExitCode {
         .build()
         .expect("runtime");
     if let Ok(job) = std::env::var(CHILD_ENV) {
+        // `SYNC_TRACE=1` shows the sync's own log (its phase times) on stderr.
+        if std::env::var_os("SYNC_TRACE").is_some() {
+            loquent::telemetry::init_logging(loquent::config::LogFormat::Human);
+        }
         let job: Value = serde_json::from_str(&job).expect("the job's JSON");
         return match runtime.block_on(child(job)) {
             Ok(figures) => {

@@ -219,6 +219,8 @@ impl Syncer<'_> {
         row: &mut call_sync::Model,
     ) -> Result<SyncResult, SyncError> {
         // Fetching: both directions, largest pages, newest first.
+        let started = Instant::now();
+        let mut took = Vec::with_capacity(5);
         let mut fetched: Vec<Fetched> = Vec::new();
         let mut last_published = Instant::now();
         for outbound in [false, true] {
@@ -249,6 +251,7 @@ impl Syncer<'_> {
         *row = self.set(row, |r| r.fetched = Set(count)).await?;
 
         // Deduplicating: across the two directions, then against the calls already here.
+        took.push(started.elapsed());
         self.phase(row, Phase::Deduplicating).await?;
         let mut seen = BTreeSet::new();
         fetched.retain(|c| seen.insert(c.sid.clone()));
@@ -257,6 +260,7 @@ impl Syncer<'_> {
         fetched.retain(|c| !known.contains(&c.sid));
 
         // ResolvingContacts: the other party of every new call, found or created.
+        took.push(started.elapsed());
         self.phase(row, Phase::ResolvingContacts).await?;
         let numbers: BTreeSet<&str> = fetched
             .iter()
@@ -266,6 +270,7 @@ impl Syncer<'_> {
         let contacts = resolve_contacts(self.db, number.organization_id, numbers).await?;
 
         // Inserting: batches, each with its calls' recording jobs, waiting for the follower.
+        took.push(started.elapsed());
         self.phase(row, Phase::Inserting).await?;
         let mut imported = 0u64;
         let mut affected: BTreeSet<Uuid> = BTreeSet::new();
@@ -311,6 +316,7 @@ impl Syncer<'_> {
             .await?;
 
         // UpdatingTimestamps: one statement per batch of contacts, forward only.
+        took.push(started.elapsed());
         self.phase(row, Phase::UpdatingTimestamps).await?;
         let affected: Vec<Uuid> = affected.into_iter().collect();
         for chunk in affected.chunks(BATCH) {
@@ -335,6 +341,14 @@ impl Syncer<'_> {
             self.wake.notify_one();
         }
         publish(self.events, row).await;
+        took.push(started.elapsed());
+        let ms = |i: usize| took.get(i).map_or(0, |d| d.as_millis());
+        tracing::info!(
+            sync_id = %row.id, imported, skipped,
+            fetched_ms = ms(0), deduplicated_ms = ms(1), contacts_ms = ms(2), inserted_ms = ms(3),
+            total_ms = ms(4),
+            "call history imported (times since the start)"
+        );
         Ok(SyncResult {
             sync_id: row.id,
             imported,
