@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Chrome, PageError, PageMember, render};
 use crate::agents::RealtimeConfig;
 use crate::app::AppState;
-use crate::entity::{agent, call, contact};
+use crate::entity::{agent, contact};
 
 /// How many rows a list page shows.
 const PAGE_ROWS: u64 = 200;
@@ -80,67 +80,6 @@ impl Listing {
 
 fn when(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-fn duration(secs: Option<i32>) -> String {
-    match secs {
-        Some(s) if s >= 0 => format!("{}:{:02}", s / 60, s % 60),
-        _ => "—".into(),
-    }
-}
-
-fn yes_no(value: bool) -> String {
-    if value { "yes" } else { "no" }.into()
-}
-
-const CALLS: Listing = Listing {
-    permission: "Call:Collection:List",
-    nav: "calls",
-    title: "Calls",
-    intro: "Calls answered by your agents and calls imported from Twilio.",
-    columns: &[
-        "When",
-        "Direction",
-        "From",
-        "To",
-        "Status",
-        "Duration",
-        "Recording",
-    ],
-    empty: "No calls yet. Connect Twilio in Settings and calls will appear here.",
-};
-
-pub async fn calls(State(state): State<AppState>, page: PageMember) -> Result<Response, PageError> {
-    let org = CALLS.org(&page)?;
-    let rows = call::Entity::find()
-        .filter(call::Column::OrganizationId.eq(org))
-        .order_by_desc(call::Column::CreatedAt)
-        .limit(PAGE_ROWS)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| {
-            vec![
-                when(c.started_at.as_ref().unwrap_or(&c.created_at)),
-                c.direction,
-                c.from_number,
-                c.to_number,
-                c.status,
-                duration(c.duration_secs),
-                yes_no(c.recording_url.is_some()),
-            ]
-        })
-        .collect::<Vec<Vec<String>>>();
-    let failed = !crate::jobs::failed(&state.db, org, 1).await?.is_empty();
-    let rows = rows
-        .into_iter()
-        .map(|cells| Row { cells, href: None })
-        .collect();
-    Ok(CALLS.render_rows(
-        &page,
-        rows,
-        failed.then_some(("Failed post-call steps", "/calls/failed-steps")),
-    ))
 }
 
 const CONTACTS: Listing = Listing {

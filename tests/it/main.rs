@@ -14,6 +14,7 @@ mod agents;
 mod analyzers;
 mod auth;
 mod browser;
+mod call_pages;
 mod call_sync;
 mod calls;
 mod calls_api;

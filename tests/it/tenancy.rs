@@ -302,6 +302,20 @@ fn cases() -> Vec<Case> {
             page: false,
         },
         Case {
+            route: "/calls/{id}",
+            method: Method::GET,
+            path: |v| format!("/calls/{}", v.call_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/calls/{id}/rerun",
+            method: Method::POST,
+            path: |v| format!("/calls/{}/rerun", v.call_id),
+            body: None,
+            page: true,
+        },
+        Case {
             route: "/calls/failed-steps/{id}/retry",
             method: Method::POST,
             path: |v| format!("/calls/failed-steps/{}/retry", v.job_id),
