@@ -149,7 +149,11 @@ pub fn router(state: AppState) -> Router {
             "/calls/failed-steps/{id}/retry",
             post(dashboard::jobs::retry),
         )
-        .route("/contacts", get(dashboard::lists::contacts))
+        .route("/contacts", get(dashboard::contacts::list))
+        .route(
+            "/contacts/{id}",
+            get(dashboard::contacts::detail).post(dashboard::contacts::save),
+        )
         .route(
             "/agents",
             get(dashboard::lists::agents).post(dashboard::agents::create),

@@ -4,6 +4,7 @@ pub mod agents;
 pub mod analyzers;
 pub mod auth_pages;
 pub mod calls;
+pub mod contacts;
 pub mod jobs;
 pub mod lists;
 pub mod reports;

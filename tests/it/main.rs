@@ -19,6 +19,7 @@ mod call_sync;
 mod calls;
 mod calls_api;
 mod cli;
+mod contact_pages;
 mod contacts_api;
 mod dashboard;
 mod durability;

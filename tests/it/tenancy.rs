@@ -316,6 +316,20 @@ fn cases() -> Vec<Case> {
             page: true,
         },
         Case {
+            route: "/contacts/{id}",
+            method: Method::GET,
+            path: |v| format!("/contacts/{}", v.contact_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/contacts/{id}",
+            method: Method::POST,
+            path: |v| format!("/contacts/{}", v.contact_id),
+            body: None,
+            page: true,
+        },
+        Case {
             route: "/calls/failed-steps/{id}/retry",
             method: Method::POST,
             path: |v| format!("/calls/failed-steps/{}/retry", v.job_id),
