@@ -188,8 +188,9 @@
           refresh();
         });
       }
+      const sid = call.dataset.callSid;
       window.Loquent.on("call.updated", (payload) => {
-        if (payload && payload.call_id === id) refresh();
+        if (payload && (payload.call_id === id || payload.call_sid === sid)) refresh();
       });
     }
 

@@ -358,3 +358,59 @@ async fn a_call_page_shows_the_call_and_its_forms_come_back_to_it() {
     assert!(html.contains("No recording is stored for this call."));
     assert!(html.contains("No transcript yet."));
 }
+
+/// A live call is announced to the organization's open pages as it starts and as Twilio reports
+/// its status, so the calls list shows it at the top and follows it without a reload.
+#[tokio::test]
+async fn a_live_call_is_announced_as_it_starts_and_ends() {
+    use futures_util::StreamExt;
+    use tokio_tungstenite::tungstenite::Message;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+    let line = crate::live_calls::line(crate::live_calls::gemini_agent(), false).await;
+    let app = &line.app;
+    let res = TestApp::client()
+        .post(app.url("/api/auth/login"))
+        .json(&json!({"email": line.owner.email, "password": "correct horse battery"}))
+        .send()
+        .await
+        .unwrap();
+    let cookie = res.headers()["set-cookie"].to_str().unwrap();
+    let cookie = cookie.split(';').next().unwrap().to_owned();
+    let mut request = app.ws_url("/api/realtime").into_client_request().unwrap();
+    request
+        .headers_mut()
+        .insert("cookie", cookie.parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+
+    let report = line.call(json!([{"wait_for_hangup": 2000}])).await;
+    let mut seen: Vec<serde_json::Value> = Vec::new();
+    while !seen.iter().any(|e| e["status"] == "completed") {
+        match tokio::time::timeout(std::time::Duration::from_secs(20), socket.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => {
+                let event: serde_json::Value = serde_json::from_str(&text).unwrap();
+                if event["type"] == "call.updated" {
+                    seen.push(event["payload"].clone());
+                }
+            }
+            Ok(Some(Ok(_))) => {}
+            other => panic!("no call.updated with completed: {other:?}; seen {seen:?}"),
+        }
+    }
+    let started = &seen[0];
+    assert_eq!(started["call_sid"], report.call_sid.as_str());
+    assert_eq!(started["status"], "in-progress");
+    let row = loquent::entity::call::Entity::find()
+        .all(&app.app.db)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|c| c.call_sid == report.call_sid)
+        .expect("the call row");
+    assert_eq!(started["call_id"], row.id.to_string());
+    assert!(
+        seen.iter()
+            .all(|e| e["call_sid"] == report.call_sid.as_str()),
+        "{seen:?}"
+    );
+}

@@ -209,3 +209,42 @@ async fn a_person_listens_to_a_call_seeks_in_its_transcript_and_reruns_its_analy
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");
 }
+
+/// The calls list open in the browser: a live call appears at the top without a reload, and its
+/// status follows the call to completed.
+#[tokio::test]
+async fn a_new_call_appears_on_the_open_calls_list() {
+    let browser = Driver::start().await;
+    let line = crate::live_calls::line(crate::live_calls::gemini_agent(), false).await;
+    let app = &line.app;
+    browser.goto(&app.url("/login")).await;
+    browser.type_into("#email", &line.owner.email).await;
+    browser
+        .type_into("#password", "correct horse battery")
+        .await;
+    browser.click("#submit").await;
+    browser.wait_for_path("/calls").await;
+    assert!(browser.text_of("main").await.contains("No calls yet"));
+    browser
+        .script("window.notReloaded = true; return null;")
+        .await;
+
+    let report = line.call(json!([{"wait_for_hangup": 2000}])).await;
+    browser
+        .wait_until(
+            "const r = document.querySelector('#calls tbody tr'); return !!r && r.querySelector('[data-cell=status]').textContent.trim() === 'completed';",
+            "the new call, completed, at the top of the list",
+        )
+        .await;
+    assert!(
+        browser
+            .text_of("#calls tbody tr")
+            .await
+            .contains(&report.from),
+        "the row shows the caller's number"
+    );
+    assert_eq!(
+        browser.script("return window.notReloaded === true;").await,
+        Value::Bool(true)
+    );
+}
