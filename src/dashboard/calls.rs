@@ -62,6 +62,15 @@ impl CallRow {
         }
     }
 
+    /// "Inbound" or "Outbound", as a heading starts.
+    pub(crate) fn direction_label(&self) -> &'static str {
+        if self.call.direction == "outbound" {
+            "Outbound"
+        } else {
+            "Inbound"
+        }
+    }
+
     /// The other party's number: the caller of an inbound call, the callee of an outbound one.
     pub(crate) fn their_number(&self) -> &str {
         if self.call.direction == "outbound" {
