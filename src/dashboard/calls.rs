@@ -5,6 +5,7 @@
 //! view), transcript seeking and live updates over `/api/realtime`.
 
 use askama::Template;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
@@ -165,9 +166,12 @@ fn calls_href(params: &ListParams) -> String {
 pub async fn list(
     State(state): State<AppState>,
     page: PageMember,
-    Query(mut params): Query<ListParams>,
+    query: Result<Query<ListParams>, QueryRejection>,
 ) -> Result<Response, PageError> {
     page.member.require("Call:Collection:List")?;
+    // An unknown or malformed parameter is the error page saying which, as the API says it.
+    let Query(mut params) = query
+        .map_err(|e| PageError::bad_request(format!("invalid query string: {}", e.body_text())))?;
     let org = page.member.org_id();
     if params.limit.is_none() {
         params.limit = Some(PAGE_ROWS.to_string());
@@ -357,4 +361,32 @@ pub async fn rerun(
     rerun::rerun_analyzers(&state.db, page.member.org_id(), id).await?;
     state.jobs_wake.notify_one();
     Ok(Redirect::to(&format!("/calls/{id}")).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transcript_times_read_as_minutes_and_seconds() {
+        assert_eq!(clock(0.0), "0:00");
+        assert_eq!(clock(75.9), "1:15");
+        assert_eq!(clock(-1.0), "0:00");
+    }
+
+    #[test]
+    fn page_links_keep_the_filters_set_and_drop_the_empty_ones() {
+        let params = ListParams {
+            direction: Some("inbound".into()),
+            q: Some("boiler leak".into()),
+            status: Some(String::new()),
+            cursor: Some("abc".into()),
+            ..ListParams::default()
+        };
+        assert_eq!(
+            calls_href(&params),
+            "/calls?direction=inbound&q=boiler+leak&cursor=abc"
+        );
+        assert_eq!(calls_href(&ListParams::default()), "/calls");
+    }
 }

@@ -229,6 +229,14 @@ async fn the_calls_page_filters_searches_and_pages_with_the_apis_rules() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     assert!(res.text().await.unwrap().contains("inbound, outbound"));
+    let res = owner
+        .client
+        .get(app.url("/calls?colour=blue"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("colour"));
 }
 
 #[tokio::test]
