@@ -159,7 +159,17 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     // Call page: steps, analyses and to-dos fill in as the pipeline's events arrive.
-    const call = document.getElementById("call");
+    // Live parts carry the origin /api/realtime accepts; opened at another address (localhost
+    // for 127.0.0.1) the page stays as it is rather than have every upgrade refused.
+    const live = (el) => {
+      if (!el) return null;
+      if (el.dataset.realtimeOrigin && el.dataset.realtimeOrigin !== location.origin) {
+        console.warn("Live updates are off: open the dashboard at " + el.dataset.realtimeOrigin);
+        return null;
+      }
+      return el;
+    };
+    const call = live(document.getElementById("call"));
     if (call) {
       const id = call.dataset.call;
       let pending = null;
@@ -196,7 +206,7 @@
 
     // Calls list (first page): a new call appears at the top and a row's status follows the
     // call, without touching a recording that is playing.
-    const table = document.querySelector('table#calls[data-live-list="first"]');
+    const table = live(document.querySelector('table#calls[data-live-list="first"]'));
     if (table) {
       let pending = null;
       window.Loquent.on("call.updated", () => {
