@@ -9,6 +9,7 @@ pub mod app;
 pub mod auth;
 pub mod call_sync;
 pub mod calls;
+pub mod cli;
 pub mod config;
 pub mod contacts;
 pub mod dashboard;

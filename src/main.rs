@@ -1,4 +1,5 @@
-//! The `loquent` command: `serve` (default), `worker`, `migrate`, `user create`, `sandbox`.
+//! The `loquent` command: `serve` (default), `worker`, `migrate`, `sync`, `user create`,
+//! `sandbox`.
 
 use std::process::ExitCode;
 
@@ -38,6 +39,19 @@ enum Command {
         /// Address to listen on (port 0 picks a free one).
         #[arg(long, default_value = "127.0.0.1:0")]
         listen: std::net::SocketAddr,
+    },
+    /// Import the call history of an organization's numbers from its Twilio account (read-only
+    /// on Twilio), with a progress bar per number; returns once their recordings are processed.
+    Sync {
+        /// The organization: its id, or its exact name.
+        #[arg(long)]
+        org: String,
+        /// Only this number (E.164, e.g. +15551234567); repeat for several. Default: all.
+        #[arg(long = "number")]
+        numbers: Vec<String>,
+        /// Only calls that started on or after this day (YYYY-MM-DD).
+        #[arg(long)]
+        since: Option<chrono::NaiveDate>,
     },
     /// Manage user accounts.
     User {
@@ -143,6 +157,14 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             tokio::join!(signal, loquent::worker::run(app, stopped));
             tracing::info!("stopped");
             Ok(())
+        }
+        Command::Sync {
+            org,
+            numbers,
+            since,
+        } => {
+            let app = App::start(config).await?;
+            loquent::cli::sync(app, &org, &numbers, since).await
         }
         Command::Migrate => {
             let db = loquent::db::connect(&config).await?;

@@ -215,6 +215,14 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/settings/twilio/buy", post(dashboard::twilio::buy_number))
         .route(
+            "/settings/twilio/numbers/{id}/sync-history",
+            post(dashboard::twilio::sync_history),
+        )
+        .route(
+            "/settings/twilio/sync-history",
+            post(dashboard::twilio::sync_all),
+        )
+        .route(
             "/settings/twilio/telephony",
             post(dashboard::twilio::telephony),
         )

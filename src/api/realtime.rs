@@ -28,14 +28,29 @@ pub async fn subscribe(
 ) -> Response {
     // Subscribe before the upgrade completes so no event published meanwhile is missed.
     let events = state.events.subscribe(member.org_id());
-    upgrade.on_upgrade(move |socket| relay(socket, events))
+    // Then what is under way now, so a browser that arrives mid-sync starts from the current
+    // phase (an event published between the two arrives twice; each is a whole state).
+    let current = crate::call_sync::unfinished_events(&state.db, member.org_id())
+        .await
+        .unwrap_or_else(|error| {
+            tracing::warn!(%error, "cannot read the syncs under way");
+            Vec::new()
+        });
+    upgrade.on_upgrade(move |socket| relay(socket, current, events))
 }
 
 async fn relay(
     socket: WebSocket,
+    current: Vec<String>,
     mut events: tokio::sync::broadcast::Receiver<std::sync::Arc<str>>,
 ) {
     let (mut tx, mut rx) = socket.split();
+    for text in current {
+        let sent = tokio::time::timeout(SEND_TIMEOUT, tx.send(Message::Text(text.into()))).await;
+        if !matches!(sent, Ok(Ok(()))) {
+            return;
+        }
+    }
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {

@@ -151,6 +151,35 @@ impl Progress {
     }
 }
 
+impl Progress {
+    /// The counters in words, for the dashboard (its script writes the same).
+    pub fn summary(&self) -> String {
+        let counts = || {
+            format!(
+                "{} imported, {} already here",
+                self.new_count.unwrap_or(0),
+                self.skipped.unwrap_or(0)
+            )
+        };
+        match self.phase {
+            Phase::Fetching | Phase::Deduplicating => {
+                format!("{} calls fetched", self.fetched.unwrap_or(0))
+            }
+            Phase::ProcessingRecordings => format!(
+                "{} · recordings {} of {}",
+                counts(),
+                self.completed.unwrap_or(0),
+                self.total.unwrap_or(0)
+            ),
+            Phase::ResolvingContacts
+            | Phase::Inserting
+            | Phase::UpdatingTimestamps
+            | Phase::Done => counts(),
+            Phase::Error => self.message.clone().unwrap_or_default(),
+        }
+    }
+}
+
 /// Publishes `row`'s state to the organization's browsers. Best effort: progress that cannot be
 /// published is logged, never a failed sync (the row keeps the state for the next look).
 pub async fn publish(events: &EventHub, row: &call_sync::Model) {
@@ -161,6 +190,27 @@ pub async fn publish(events: &EventHub, row: &call_sync::Model) {
     {
         tracing::warn!(%error, sync_id = %row.id, "cannot publish call sync progress");
     }
+}
+
+/// The organization's syncs under way, each as the event a browser would have received last:
+/// what `/api/realtime` sends first on connecting.
+pub async fn unfinished_events(
+    db: &sea_orm::DatabaseConnection,
+    org_id: Uuid,
+) -> Result<Vec<String>, sea_orm::DbErr> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
+    let rows = call_sync::Entity::find()
+        .filter(call_sync::Column::OrganizationId.eq(org_id))
+        .filter(call_sync::Column::FinishedAt.is_null())
+        .order_by_asc(call_sync::Column::CreatedAt)
+        .all(db)
+        .await?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            serde_json::json!({"type": PROGRESS_EVENT, "payload": Progress::of(row)}).to_string()
+        })
+        .collect())
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -297,6 +297,10 @@ impl Syncer<'_> {
             }
             let count = to_i64_i32(imported);
             *row = self.set(row, |r| r.imported = Set(count)).await?;
+            if last_published.elapsed() >= PUBLISH_EVERY {
+                publish(self.events, row).await;
+                last_published = Instant::now();
+            }
         }
         let skipped = unique - imported;
         *row = self
@@ -345,6 +349,19 @@ fn to_i32(n: usize) -> i32 {
 
 fn to_i64_i32(n: u64) -> i32 {
     i32::try_from(n).unwrap_or(i32::MAX)
+}
+
+/// The number's latest sync, if it was ever synced.
+pub async fn latest_of(
+    db: &impl ConnectionTrait,
+    phone_number_id: Uuid,
+) -> Result<Option<call_sync::Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    call_sync::Entity::find()
+        .filter(call_sync::Column::PhoneNumberId.eq(phone_number_id))
+        .order_by_desc(call_sync::Column::CreatedAt)
+        .one(db)
+        .await
 }
 
 /// The number's unfinished sync, if any.

@@ -17,6 +17,8 @@ use super::settings::NoFields;
 use super::{Chrome, PageError, PageMember, render};
 use crate::app::AppState;
 use crate::auth::csrf::CsrfForm;
+use crate::call_sync::Progress;
+use crate::call_sync::start::{SyncRequest, Syncer};
 use crate::entity::{agent, organization, phone_number};
 use crate::error::{ApiError, Path};
 use crate::orgs::twilio::{self, TwilioConnectionView};
@@ -34,6 +36,7 @@ pub enum Section {
     Buy,
     Voice,
     Telephony,
+    Sync,
 }
 
 /// Where a number's voice webhook stands (seed 004: `previous_voice_url` NULL / "" / URL).
@@ -81,9 +84,17 @@ struct TwilioPage {
     /// The recording switches, when the member may read them.
     telephony: Option<TelephonySettings>,
     can_update_telephony: bool,
+    /// Each number's latest call-history sync, by phone number id.
+    syncs: Vec<Progress>,
+    can_sync: bool,
 }
 
 impl TwilioPage {
+    /// The latest sync of number `id`, if it was ever synced.
+    fn sync_of(&self, id: &Uuid) -> Option<&Progress> {
+        self.syncs.iter().find(|p| p.phone_number_id == *id)
+    }
+
     fn error_in(&self, section: Section) -> Option<&str> {
         self.error
             .as_ref()
@@ -111,6 +122,7 @@ pub struct PageQuery {
     done: Option<String>,
     imported: Option<usize>,
     existing: Option<usize>,
+    skipped: Option<usize>,
     unavailable: Option<usize>,
     number: Option<String>,
 }
@@ -142,6 +154,15 @@ impl PageQuery {
                 Section::Voice,
                 format!("{number} is back to its previous voice URL."),
             ),
+            "synced" => (
+                Section::Sync,
+                format!(
+                    "Imported {} from the history of {number} ({} already here). Their \
+                     recordings are processed in the background.",
+                    calls(self.imported.unwrap_or(0)),
+                    self.skipped.unwrap_or(0)
+                ),
+            ),
             "telephony" => (
                 Section::Telephony,
                 "Saved. The telephony settings apply from the next call.".to_owned(),
@@ -149,6 +170,14 @@ impl PageQuery {
             _ => return None,
         };
         Some(notice)
+    }
+}
+
+fn calls(n: usize) -> String {
+    if n == 1 {
+        "1 call".to_owned()
+    } else {
+        format!("{n} calls")
     }
 }
 
@@ -275,6 +304,11 @@ async fn build(
             }
         }
     }
+    let syncs = if can_list && connection.connected {
+        crate::api::call_sync::latest(&state.db, org.id).await?
+    } else {
+        Vec::new()
+    };
     Ok((
         status,
         TwilioPage {
@@ -294,6 +328,8 @@ async fn build(
             can_configure_voice: member.can("Twilio:Instance:Update"),
             telephony,
             can_update_telephony: member.can("Twilio:Instance:Update"),
+            syncs,
+            can_sync: member.can("Twilio:Collection:Create"),
             chrome: page.chrome("settings"),
         },
     ))
@@ -599,5 +635,139 @@ pub async fn telephony(
     match result {
         Ok(_) => Ok(done("done=telephony", "telephony")),
         Err(e) => failed(&state, &page, Section::Telephony, e, None).await,
+    }
+}
+
+#[derive(Deserialize)]
+pub struct SyncForm {
+    #[serde(default)]
+    since: String,
+}
+
+impl SyncForm {
+    fn since(&self) -> Result<Option<chrono::NaiveDate>, ApiError> {
+        match self.since.trim() {
+            "" => Ok(None),
+            text => chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .map(Some)
+                .map_err(|_| {
+                    ApiError::Unprocessable("the since date must be written YYYY-MM-DD".to_owned())
+                }),
+        }
+    }
+}
+
+/// Syncs run at a time by "Sync all numbers".
+const SYNC_ALL_AT_ONCE: usize = 3;
+
+/// "Sync all numbers" without JavaScript: every number's sync, a few at a time, then one notice
+/// with the totals (the script starts them itself, each with its own live progress).
+pub async fn sync_all(
+    State(state): State<AppState>,
+    page: PageMember,
+    CsrfForm(form): CsrfForm<SyncForm>,
+) -> Result<Response, PageError> {
+    use futures_util::StreamExt;
+    let result = async {
+        page.member.require("Twilio:Collection:Create")?;
+        let since = form.since()?;
+        let org_id = page.member.org_id();
+        let numbers = phone_numbers::list(&state.db, org_id).await?;
+        let syncer = Syncer {
+            db: &state.db,
+            accounts: &state.twilio,
+            events: &state.events,
+            wake: &state.jobs_wake,
+        };
+        let ids: Vec<Uuid> = numbers.iter().map(|n| n.id).collect();
+        let results: Vec<_> =
+            futures_util::stream::iter(ids.into_iter().map(move |id| async move {
+                let request = SyncRequest {
+                    phone_number_id: id,
+                    since,
+                    recording_batch_size: None,
+                };
+                syncer.sync_number(org_id, &request).await
+            }))
+            .buffer_unordered(SYNC_ALL_AT_ONCE)
+            .collect()
+            .await;
+        let (mut imported, mut skipped) = (0, 0);
+        let mut first_error = None;
+        for result in results {
+            match result {
+                Ok(r) => {
+                    imported += r.imported;
+                    skipped += r.skipped;
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        if let Some(e) = first_error {
+            return Err(ApiError::from(e));
+        }
+        Ok::<_, ApiError>((imported, skipped, numbers.len()))
+    }
+    .await;
+    match result {
+        Ok((imported, skipped, count)) => Ok(done(
+            &format!(
+                "done=synced&imported={imported}&skipped={skipped}&number={}",
+                encode(&numbers(count))
+            ),
+            "sync",
+        )),
+        Err(e) => failed(&state, &page, Section::Sync, e, None).await,
+    }
+}
+
+/// Settings → Twilio → Sync Call History without JavaScript: the number's sync runs while the
+/// request waits, then the page says what came in (the script calls the JSON API instead and
+/// follows the phases live).
+pub async fn sync_history(
+    State(state): State<AppState>,
+    page: PageMember,
+    Path(id): Path<Uuid>,
+    CsrfForm(form): CsrfForm<SyncForm>,
+) -> Result<Response, PageError> {
+    let result = async {
+        page.member.require("Twilio:Collection:Create")?;
+        let since = form.since()?;
+        let syncer = Syncer {
+            db: &state.db,
+            accounts: &state.twilio,
+            events: &state.events,
+            wake: &state.jobs_wake,
+        };
+        let request = SyncRequest {
+            phone_number_id: id,
+            since,
+            recording_batch_size: None,
+        };
+        let result = syncer
+            .sync_number(page.member.org_id(), &request)
+            .await
+            .map_err(ApiError::from)?;
+        let number = phone_number::Entity::find_by_id(id)
+            .one(&state.db)
+            .await?
+            .map(|n| n.number)
+            .unwrap_or_default();
+        Ok::<_, ApiError>((result, number))
+    }
+    .await;
+    match result {
+        Ok((result, number)) => Ok(done(
+            &format!(
+                "done=synced&imported={}&skipped={}&number={}",
+                result.imported,
+                result.skipped,
+                encode(&number)
+            ),
+            "sync",
+        )),
+        Err(e) => failed(&state, &page, Section::Sync, e, None).await,
     }
 }

@@ -22,26 +22,29 @@ const RECORDING_KIND: &str = "call_sync.recording";
 
 /// A server on a sandbox (Twilio and OpenAI) whose account has `calls` completed calls per
 /// number on `numbers` numbers, `share` of them recorded; the owner connected, numbers imported.
-struct History {
-    app: TestApp,
-    owner: Member,
-    account: loquent_sandbox::SeededAccount,
-    phones: Vec<Value>,
+pub struct History {
+    pub app: TestApp,
+    pub sandbox: loquent_sandbox::SandboxHandle,
+    pub owner: Member,
+    pub account: loquent_sandbox::SeededAccount,
+    pub phones: Vec<Value>,
 }
 
-async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
+/// Its public URL is its own address, so a browser's live socket passes the Origin check.
+pub async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
     let sandbox = crate::support::start_sandbox().await;
-    let openai = sandbox.openai_base_url();
+    let (api, openai) = (sandbox.twilio_api_base(), sandbox.openai_base_url());
     let app = TestApp::builder()
         .with_settings(&[
+            ("LOQUENT_TWILIO_API_BASE", api.as_str()),
+            ("LOQUENT_TWILIO_EVENTS_BASE", api.as_str()),
             ("LOQUENT_OPENAI_BASE_URL", openai.as_str()),
             ("LOQUENT_OPENAI_API_KEY", "sk-sandbox"),
         ])
-        .with_existing_sandbox(sandbox)
         .start()
         .await;
     let res = reqwest::Client::new()
-        .post(format!("{}/sandbox/accounts", app.sandbox().twilio_api_base()))
+        .post(format!("{api}/sandbox/accounts"))
         .json(&json!({"numbers": numbers, "calls_per_number": calls, "recording_share": share, "seed": seed}))
         .send()
         .await
@@ -52,6 +55,7 @@ async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
     let phones = connect_and_import(&app, &owner, &account).await;
     History {
         app,
+        sandbox,
         owner,
         account,
         phones,
@@ -60,10 +64,10 @@ async fn history(numbers: u32, calls: u32, share: f64, seed: u64) -> History {
 
 impl History {
     fn base(&self) -> String {
-        self.app.sandbox().twilio_api_base()
+        self.sandbox.twilio_api_base()
     }
 
-    fn phone(&self, i: usize) -> (String, String) {
+    pub fn phone(&self, i: usize) -> (String, String) {
         (
             self.phones[i]["id"].as_str().unwrap().to_owned(),
             self.phones[i]["number"].as_str().unwrap().to_owned(),
@@ -152,7 +156,7 @@ impl History {
         connect(&self.app, &session_cookie(&self.app, &self.owner).await).await
     }
 
-    fn org_id(&self) -> Uuid {
+    pub fn org_id(&self) -> Uuid {
         self.owner.org_id().parse().unwrap()
     }
 }
@@ -277,7 +281,8 @@ async fn a_numbers_history_is_imported_once_with_contacts_recordings_and_live_pr
         by_party.entry(external(c, &number)).or_default().push(c);
     }
     let parties: Vec<&String> = by_party.keys().collect();
-    let future = Utc::now() + chrono::Duration::days(30);
+    // Whole seconds: PostgreSQL keeps microseconds, not nanoseconds.
+    let future = DateTime::from_timestamp(Utc::now().timestamp() + 30 * 86_400, 0).unwrap();
     let ahead = contact_with(&h, parties[0], Some(future)).await;
     let behind = contact_with(
         &h,
@@ -611,6 +616,15 @@ async fn bad_requests_are_refused_with_reasons() {
     let res = h.sync(&json!({"phone_number_id": phone_id})).await;
     let message = api_error(res, StatusCode::CONFLICT).await;
     assert!(message.contains("already running"), "{message}");
+    // A browser that connects now starts from the phase the running sync is in.
+    let mut socket = h.socket().await;
+    let first = match tokio::time::timeout(Duration::from_secs(5), socket.next()).await {
+        Ok(Some(Ok(Message::Text(text)))) => serde_json::from_str::<Value>(&text).unwrap(),
+        other => panic!("no current state on connecting: {other:?}"),
+    };
+    assert_eq!(first["type"], "twilio.call_sync.progress");
+    assert_eq!(first["payload"]["phase"], "Inserting");
+    assert_eq!(first["payload"]["phone_number_id"], phone_id.as_str());
     loquent::entity::call_sync::Entity::delete_many()
         .exec(&h.app.app.db)
         .await
@@ -643,4 +657,130 @@ async fn bad_requests_are_refused_with_reasons() {
     let res = h.sync(&json!({"phone_number_id": phone_id})).await;
     let message = api_error(res, StatusCode::BAD_REQUEST).await;
     assert!(message.contains("connect a Twilio account"), "{message}");
+}
+
+#[tokio::test]
+async fn the_settings_page_syncs_without_javascript_and_shows_each_numbers_last_sync() {
+    let h = history(2, 5, 0.0, 46).await;
+    let (first_id, first) = h.phone(0);
+    let html = h.owner.page(&h.app, "/settings/twilio").await;
+    assert!(html.contains("Sync call history"), "{html}");
+    assert_eq!(html.matches("Never synced").count(), 2);
+
+    let res = h
+        .owner
+        .post_form(
+            &h.app,
+            &format!("/settings/twilio/numbers/{first_id}/sync-history"),
+            &[("since", "")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    let html = h.owner.page(&h.app, &to).await;
+    assert!(
+        html.contains(&format!(
+            "Imported 5 calls from the history of {first} (0 already here)"
+        )),
+        "{html}"
+    );
+    assert_eq!(html.matches("Never synced").count(), 1);
+    assert!(html.contains("5 imported, 0 already here"), "{html}");
+
+    // Its recordings' turn ends the sync (none here); until then the number is busy.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let syncs: Vec<Value> = h.owner.get_json(&h.app, "/api/twilio/call-syncs").await;
+        if syncs[0]["phase"] == "Done" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{syncs:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A bad date is explained in the section; all numbers at once adds up.
+    let res = h
+        .owner
+        .post_form(
+            &h.app,
+            "/settings/twilio/sync-history",
+            &[("since", "soon")],
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("YYYY-MM-DD"), "{html}");
+    let res = h
+        .owner
+        .post_form(&h.app, "/settings/twilio/sync-history", &[("since", "")])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let to = res.headers()["location"].to_str().unwrap().to_owned();
+    let html = h.owner.page(&h.app, &to).await;
+    assert!(
+        html.contains("Imported 5 calls from the history of 2 numbers (5 already here)"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn the_sync_command_imports_a_numbers_history_and_returns_once_its_recordings_are_done() {
+    let h = history(2, 6, 0.5, 47).await;
+    let (first_id, first) = h.phone(0);
+    let config = &h.app.app.config;
+    let command = |args: &[&str]| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_loquent"));
+        cmd.arg("sync")
+            .args(args)
+            .current_dir(&config.data_dir)
+            .env_remove("LOQUENT_CONFIG")
+            .env("LOQUENT_DATA_DIR", &config.data_dir)
+            .env("LOQUENT_DATABASE_URL", config.database.url.expose())
+            .env("LOQUENT_TWILIO_API_BASE", h.base())
+            .env("LOQUENT_OPENAI_BASE_URL", h.sandbox.openai_base_url())
+            .env("LOQUENT_OPENAI_API_KEY", "sk-sandbox")
+            .env("LOQUENT_LOG", "warn");
+        cmd
+    };
+
+    // The sandbox serves on this test's runtime: the command waits on a thread of its own.
+    let run = |mut cmd: std::process::Command| async move {
+        tokio::task::spawn_blocking(move || cmd.output().unwrap())
+            .await
+            .unwrap()
+    };
+    let out = run(command(&[
+        "--org",
+        "Acme Plumbing",
+        "--number",
+        "+15550000000",
+    ]))
+    .await;
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("has no number +15550000000") && stderr.contains(&first),
+        "{stderr}"
+    );
+
+    let out = run(command(&["--org", "acme plumbing", "--number", &first])).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("{first}: 6 imported, 0 already here")),
+        "{stdout}"
+    );
+    // It returned once the sync was over: every recording dealt with.
+    let syncs: Vec<Value> = h.owner.get_json(&h.app, "/api/twilio/call-syncs").await;
+    let synced = syncs
+        .iter()
+        .find(|s| s["phone_number_id"] == first_id.as_str())
+        .unwrap();
+    assert_eq!(synced["phase"], "Done", "{synced}");
+    assert_eq!(synced["completed"], 6);
+    assert_eq!(calls_in_db(&h).await.len(), 6);
 }

@@ -3,6 +3,7 @@
 
 mod agents;
 mod auth;
+mod call_sync;
 mod calls;
 mod twilio;
 

@@ -28,6 +28,10 @@ pub struct SeedRequest {
     /// …and before this one; default 2025-04-01.
     pub until: Option<String>,
     pub friendly_name: Option<String>,
+    /// The other parties are drawn from this many numbers (repeat callers), instead of a new
+    /// random number for almost every call.
+    #[serde(default)]
+    pub parties: Option<u32>,
 }
 
 fn one() -> u32 {
@@ -102,6 +106,9 @@ pub(crate) fn seed(store: &mut Store, request: &SeedRequest) -> Result<SeededAcc
         since,
     );
     let span = (until - since).num_seconds().max(1) as u64;
+    let pool: Vec<String> = (0..request.parties.unwrap_or(0))
+        .map(|_| random_party(&mut rng))
+        .collect();
     for _ in 0..request.numbers {
         let area = PLACES[rng.below(PLACES.len() as u64) as usize].0;
         let phone_number = loop {
@@ -118,7 +125,11 @@ pub(crate) fn seed(store: &mut Store, request: &SeedRequest) -> Result<SeededAcc
             let seconds = 5 + rng.below(600) as i64;
             let end = start + Duration::seconds(seconds);
             let inbound = rng.below(2) == 0;
-            let other = random_party(&mut rng);
+            let other = if pool.is_empty() {
+                random_party(&mut rng)
+            } else {
+                pool[rng.below(pool.len() as u64) as usize].clone()
+            };
             let call_sid = rng.sid("CA");
             let (from, to) = if inbound {
                 (other, number.phone_number.clone())
