@@ -330,6 +330,13 @@ fn cases() -> Vec<Case> {
             page: true,
         },
         Case {
+            route: "/settings/twilio/numbers/{id}/sync-history",
+            method: Method::POST,
+            path: |v| format!("/settings/twilio/numbers/{}/sync-history", v.phone_id),
+            body: None,
+            page: true,
+        },
+        Case {
             route: "/calls/failed-steps/{id}/retry",
             method: Method::POST,
             path: |v| format!("/calls/failed-steps/{}/retry", v.job_id),
