@@ -6,8 +6,19 @@
   const handlers = new Map();
   let socket = null;
   let retry = 0;
+  let off = false;
 
   function connect() {
+    if (off) return;
+    // /api/realtime serves only pages of the public origin (the layout names it): opened at
+    // another address (localhost for 127.0.0.1) the page stays as it is, rather than have every
+    // upgrade refused and retried.
+    const origin = document.body && document.body.dataset.realtimeOrigin;
+    if (origin && origin !== location.origin) {
+      off = true;
+      console.warn("Live updates are off here: open the dashboard at " + origin);
+      return;
+    }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(scheme + "//" + location.host + "/api/realtime");
     socket.addEventListener("open", () => { retry = 0; });
@@ -264,17 +275,7 @@
 
   document.addEventListener("DOMContentLoaded", () => {
     // Call page: steps, analyses and to-dos fill in as the pipeline's events arrive.
-    // Live parts carry the origin /api/realtime accepts; opened at another address (localhost
-    // for 127.0.0.1) the page stays as it is rather than have every upgrade refused.
-    const live = (el) => {
-      if (!el) return null;
-      if (el.dataset.realtimeOrigin && el.dataset.realtimeOrigin !== location.origin) {
-        console.warn("Live updates are off: open the dashboard at " + el.dataset.realtimeOrigin);
-        return null;
-      }
-      return el;
-    };
-    const call = live(document.getElementById("call"));
+    const call = document.getElementById("call");
     if (call) {
       const id = call.dataset.call;
       let pending = null;
@@ -311,7 +312,7 @@
 
     // Calls list (first page): a new call appears at the top and a row's status follows the
     // call, without touching a recording that is playing.
-    const table = live(document.querySelector('table#calls[data-live-list="first"]'));
+    const table = document.querySelector('table#calls[data-live-list="first"]');
     if (table) {
       let pending = null;
       window.Loquent.on("call.updated", () => {

@@ -41,18 +41,6 @@ pub(crate) fn duration(secs: Option<i32>) -> String {
     }
 }
 
-/// The only origin whose pages `/api/realtime` serves (the public URL's). The live parts of a
-/// page carry it, and its script stays off the socket when the page was opened at another
-/// address (`localhost` for `127.0.0.1`): the upgrade would be refused, and retried, for nothing.
-pub(crate) fn realtime_origin(state: &AppState) -> String {
-    state
-        .config
-        .server
-        .public_url
-        .origin()
-        .ascii_serialization()
-}
-
 /// A transcript time as `m:ss`.
 fn clock(secs: f64) -> String {
     let whole = secs.max(0.0).floor() as u64;
@@ -126,8 +114,6 @@ struct CallsPage {
     /// The first page with the same filters, when this is a later one.
     newest: Option<String>,
     failed_steps: bool,
-    /// The origin `/api/realtime` accepts (see [`realtime_origin`]).
-    realtime_origin: String,
 }
 
 impl CallsPage {
@@ -238,7 +224,6 @@ pub async fn list(
         newest: paged.then(|| calls_href(&first)),
         filters: params,
         failed_steps,
-        realtime_origin: realtime_origin(&state),
     }))
 }
 
@@ -293,7 +278,6 @@ struct CallPage {
     steps: Vec<Step>,
     can_update: bool,
     can_review: bool,
-    realtime_origin: String,
 }
 
 /// `/calls/{id}`: the call, its player and transcript, analyses, to-dos, contact and steps.
@@ -362,7 +346,6 @@ pub async fn detail(
         steps,
         can_update: page.member.can("Call:Instance:Update"),
         can_review: page.member.can("Todo:Instance:Update"),
-        realtime_origin: realtime_origin(&state),
     }))
 }
 
