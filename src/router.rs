@@ -141,13 +141,19 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::auth_pages::login_page).post(dashboard::auth_pages::login),
         )
         .route("/logout", post(dashboard::auth_pages::logout))
-        .route("/calls", get(dashboard::lists::calls))
+        .route("/calls", get(dashboard::calls::list))
+        .route("/calls/{id}", get(dashboard::calls::detail))
+        .route("/calls/{id}/rerun", post(dashboard::calls::rerun))
         .route("/calls/failed-steps", get(dashboard::jobs::page))
         .route(
             "/calls/failed-steps/{id}/retry",
             post(dashboard::jobs::retry),
         )
-        .route("/contacts", get(dashboard::lists::contacts))
+        .route("/contacts", get(dashboard::contacts::list))
+        .route(
+            "/contacts/{id}",
+            get(dashboard::contacts::detail).post(dashboard::contacts::save),
+        )
         .route(
             "/agents",
             get(dashboard::lists::agents).post(dashboard::agents::create),

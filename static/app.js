@@ -6,8 +6,19 @@
   const handlers = new Map();
   let socket = null;
   let retry = 0;
+  let off = false;
 
   function connect() {
+    if (off) return;
+    // /api/realtime serves only pages of the public origin (the layout names it): opened at
+    // another address (localhost for 127.0.0.1) the page stays as it is, rather than have every
+    // upgrade refused and retried.
+    const origin = document.body && document.body.dataset.realtimeOrigin;
+    if (origin && origin !== location.origin) {
+      off = true;
+      console.warn("Live updates are off here: open the dashboard at " + origin);
+      return;
+    }
     const scheme = location.protocol === "https:" ? "wss:" : "ws:";
     socket = new WebSocket(scheme + "//" + location.host + "/api/realtime");
     socket.addEventListener("open", () => { retry = 0; });
@@ -184,5 +195,195 @@
   document.addEventListener("submit", (e) => {
     const question = e.target.getAttribute("data-confirm");
     if (question && !window.confirm(question)) e.preventDefault();
+  });
+  // Recordings: one plays at a time in a view (seed 003's PLAYING_SID). Starting any <audio>
+  // on the page pauses every other one, whether it was started by a row's Play button or by
+  // the detail page's player.
+  function syncPlayButton(audio) {
+    const button = document.querySelector('button[data-play="' + audio.id + '"]');
+    if (!button) return;
+    const playing = !audio.paused;
+    button.setAttribute("aria-pressed", playing ? "true" : "false");
+    button.textContent = playing ? "❚❚ Pause" : "▶ Play";
+  }
+  document.addEventListener("play", (e) => {
+    if (!(e.target instanceof HTMLAudioElement)) return;
+    document.querySelectorAll("audio").forEach((other) => {
+      if (other !== e.target && !other.paused) other.pause();
+    });
+    window.Loquent.playing = e.target.id || null;
+    syncPlayButton(e.target);
+  }, true);
+  document.addEventListener("pause", (e) => {
+    if (!(e.target instanceof HTMLAudioElement)) return;
+    if (window.Loquent.playing === e.target.id) window.Loquent.playing = null;
+    syncPlayButton(e.target);
+  }, true);
+  document.addEventListener("click", (e) => {
+    const button = e.target.closest && e.target.closest("button[data-play]");
+    if (!button) return;
+    const audio = document.getElementById(button.getAttribute("data-play"));
+    if (!audio) return;
+    if (audio.paused) audio.play().catch(() => {}); else audio.pause();
+  });
+
+  // Call page: the transcript line being played is highlighted; clicking a line (or Enter on
+  // it) seeks the player there.
+  function highlight(player) {
+    const t = player.currentTime;
+    document.querySelectorAll("#transcript .line").forEach((line) => {
+      const start = parseFloat(line.dataset.start);
+      const end = parseFloat(line.dataset.end);
+      const on = t >= start && t < end;
+      line.classList.toggle("playing", on);
+      if (on) line.setAttribute("aria-current", "true"); else line.removeAttribute("aria-current");
+    });
+  }
+  function seekTo(line) {
+    const player = document.getElementById("player");
+    if (!player) return;
+    player.currentTime = parseFloat(line.dataset.start);
+    highlight(player);
+    if (player.paused) player.play().catch(() => {});
+  }
+  document.addEventListener("timeupdate", (e) => {
+    if (e.target.id === "player") highlight(e.target);
+  }, true);
+  document.addEventListener("seeked", (e) => {
+    if (e.target.id === "player") highlight(e.target);
+  }, true);
+  document.addEventListener("click", (e) => {
+    const line = e.target.closest && e.target.closest("#transcript .line");
+    if (line) seekTo(line);
+  });
+  document.addEventListener("keydown", (e) => {
+    const line = e.target.closest && e.target.closest("#transcript .line");
+    if (line && e.key === "Enter") seekTo(line);
+  });
+
+  // Replaces the page's live parts with the same parts of a fresh copy of the page: the server
+  // renders them, so the page after an event reads exactly as it would after a reload. The
+  // player and anything playing stay untouched.
+  async function refreshParts(selector) {
+    let html;
+    try {
+      const res = await fetch(location.href, { credentials: "same-origin" });
+      if (!res.ok) return null;
+      html = await res.text();
+    } catch (_) { return null; }
+    const fresh = new DOMParser().parseFromString(html, "text/html");
+    document.querySelectorAll(selector).forEach((part) => {
+      const next = fresh.querySelector("#" + part.id);
+      if (next) part.replaceWith(document.adoptNode(next));
+    });
+    return fresh;
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    // Call page: steps, analyses and to-dos fill in as the pipeline's events arrive.
+    const call = document.getElementById("call");
+    if (call) {
+      const id = call.dataset.call;
+      let pending = null;
+      const refresh = () => {
+        // Events come in bursts (a step, then its analyses): one fetch per burst.
+        clearTimeout(pending);
+        pending = setTimeout(() => {
+          const rerunStatus = document.getElementById("rerun-status");
+          const said = rerunStatus ? rerunStatus.textContent : "";
+          // The transcript is replaced only while it is still empty (a replaced list would
+          // lose nothing, but there is no need to touch what someone may be reading).
+          const parts = document.querySelector("#transcript .line")
+            ? '[data-live]:not([data-live="transcript"])' : "[data-live]";
+          refreshParts(parts).then(() => {
+            const s = document.getElementById("rerun-status");
+            if (s && said) s.textContent = said;
+          });
+        }, 150);
+      };
+      for (const type of ["call.step", "call.analysis.queued", "call.analysis.completed"]) {
+        window.Loquent.on(type, (payload) => {
+          if (!payload || payload.call_id !== id) return;
+          const s = document.getElementById("rerun-status");
+          if (s && type === "call.analysis.completed") s.textContent = "New analysis in.";
+          if (s && type === "call.analysis.queued") s.textContent = "Analysis queued…";
+          refresh();
+        });
+      }
+      const sid = call.dataset.callSid;
+      window.Loquent.on("call.updated", (payload) => {
+        if (payload && (payload.call_id === id || payload.call_sid === sid)) refresh();
+      });
+    }
+
+    // Calls list (first page): a new call appears at the top and a row's status follows the
+    // call, without touching a recording that is playing.
+    const table = document.querySelector('table#calls[data-live-list="first"]');
+    if (table) {
+      let pending = null;
+      window.Loquent.on("call.updated", () => {
+        clearTimeout(pending);
+        pending = setTimeout(async () => {
+          let html;
+          try {
+            const res = await fetch(location.href, { credentials: "same-origin" });
+            if (!res.ok) return;
+            html = await res.text();
+          } catch (_) { return; }
+          const fresh = new DOMParser().parseFromString(html, "text/html");
+          const body = table.tBodies[0];
+          let before = body.firstElementChild;
+          fresh.querySelectorAll("table#calls tbody tr").forEach((row) => {
+            const mine = document.getElementById(row.id);
+            if (mine) {
+              // Every cell but the player (which may be playing) takes the fresh content.
+              mine.querySelectorAll("td[data-cell]").forEach((cell) => {
+                const next = row.querySelector('td[data-cell="' + cell.dataset.cell + '"]');
+                if (next) cell.innerHTML = next.innerHTML;
+              });
+              const player = mine.querySelector("td.player");
+              if (player && !player.querySelector("audio")) {
+                const next = row.querySelector("td.player");
+                if (next) player.innerHTML = next.innerHTML;
+              }
+              before = mine.nextElementSibling;
+            } else {
+              body.insertBefore(document.adoptNode(row), before);
+            }
+          });
+          table.hidden = false;
+          const empty = document.getElementById("calls-empty");
+          if (empty && body.rows.length) empty.remove();
+        }, 150);
+      });
+    }
+
+    // "Re-run analysis" through the API, staying on the page; the runs appear as they finish.
+    const rerun = document.getElementById("rerun");
+    if (rerun) {
+      rerun.addEventListener("submit", async (e) => {
+        e.preventDefault();
+        const status = document.getElementById("rerun-status");
+        const button = rerun.querySelector("button");
+        button.disabled = true;
+        status.textContent = "Queuing…";
+        try {
+          const res = await fetch(rerun.dataset.api, {
+            method: "POST", credentials: "same-origin", headers: { "Accept": "application/json" },
+          });
+          if (res.ok) {
+            const queued = await res.json();
+            status.textContent = "Running " + queued.job_ids.length + " analyzer(s)…";
+          } else {
+            const body = await res.json().catch(() => ({}));
+            status.textContent = (body.error && body.error.message) || ("Could not re-run (" + res.status + ").");
+          }
+        } catch (_) {
+          status.textContent = "Could not reach the server. Try again.";
+        } finally {
+          button.disabled = false;
+        }
+      });
+    }
   });
 })();

@@ -5,7 +5,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -28,27 +28,39 @@ permissions! {
 }
 
 /// The query of `GET /api/calls`; every field optional, an empty value is the same as none.
-#[derive(Debug, Default, Deserialize)]
+/// The calls page reads the same query (its filter form and "Older" link), so a page address
+/// and an API address filter alike.
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListParams {
-    phone_number_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub phone_number_id: Option<String>,
     /// `inbound` or `outbound`.
-    direction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
     /// One of Twilio's statuses: `completed`, `no-answer`, ...
-    status: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
     /// Created at or after: a date (`2026-12-06`, from its start, UTC) or an RFC 3339 time.
-    from: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
     /// Created before: a date (that whole day included) or an RFC 3339 time (excluded).
-    to: Option<String>,
-    contact_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contact_id: Option<String>,
     /// `true` or `false`.
-    has_recording: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub has_recording: Option<String>,
     /// Words the transcript must contain (prefixes, any case).
-    q: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
     /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cursor: Option<String>,
     /// 1 to 200; 50 when absent.
-    limit: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit: Option<String>,
 }
 
 fn present(value: Option<&String>) -> Option<&str> {
@@ -66,7 +78,7 @@ fn uuid_param(name: &str, value: Option<&String>) -> Result<Option<Uuid>, CallLo
 
 impl ListParams {
     /// The typed query, or the first bad value with what to change.
-    fn parse(&self) -> Result<CallQuery, CallLookupError> {
+    pub fn parse(&self) -> Result<CallQuery, CallLookupError> {
         let from = present(self.from.as_ref())
             .map(|v| list::parse_bound("from", v, Bound::From))
             .transpose()?;

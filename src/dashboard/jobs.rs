@@ -8,7 +8,6 @@ use axum::response::{IntoResponse, Redirect, Response};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use uuid::Uuid;
 
-use super::settings::NoFields;
 use super::{Chrome, PageError, PageMember, render};
 use crate::app::AppState;
 use crate::auth::csrf::CsrfForm;
@@ -84,14 +83,26 @@ pub async fn page(State(state): State<AppState>, page: PageMember) -> Result<Res
     }))
 }
 
+/// The retry button's form: the call page it was pressed on, if any, to return to.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct RetryForm {
+    /// An id, so the redirect stays on this site.
+    #[serde(default)]
+    call: Option<Uuid>,
+}
+
 pub async fn retry(
     State(state): State<AppState>,
     page: PageMember,
     Path(id): Path<Uuid>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    CsrfForm(form): CsrfForm<RetryForm>,
 ) -> Result<Response, PageError> {
     page.member.require("Call:Instance:Update")?;
     jobs::retry(&state.db, page.member.org_id(), id).await?;
     state.jobs_wake.notify_one();
-    Ok(Redirect::to("/calls/failed-steps").into_response())
+    let back = match form.call {
+        Some(call) => format!("/calls/{call}#steps"),
+        None => "/calls/failed-steps".to_owned(),
+    };
+    Ok(Redirect::to(&back).into_response())
 }

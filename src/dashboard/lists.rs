@@ -1,5 +1,5 @@
-//! The dashboard's list pages. Each shows the organization's most recent items; richer views
-//! (call details, editors) build on these as their features arrive.
+//! The dashboard's simple list pages (today the agents). Calls and contacts have their own
+//! pages with filters and paging (`calls.rs`, `contacts.rs`).
 
 use askama::Template;
 use axum::extract::State;
@@ -11,7 +11,7 @@ use uuid::Uuid;
 use super::{Chrome, PageError, PageMember, render};
 use crate::agents::RealtimeConfig;
 use crate::app::AppState;
-use crate::entity::{agent, call, contact};
+use crate::entity::agent;
 
 /// How many rows a list page shows.
 const PAGE_ROWS: u64 = 200;
@@ -52,14 +52,6 @@ impl Listing {
         Ok(page.member.org_id())
     }
 
-    fn render(&self, page: &PageMember, rows: Vec<Vec<String>>) -> Response {
-        let rows = rows
-            .into_iter()
-            .map(|cells| Row { cells, href: None })
-            .collect();
-        self.render_rows(page, rows, None)
-    }
-
     fn render_rows(
         &self,
         page: &PageMember,
@@ -80,100 +72,6 @@ impl Listing {
 
 fn when(t: &DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
-}
-
-fn duration(secs: Option<i32>) -> String {
-    match secs {
-        Some(s) if s >= 0 => format!("{}:{:02}", s / 60, s % 60),
-        _ => "—".into(),
-    }
-}
-
-fn yes_no(value: bool) -> String {
-    if value { "yes" } else { "no" }.into()
-}
-
-const CALLS: Listing = Listing {
-    permission: "Call:Collection:List",
-    nav: "calls",
-    title: "Calls",
-    intro: "Calls answered by your agents and calls imported from Twilio.",
-    columns: &[
-        "When",
-        "Direction",
-        "From",
-        "To",
-        "Status",
-        "Duration",
-        "Recording",
-    ],
-    empty: "No calls yet. Connect Twilio in Settings and calls will appear here.",
-};
-
-pub async fn calls(State(state): State<AppState>, page: PageMember) -> Result<Response, PageError> {
-    let org = CALLS.org(&page)?;
-    let rows = call::Entity::find()
-        .filter(call::Column::OrganizationId.eq(org))
-        .order_by_desc(call::Column::CreatedAt)
-        .limit(PAGE_ROWS)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| {
-            vec![
-                when(c.started_at.as_ref().unwrap_or(&c.created_at)),
-                c.direction,
-                c.from_number,
-                c.to_number,
-                c.status,
-                duration(c.duration_secs),
-                yes_no(c.recording_url.is_some()),
-            ]
-        })
-        .collect::<Vec<Vec<String>>>();
-    let failed = !crate::jobs::failed(&state.db, org, 1).await?.is_empty();
-    let rows = rows
-        .into_iter()
-        .map(|cells| Row { cells, href: None })
-        .collect();
-    Ok(CALLS.render_rows(
-        &page,
-        rows,
-        failed.then_some(("Failed post-call steps", "/calls/failed-steps")),
-    ))
-}
-
-const CONTACTS: Listing = Listing {
-    permission: "Contact:Collection:List",
-    nav: "contacts",
-    title: "Contacts",
-    intro: "People who called you or whom you called.",
-    columns: &["Name", "E-mail", "Source", "Last contacted"],
-    empty: "No contacts yet. Callers become contacts automatically.",
-};
-
-pub async fn contacts(
-    State(state): State<AppState>,
-    page: PageMember,
-) -> Result<Response, PageError> {
-    let org = CONTACTS.org(&page)?;
-    let rows = contact::Entity::find()
-        .filter(contact::Column::OrganizationId.eq(org))
-        .order_by_desc(contact::Column::CreatedAt)
-        .limit(PAGE_ROWS)
-        .all(&state.db)
-        .await?
-        .into_iter()
-        .map(|c| {
-            vec![
-                c.name.unwrap_or_else(|| "(unnamed)".into()),
-                c.email.unwrap_or_default(),
-                c.source,
-                c.last_contacted_at.as_ref().map(when).unwrap_or_default(),
-            ]
-        })
-        .collect();
-    Ok(CONTACTS.render(&page, rows))
 }
 
 const AGENTS: Listing = Listing {

@@ -3,6 +3,8 @@
 pub mod agents;
 pub mod analyzers;
 pub mod auth_pages;
+pub mod calls;
+pub mod contacts;
 pub mod jobs;
 pub mod lists;
 pub mod reports;
@@ -28,12 +30,17 @@ pub struct Chrome {
     pub org_name: String,
     pub active: &'static str,
     pub flash: Option<String>,
+    /// The only origin whose pages `/api/realtime` serves (the public URL's). `static/app.js`
+    /// stays off the socket on a page opened at another address (`localhost` for `127.0.0.1`):
+    /// the upgrade would be refused, and retried, for nothing.
+    pub realtime_origin: String,
 }
 
 /// A signed-in member on a dashboard page: without a session the browser is sent to sign in.
 pub struct PageMember {
     pub member: CurrentMember,
     pub csrf: String,
+    realtime_origin: String,
 }
 
 impl PageMember {
@@ -44,6 +51,7 @@ impl PageMember {
             org_name: self.member.organization.name.clone(),
             active,
             flash: None,
+            realtime_origin: self.realtime_origin.clone(),
         }
     }
 }
@@ -64,6 +72,12 @@ impl FromRequestParts<AppState> for PageMember {
             Ok(member) => Ok(Self {
                 member,
                 csrf: csrf_of(parts),
+                realtime_origin: state
+                    .config
+                    .server
+                    .public_url
+                    .origin()
+                    .ascii_serialization(),
             }),
             Err(ApiError::Unauthorized) => Err(Redirect::to("/login").into_response()),
             Err(e) => Err(PageError::from(e).into_response()),

@@ -110,14 +110,20 @@ pub async fn page(
     }))
 }
 
-/// The form of the review buttons: the tab to return to.
+/// The form of the review buttons: the tab to return to, or the call page they were pressed on.
 #[derive(Debug, Default, Deserialize)]
 pub struct ReviewForm {
     #[serde(default)]
     back: Option<String>,
+    /// Set by the call page: return there. An id, so the redirect stays on this site.
+    #[serde(default)]
+    call: Option<Uuid>,
 }
 
 fn back_to(form: &ReviewForm) -> Response {
+    if let Some(call) = form.call {
+        return Redirect::to(&format!("/calls/{call}#todos")).into_response();
+    }
     let status = status_of(form.back.as_deref());
     Redirect::to(&format!("/todos?status={}", status.as_str())).into_response()
 }

@@ -27,7 +27,18 @@ pub async fn update(
         .filter(|d| *d >= 0);
     let org_id = form.org.id;
     match record_status(&state.db, org_id, &call_sid, status, duration).await? {
-        StatusOutcome::Recorded => {}
+        StatusOutcome::Recorded => {
+            // Open calls pages follow the status (ringing, in progress, completed) without a
+            // reload. Best effort: the status is stored either way.
+            let event = serde_json::json!({
+                "call_sid": call_sid.as_str(),
+                "status": status.as_str(),
+                "duration_secs": duration,
+            });
+            if let Err(e) = state.events.publish(org_id, "call.updated", event).await {
+                tracing::warn!(error = %e, "could not publish call.updated");
+            }
+        }
         StatusOutcome::FinalKept => {
             tracing::debug!(%org_id, %call_sid, %status, "late non-final status after a final one; kept the final");
         }

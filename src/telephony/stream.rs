@@ -173,6 +173,16 @@ async fn prepare(
     )
     .await?;
     tracing::info!(call_id = %call.id, agent = %agent.name, "call started");
+    // The calls page shows the new call at the top while it is open. Once per call, not per
+    // frame; best effort: the row is stored either way and a reload shows it.
+    let event = serde_json::json!({
+        "call_id": call.id,
+        "call_sid": call.call_sid,
+        "status": call.status,
+    });
+    if let Err(e) = state.events.publish(org.id, "call.updated", event).await {
+        tracing::warn!(error = %e, "could not publish call.updated");
+    }
     Ok(CallContext {
         setup: AgentSetup::of(&agent, &state.secrets),
         org,

@@ -149,7 +149,7 @@ async fn crm() -> (
     (url, seen)
 }
 
-fn gemini_agent() -> Value {
+pub fn gemini_agent() -> Value {
     json!({
         "provider": "gemini",
         "tools": {"end_call": true, "transfer_call": true},

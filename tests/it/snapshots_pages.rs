@@ -181,9 +181,13 @@ async fn the_dashboard_of_an_organization_with_an_agent_and_numbers() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], "/calls");
     let agent_page = format!("/agents/{agent_id}");
+    // The calls and contacts pages with their own redactors: the ids of their rows and filters
+    // do not renumber the other pages.
+    let html = owner.page(&app, "/calls").await;
+    insta::assert_snapshot!("page_calls", Redactor::new().html(&html));
+    let html = owner.page(&app, "/contacts").await;
+    insta::assert_snapshot!("page_contacts", Redactor::new().html(&html));
     for (name, path) in [
-        ("page_calls", "/calls"),
-        ("page_contacts", "/contacts"),
         ("page_agents", "/agents"),
         ("page_agent_new", "/agents/new"),
         ("page_agent_edit", agent_page.as_str()),
@@ -241,4 +245,54 @@ async fn a_failed_sign_in_and_the_error_pages() {
     let res = nobody.client.get(app.url("/calls")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     insta::assert_snapshot!("page_error_403", r.html(&res.text().await.unwrap()));
+}
+
+/// One call in full: player, transcript, an analysis run, a to-do to review, the contact and a
+/// failed step with its Retry button.
+#[tokio::test]
+async fn a_call_in_full() {
+    use crate::call_pages::{analysis_run, analyzer, failed_step, pending_todo};
+    use crate::support::{CallSeed, insert_call, segments};
+    let app = TestApp::new().await;
+    let owner = app.owner("Acme Plumbing").await;
+    let org: uuid::Uuid = owner.org_id().parse().unwrap();
+    let contact = loquent::contacts::resolve::resolve_or_create(
+        &app.app.db,
+        org,
+        "+15557654321",
+        "inbound_call",
+    )
+    .await
+    .unwrap();
+    let call = insert_call(
+        &app,
+        org,
+        CallSeed {
+            contact_id: Some(contact.id),
+            created_at: at(4, 10),
+            duration_secs: Some(127),
+            transcript: Some(segments(&[
+                ("Agent", "Acme Plumbing, how can I help?"),
+                ("Caller", "My boiler is leaking."),
+            ])),
+            recording: Some(b"ID3 call".to_vec()),
+            ..CallSeed::default()
+        },
+    )
+    .await;
+    let summary = analyzer(&app, org, "Summary").await;
+    analysis_run(
+        &app,
+        org,
+        call.id,
+        summary,
+        "A leaking boiler; send someone today.",
+    )
+    .await;
+    pending_todo(&app, org, call.id, "Send a plumber").await;
+    failed_step(&app, org, call.id, "the SMTP server refused the message").await;
+    let html = owner.page(&app, &format!("/calls/{}", call.id)).await;
+    // The SID is random and not a word of its own hex digits, so the redactor leaves it.
+    let html = html.replace(&call.call_sid, "CA[sid]");
+    insta::assert_snapshot!("page_call", Redactor::new().html(&html));
 }

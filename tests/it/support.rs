@@ -46,6 +46,7 @@ pub struct TestApp {
 pub struct TestAppBuilder {
     settings: Vec<(String, String)>,
     sandbox: Option<SandboxChoice>,
+    own_public_url: bool,
 }
 
 enum SandboxChoice {
@@ -82,6 +83,14 @@ impl TestAppBuilder {
         self
     }
 
+    /// The server's own address (`http://127.0.0.1:PORT`) as its public URL, even with a
+    /// sandbox: a browser opening that address then passes the `Origin` check of
+    /// `/api/realtime`. (Twilio webhooks signed for the sandbox's URL would then not verify.)
+    pub fn with_own_public_url(mut self) -> Self {
+        self.own_public_url = true;
+        self
+    }
+
     /// Starts the server on a free port with a fresh database.
     pub async fn start(self) -> TestApp {
         let sandbox = match self.sandbox {
@@ -105,6 +114,9 @@ impl TestAppBuilder {
             ));
         }
         settings.extend(self.settings);
+        if self.own_public_url {
+            settings.retain(|(name, _)| name != "LOQUENT_PUBLIC_URL");
+        }
         let dir = tempfile::tempdir().expect("tempdir");
         let (database_url, pg) = fresh_database(dir.path()).await;
         let mut app = TestApp::serve(dir, database_url, pg, &settings).await;

@@ -4,6 +4,7 @@
 mod agents;
 mod auth;
 mod call_sync;
+mod calls;
 mod twilio;
 
 use std::os::unix::process::CommandExt as _;
@@ -280,6 +281,29 @@ impl Driver {
                 return;
             }
             assert!(Instant::now() < deadline, "no dialog opened: {res}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// Runs `script` (a function body; `return` gives the value) in the page and returns its
+    /// value: for what a person sees but WebDriver cannot ask, such as a player's position.
+    pub async fn script(&self, script: &str) -> Value {
+        self.call(
+            reqwest::Method::POST,
+            "/execute/sync",
+            Some(json!({"script": script, "args": []})),
+        )
+        .await
+    }
+
+    /// Waits until `script` returns `true`, failing with `what` after 15 s.
+    pub async fn wait_until(&self, script: &str, what: &str) {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if self.script(script).await == Value::Bool(true) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "timed out waiting for {what}");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }
