@@ -430,7 +430,11 @@ async fn failed_step(app: &TestApp, org_id: uuid::Uuid, error: &str) -> uuid::Uu
 async fn a_failed_step_is_shown_to_its_organization_and_retried_from_the_api_and_the_page() {
     use reqwest::StatusCode;
 
-    let app = TestApp::new().await;
+    // No runner: a retried job must stay `queued` for the test to see it there.
+    let app = TestApp::builder()
+        .with_setting("LOQUENT_RUN_JOBS", "false")
+        .start()
+        .await;
     let acme = app.owner("Acme").await;
     let other = app.owner("Other").await;
     let acme_org: uuid::Uuid = acme.org_id().parse().unwrap();
