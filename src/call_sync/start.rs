@@ -342,7 +342,7 @@ impl Syncer<'_> {
         }
         publish(self.events, row).await;
         took.push(started.elapsed());
-        let ms = |i: usize| took.get(i).map_or(0, |d| d.as_millis());
+        let ms = |i: usize| took.get(i).map_or(0, std::time::Duration::as_millis);
         tracing::info!(
             sync_id = %row.id, imported, skipped,
             fetched_ms = ms(0), deduplicated_ms = ms(1), contacts_ms = ms(2), inserted_ms = ms(3),
