@@ -21,14 +21,17 @@
     reason = "the benchmark reads its own settings (CALLS_PER_NUMBER, PARTIES, PG_URL)"
 )]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
+use support::{drop_pg, fresh_pg};
 
 use chrono::Utc;
 use loquent::call_sync::start::{SyncRequest, Syncer};
-use sea_orm::{ActiveModelTrait, ConnectionTrait, Set};
+use sea_orm::{ActiveModelTrait, Set};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
@@ -138,26 +141,6 @@ fn run_child(job: &Value) -> Result<Value, String> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     serde_json::from_str(text.lines().last().unwrap_or_default()).map_err(|e| e.to_string())
-}
-
-async fn fresh_pg(server: &str) -> Result<(String, String), String> {
-    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-        .await
-        .map_err(|e| format!("PostgreSQL at {server}: {e}"))?;
-    let name = format!("loquent_bench_{}", Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((format!("{server}/{name}"), name))
-}
-
-async fn drop_pg(server: &str, name: &str) {
-    if let Ok(admin) = sea_orm::Database::connect(format!("{server}/postgres")).await {
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-    }
 }
 
 async fn bench() -> Result<(), String> {

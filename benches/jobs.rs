@@ -23,17 +23,20 @@
     reason = "the benchmark reads its own settings (JOBS, CONCURRENCY, PG_URL)"
 )]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::process::{Command, ExitCode};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{drop_pg, fresh_pg};
 
 use chrono::Utc;
 use loquent::entity::job;
 use loquent::jobs::{self, Handler, NewJob, Outcome, Runner};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter,
-    QuerySelect, TransactionTrait,
+    ColumnTrait, DatabaseConnection, EntityTrait, PaginatorTrait, QueryFilter, QuerySelect,
+    TransactionTrait,
 };
 use tokio::sync::watch;
 
@@ -162,26 +165,6 @@ async fn run(url: &str, processes: usize, total: usize) -> Result<Figures, Strin
         enqueue_per_sec: total / enqueue_secs,
         run_per_sec: total / window,
     })
-}
-
-async fn fresh_pg(server: &str) -> Result<(String, String), String> {
-    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-        .await
-        .map_err(|e| format!("PostgreSQL at {server}: {e}"))?;
-    let name = format!("loquent_bench_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((format!("{server}/{name}"), name))
-}
-
-async fn drop_pg(server: &str, name: &str) {
-    if let Ok(admin) = sea_orm::Database::connect(format!("{server}/postgres")).await {
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-    }
 }
 
 async fn bench() -> Result<(), String> {

@@ -24,10 +24,13 @@
     reason = "the benchmark reads its own settings (RECORDINGS, PG_URL)"
 )]
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use support::{drop_pg, fresh_pg};
 
 use chrono::Utc;
 use loquent::calls::after::kind;
@@ -37,9 +40,7 @@ use loquent::recordings::completed::recording_completed;
 use loquent::recordings::process::{ProcessRecording, transcriber};
 use loquent_sandbox::{Sandbox, SandboxHandle, SeededAccount};
 use loquent_twilio::CallSid;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 use uuid::Uuid;
@@ -262,26 +263,6 @@ async fn run(
         recordings: n,
         secs,
     })
-}
-
-async fn fresh_pg(server: &str) -> Result<(String, String), String> {
-    let admin = sea_orm::Database::connect(format!("{server}/postgres"))
-        .await
-        .map_err(|e| format!("PostgreSQL at {server}: {e}"))?;
-    let name = format!("loquent_bench_{}", Uuid::new_v4().simple());
-    admin
-        .execute_unprepared(&format!("CREATE DATABASE \"{name}\""))
-        .await
-        .map_err(|e| e.to_string())?;
-    Ok((format!("{server}/{name}"), name))
-}
-
-async fn drop_pg(server: &str, name: &str) {
-    if let Ok(admin) = sea_orm::Database::connect(format!("{server}/postgres")).await {
-        let _ = admin
-            .execute_unprepared(&format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"))
-            .await;
-    }
 }
 
 fn row(database: &str, concurrency: usize, f: &Figures) {
