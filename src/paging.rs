@@ -82,6 +82,26 @@ impl FromStr for Cursor {
 }
 
 /// A page size from a query string: [`DEFAULT_LIMIT`] when absent or empty.
+/// A page from `rows`, read with `limit + 1` (one more than asked tells whether another page
+/// follows): the first `limit` rows, and the cursor after the last of them when more follow.
+pub fn page_of<T>(
+    mut rows: Vec<T>,
+    limit: u64,
+    key: impl Fn(&T) -> (DateTime<Utc>, Uuid),
+) -> (Vec<T>, Option<String>) {
+    let more = rows.len() as u64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+    let next = more
+        .then(|| {
+            rows.last().map(|r| {
+                let (created_at, id) = key(r);
+                Cursor::after(created_at, id).to_string()
+            })
+        })
+        .flatten();
+    (rows, next)
+}
+
 pub fn parse_limit(value: Option<&str>) -> Result<u64, PagingError> {
     match value.map(str::trim).filter(|v| !v.is_empty()) {
         None => Ok(DEFAULT_LIMIT),

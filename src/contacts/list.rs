@@ -109,20 +109,13 @@ pub async fn list(
     if let Some(cursor) = &query.cursor {
         select = select.filter(cursor.before(contact::Column::CreatedAt, contact::Column::Id));
     }
-    let mut rows = select
+    let rows = select
         .order_by_desc(contact::Column::CreatedAt)
         .order_by_desc(contact::Column::Id)
         .limit(query.limit + 1)
         .all(db)
         .await?;
-    let more = rows.len() as u64 > query.limit;
-    rows.truncate(usize::try_from(query.limit).unwrap_or(usize::MAX));
-    let next_cursor = more
-        .then(|| {
-            rows.last()
-                .map(|c| Cursor::after(c.created_at, c.id).to_string())
-        })
-        .flatten();
+    let (rows, next_cursor) = crate::paging::page_of(rows, query.limit, |c| (c.created_at, c.id));
     Ok(ContactPage {
         items: views(db, org_id, rows).await?,
         next_cursor,
