@@ -10,7 +10,8 @@
 //! ```
 //!
 //! Settings (environment): `CALLS_PER_NUMBER` (50,000), `PARTIES` (10,000), `PG_URL`
-//! (`postgres://postgres@127.0.0.1:5432`; each run makes and drops its own database).
+//! (`postgres://postgres@127.0.0.1:5432`; each run makes and drops its own database),
+//! `DATABASES` (`sqlite`, `postgresql`; both when unset).
 //!
 //! The sandbox runs as its own process (`loquent sandbox`), and each sync runs in a fresh child
 //! process of this benchmark, so the peak RSS reported (the child's `VmHWM`) is the server's
@@ -18,7 +19,7 @@
 
 #![expect(
     clippy::disallowed_methods,
-    reason = "the benchmark reads its own settings (CALLS_PER_NUMBER, PARTIES, PG_URL)"
+    reason = "the benchmark reads its own settings (CALLS_PER_NUMBER, PARTIES, PG_URL, DATABASES)"
 )]
 
 mod support;
@@ -189,7 +190,13 @@ async fn bench() -> Result<(), String> {
             dir.path().join("bench.db").display()
         );
         let (pg_url, pg_name) = fresh_pg(&pg).await?;
+        let only = std::env::var("DATABASES")
+            .unwrap_or_default()
+            .to_lowercase();
         for (name, url) in [("SQLite", sqlite.as_str()), ("PostgreSQL", pg_url.as_str())] {
+            if !only.is_empty() && !only.contains(&name.to_lowercase()) {
+                continue;
+            }
             let job = json!({
                 "db": url, "api": api, "account_sid": seeded["account_sid"],
                 "auth_token": seeded["auth_token"], "numbers": seeded["numbers"],

@@ -5,9 +5,11 @@ use std::time::Duration;
 use std::future::Future;
 use std::pin::Pin;
 
+use sea_orm::sea_query::{Expr, SimpleExpr};
 use sea_orm::{
-    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DatabaseTransaction, DbErr,
-    SqliteTransactionMode, TransactionError, TransactionOptions, TransactionTrait,
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection,
+    DatabaseTransaction, DbErr, SqliteTransactionMode, TransactionError, TransactionOptions,
+    TransactionTrait,
 };
 use sea_orm_migration::MigratorTrait;
 
@@ -74,6 +76,25 @@ pub fn transaction_error<E: From<DbErr>>(err: sea_orm::TransactionError<E>) -> E
         sea_orm::TransactionError::Connection(e) => e.into(),
         sea_orm::TransactionError::Transaction(e) => e,
     }
+}
+
+/// `column IN (the strings of one JSON array)`: the whole list bound as a single parameter, so
+/// the statement's text (and on PostgreSQL its plan) is the same whatever the list's length, and
+/// no list is too long for the backend's limit on parameters (32,766 on SQLite, 65,535 on
+/// PostgreSQL).
+pub fn in_strings<'a>(
+    backend: DatabaseBackend,
+    column: &str,
+    values: impl IntoIterator<Item = &'a str>,
+) -> SimpleExpr {
+    let list = serde_json::Value::from(values.into_iter().collect::<Vec<_>>()).to_string();
+    let sql = match backend {
+        DatabaseBackend::Postgres => {
+            format!("\"{column}\" IN (SELECT json_array_elements_text($1::json))")
+        }
+        _ => format!("\"{column}\" IN (SELECT value FROM json_each(?))"),
+    };
+    Expr::cust_with_values(sql, [list])
 }
 
 /// Begins a transaction that is going to write. Every transaction that writes starts here, never

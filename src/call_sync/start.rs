@@ -1,7 +1,7 @@
 //! `POST /api/twilio/sync-call-history`: the part of a sync the request waits for, from the first
 //! page fetched to the last call inserted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, NaiveDate, Utc};
@@ -17,13 +17,21 @@ use tokio::sync::Notify;
 use uuid::Uuid;
 
 use super::{DEFAULT_BATCH, MAX_BATCH, Phase, SyncError, kind, publish};
+use crate::db::in_strings;
 use crate::entity::{call, call_sync, contact, contact_phone, phone_number};
 use crate::jobs::{self, NewJob};
 use crate::orgs::twilio::{TwilioAccounts, TwilioFailure, reload};
 use crate::realtime::EventHub;
 
-/// Rows per statement when inserting and per `IN (...)` list when reading.
+/// Rows per statement when inserting.
 pub const BATCH: usize = 500;
+/// Insert statements per transaction. Each batch of calls lands in the pages of the call table's
+/// indexes (Call SID, contact, organization and start) all over, and a commit writes every page
+/// it touched (to SQLite's WAL, or PostgreSQL's): fewer, larger transactions write each such
+/// page once for many rows instead of once per batch.
+const STATEMENTS_PER_TRANSACTION: usize = 10;
+/// Values per list when reading (one JSON parameter, see [`in_strings`]).
+const READ_BATCH: usize = 10_000;
 /// A sync whose request-bound phases have not moved for this long was cut off (its process
 /// died): it no longer blocks a new sync, and its follower takes its recordings over.
 pub const STALE_AFTER: Duration = Duration::from_secs(5 * 60);
@@ -197,10 +205,7 @@ impl Syncer<'_> {
         row: &call_sync::Model,
         change: impl FnOnce(&mut call_sync::ActiveModel),
     ) -> Result<call_sync::Model, DbErr> {
-        let mut active = row.clone().into_active_model();
-        change(&mut active);
-        active.updated_at = Set(Utc::now());
-        active.update(self.db).await
+        set_on(self.db, row, change).await
     }
 
     async fn phase(&self, row: &mut call_sync::Model, phase: Phase) -> Result<(), DbErr> {
@@ -218,12 +223,13 @@ impl Syncer<'_> {
         since: Option<NaiveDate>,
         row: &mut call_sync::Model,
     ) -> Result<SyncResult, SyncError> {
-        // Fetching: both directions, largest pages, newest first.
+        // Fetching: both directions at once (one's page is parsed while the other's is on the
+        // way), largest pages, newest first.
         let started = Instant::now();
         let mut took = Vec::with_capacity(5);
         let mut fetched: Vec<Fetched> = Vec::new();
         let mut last_published = Instant::now();
-        for outbound in [false, true] {
+        let direction = |outbound: bool| {
             let mut filter = CallFilter::new()
                 .status(CallStatus::Completed)
                 .page_size(MAX_PAGE_SIZE);
@@ -235,16 +241,17 @@ impl Syncer<'_> {
             if let Some(day) = since {
                 filter = filter.started_on_or_after(day);
             }
-            let mut calls = client.list_calls(&filter);
-            while let Some(call) = calls.next().await {
-                let call = call.map_err(TwilioFailure::to("list the number's calls"))?;
-                fetched.extend(Fetched::of(call, outbound));
-                if last_published.elapsed() >= PUBLISH_EVERY {
-                    let count = to_i32(fetched.len());
-                    *row = self.set(row, |r| r.fetched = Set(count)).await?;
-                    publish(self.events, row).await;
-                    last_published = Instant::now();
-                }
+            client.list_calls(&filter).map(move |call| (outbound, call))
+        };
+        let mut calls = futures_util::stream::select(direction(false), direction(true));
+        while let Some((outbound, call)) = calls.next().await {
+            let call = call.map_err(TwilioFailure::to("list the number's calls"))?;
+            fetched.extend(Fetched::of(call, outbound));
+            if last_published.elapsed() >= PUBLISH_EVERY {
+                let count = to_i32(fetched.len());
+                *row = self.set(row, |r| r.fetched = Set(count)).await?;
+                publish(self.events, row).await;
+                last_published = Instant::now();
             }
         }
         let count = to_i32(fetched.len());
@@ -253,8 +260,12 @@ impl Syncer<'_> {
         // Deduplicating: across the two directions, then against the calls already here.
         took.push(started.elapsed());
         self.phase(row, Phase::Deduplicating).await?;
-        let mut seen = BTreeSet::new();
+        // The directions arrive interleaved: a call listed in both keeps its inbound copy, as
+        // when they were fetched one after the other.
+        fetched.sort_by_key(|c| c.direction == "outbound");
+        let mut seen = HashSet::with_capacity(fetched.len());
         fetched.retain(|c| seen.insert(c.sid.clone()));
+        drop(seen);
         let unique = fetched.len() as u64;
         let known = existing_sids(self.db, &fetched).await?;
         fetched.retain(|c| !known.contains(&c.sid));
@@ -274,34 +285,51 @@ impl Syncer<'_> {
         self.phase(row, Phase::Inserting).await?;
         let mut imported = 0u64;
         let mut affected: BTreeSet<Uuid> = BTreeSet::new();
-        for (i, chunk) in fetched.chunks(BATCH).enumerate() {
+        // Where the inserting phase's time goes: waiting for the write lock, the call rows, their
+        // jobs, the commit (logged with the phase times).
+        let mut spent = [Duration::ZERO; 4];
+        for (i, group) in fetched
+            .chunks(BATCH * STATEMENTS_PER_TRANSACTION)
+            .enumerate()
+        {
+            let mut lap = Instant::now();
+            let mut clock = |part: usize| {
+                spent[part] += lap.elapsed();
+                lap = Instant::now();
+            };
             let txn = crate::db::begin_write(self.db).await?;
-            let inserted = insert_calls(&txn, number, chunk, &contacts).await?;
-            if i == 0 && !inserted.is_empty() {
-                follow(&txn, row).await?;
+            clock(0);
+            for (j, chunk) in group.chunks(BATCH).enumerate() {
+                let inserted = insert_calls(&txn, number, chunk, &contacts).await?;
+                clock(1);
+                if i == 0 && j == 0 && !inserted.is_empty() {
+                    follow(&txn, row).await?;
+                }
+                let jobs = inserted
+                    .iter()
+                    .map(|(call_id, sid)| NewJob {
+                        kind: kind::RECORDING.to_owned(),
+                        organization_id: Some(number.organization_id),
+                        call_id: Some(*call_id),
+                        payload: serde_json::json!({ "call_id": call_id, "sync_id": row.id }),
+                        dedupe_key: Some(format!("{}:{sid}", kind::RECORDING)),
+                        run_at: Utc::now(),
+                        max_attempts: crate::recordings::completed::ATTEMPTS,
+                    })
+                    .collect();
+                jobs::enqueue_group(&txn, row.id, jobs).await?;
+                imported += inserted.len() as u64;
+                clock(2);
             }
-            let jobs = inserted
-                .iter()
-                .map(|(call_id, sid)| NewJob {
-                    kind: kind::RECORDING.to_owned(),
-                    organization_id: Some(number.organization_id),
-                    call_id: Some(*call_id),
-                    payload: serde_json::json!({ "call_id": call_id, "sync_id": row.id }),
-                    dedupe_key: Some(format!("{}:{sid}", kind::RECORDING)),
-                    run_at: Utc::now(),
-                    max_attempts: crate::recordings::completed::ATTEMPTS,
-                })
-                .collect();
-            jobs::enqueue_group(&txn, row.id, jobs).await?;
+            let count = to_i64_i32(imported);
+            *row = set_on(&txn, row, |r| r.imported = Set(count)).await?;
             txn.commit().await?;
-            imported += inserted.len() as u64;
-            for c in chunk {
+            clock(3);
+            for c in group {
                 if let Some(id) = contacts.get(c.external()) {
                     affected.insert(*id);
                 }
             }
-            let count = to_i64_i32(imported);
-            *row = self.set(row, |r| r.imported = Set(count)).await?;
             if last_published.elapsed() >= PUBLISH_EVERY {
                 publish(self.events, row).await;
                 last_published = Instant::now();
@@ -347,7 +375,9 @@ impl Syncer<'_> {
             sync_id = %row.id, imported, skipped,
             fetched_ms = ms(0), deduplicated_ms = ms(1), contacts_ms = ms(2), inserted_ms = ms(3),
             total_ms = ms(4),
-            "call history imported (times since the start)"
+            insert_lock_ms = spent[0].as_millis(), insert_calls_ms = spent[1].as_millis(),
+            insert_jobs_ms = spent[2].as_millis(), insert_commit_ms = spent[3].as_millis(),
+            "call history imported (times since the start; the inserting phase's parts)"
         );
         Ok(SyncResult {
             sync_id: row.id,
@@ -355,6 +385,17 @@ impl Syncer<'_> {
             skipped,
         })
     }
+}
+
+async fn set_on(
+    conn: &impl ConnectionTrait,
+    row: &call_sync::Model,
+    change: impl FnOnce(&mut call_sync::ActiveModel),
+) -> Result<call_sync::Model, DbErr> {
+    let mut active = row.clone().into_active_model();
+    change(&mut active);
+    active.updated_at = Set(Utc::now());
+    active.update(conn).await
 }
 
 fn to_i32(n: usize) -> i32 {
@@ -426,12 +467,15 @@ async fn existing_sids(
     calls: &[Fetched],
 ) -> Result<BTreeSet<String>, DbErr> {
     let mut known = BTreeSet::new();
-    for chunk in calls.chunks(BATCH) {
-        let sids: Vec<&str> = chunk.iter().map(|c| c.sid.as_str()).collect();
+    for chunk in calls.chunks(READ_BATCH) {
         let found: Vec<String> = call::Entity::find()
             .select_only()
             .column(call::Column::CallSid)
-            .filter(call::Column::CallSid.is_in(sids))
+            .filter(in_strings(
+                db.get_database_backend(),
+                "call_sid",
+                chunk.iter().map(|c| c.sid.as_str()),
+            ))
             .into_tuple()
             .all(db)
             .await?;
@@ -449,16 +493,15 @@ async fn resolve_contacts(
 ) -> Result<HashMap<String, Uuid>, DbErr> {
     let numbers: Vec<&str> = numbers.into_iter().collect();
     let mut found = HashMap::with_capacity(numbers.len());
-    for chunk in numbers.chunks(BATCH) {
+    for chunk in numbers.chunks(READ_BATCH) {
         found.extend(contacts_of(db, org_id, chunk).await?);
-        let missing: Vec<&str> = chunk
-            .iter()
-            .copied()
-            .filter(|n| !found.contains_key(*n))
-            .collect();
-        if missing.is_empty() {
-            continue;
-        }
+    }
+    let missing: Vec<&str> = numbers
+        .iter()
+        .copied()
+        .filter(|n| !found.contains_key(*n))
+        .collect();
+    for missing in missing.chunks(BATCH) {
         let now = Utc::now();
         let created: BTreeMap<&str, Uuid> = missing.iter().map(|n| (*n, Uuid::now_v7())).collect();
         let txn = crate::db::begin_write(db).await?;
@@ -489,7 +532,7 @@ async fn resolve_contacts(
         .on_conflict(OnConflict::new().do_nothing().to_owned())
         .exec_without_returning(&txn)
         .await?;
-        let now_found = contacts_of(&txn, org_id, &missing).await?;
+        let now_found = contacts_of(&txn, org_id, missing).await?;
         // Stubs whose number another contact took in the meantime are not kept.
         let orphans: Vec<Uuid> = created
             .iter()
@@ -518,7 +561,11 @@ async fn contacts_of(
         .column(contact_phone::Column::Number)
         .column(contact_phone::Column::ContactId)
         .filter(contact_phone::Column::OrganizationId.eq(org_id))
-        .filter(contact_phone::Column::Number.is_in(numbers.iter().copied()))
+        .filter(in_strings(
+            db.get_database_backend(),
+            "number",
+            numbers.iter().copied(),
+        ))
         .into_tuple()
         .all(db)
         .await?;
