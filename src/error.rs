@@ -106,16 +106,25 @@ impl From<sea_orm::DbErr> for ApiError {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// Every error's body: `{"error": {"code", "message"}}`, plus `fields` when input failed field
+/// by field.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorBody<'a> {
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
-struct ErrorDetail<'a> {
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail<'a> {
+    /// Stable and machine-readable: `bad_request`, `unauthorized`, `invalid_credentials`,
+    /// `forbidden`, `no_organization`, `cross_origin`, `not_found`, `conflict`, `invalid_input`,
+    /// `payload_too_large`, `unsupported_media_type`, `upstream_error` or `internal`.
+    #[schema(value_type = String, example = "not_found")]
     code: &'a str,
+    /// What went wrong, in words a person can act on.
     message: String,
+    /// Every bad field, when the input was checked field by field (`invalid_input`).
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Vec<FieldError>>)]
     fields: Option<&'a [FieldError]>,
 }
 

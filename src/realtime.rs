@@ -22,7 +22,7 @@ const BUFFER: usize = 256;
 const MAX_NOTIFY_BYTES: usize = 7900;
 
 /// What a browser receives: `{"type": "...", "payload": {...}}`.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 pub struct Event {
     #[serde(rename = "type")]
     pub kind: String,

@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/recording", post(telephony::recording::completed));
 
     let api = Router::new()
+        .route("/openapi.json", get(api::openapi::document))
         .route("/auth/signup", post(api::auth::signup))
         .route("/auth/login", post(api::auth::login))
         .route("/auth/logout", post(api::auth::logout))

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 /// One rejected input field: `field` is its path in the request body (`name`,
 /// `config.vad.threshold`), `message` says what to change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct FieldError {
     pub field: String,
     pub message: String,

@@ -34,7 +34,7 @@ const MAX_URL_CHARS: usize = 2_048;
 const MAX_TOKEN_CHARS: usize = 4_096;
 
 /// The speech-to-speech service that runs the conversation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Provider {
     #[default]
@@ -117,7 +117,7 @@ impl fmt::Display for Provider {
 }
 
 /// Server-side voice activity detection: when the caller has started and finished speaking.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Vad {
     /// 0.0..=1.0; higher needs louder speech, which suits noisy lines.
@@ -140,7 +140,7 @@ impl Default for Vad {
 }
 
 /// The built-in tools the model may call during a call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Tools {
     /// Hang up once the conversation is over.
@@ -311,7 +311,7 @@ impl RealtimeConfig {
 }
 
 /// The config as the API and pages show it: the lookup token only as `has_token`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ConfigView {
     pub provider: Provider,
     pub model: String,
@@ -324,7 +324,7 @@ pub struct ConfigView {
     pub caller_context: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct LookupView {
     pub url: String,
     pub has_token: bool,
@@ -351,22 +351,31 @@ impl From<&RealtimeConfig> for ConfigView {
 
 /// The config as people send it (API body `config`, or the agent form). Everything may be left
 /// out; [`ConfigInput::validate`] fills defaults and checks the rest.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ConfigInput {
+    /// `openai` or `gemini`; `openai` when absent.
     pub provider: Option<String>,
+    /// The provider's default model when absent.
     pub model: Option<String>,
+    /// One of the provider's voices; its default when absent.
     pub voice: Option<String>,
+    #[schema(default = json!({}))]
     pub vad: VadInput,
+    /// What the agent says first; absent: the model opens as it sees fit.
     pub greeting: Option<String>,
     pub tools: Tools,
+    /// E.164 numbers the `transfer_call` tool may dial; needed when that tool is on.
     pub transfer_numbers: Vec<String>,
+    /// Needed when `tools.lookup_caller` is on.
+    #[schema(default = json!(null))]
     pub lookup: Option<LookupInput>,
+    /// Tell the model the known contact's name and notes before the greeting.
     pub caller_context: bool,
 }
 
 /// Wide types, so an out-of-range value is a field error rather than a parse failure.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct VadInput {
     pub threshold: Option<f64>,
@@ -374,7 +383,7 @@ pub struct VadInput {
     pub silence_duration_ms: Option<i64>,
 }
 
-#[derive(Default, Deserialize)]
+#[derive(Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct LookupInput {
     pub url: String,

@@ -30,7 +30,7 @@ pub enum AgentError {
 }
 
 /// An agent as the API shows it. The lookup token appears only as `config.lookup.has_token`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AgentView {
     pub id: Uuid,
     pub name: String,

@@ -25,11 +25,12 @@ pub const MAX_PROMPT_CHARS: usize = 20_000;
 
 /// An agent as people send it: the API body of `POST /api/agents` and `PUT /api/agents/{id}`,
 /// and what the agent form is read into. Missing fields are reported as field errors.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AgentInput {
     pub name: String,
     pub prompt: String,
+    #[schema(default = json!({}))]
     pub config: ConfigInput,
 }
 

@@ -38,7 +38,7 @@ pub enum AnalyzerError {
 }
 
 /// An analyzer as the API shows it, with the numbers whose calls it analyzes.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnalyzerView {
     pub id: Uuid,
     pub name: String,

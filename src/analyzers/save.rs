@@ -18,7 +18,7 @@ pub const MAX_PROMPT_CHARS: usize = 20_000;
 /// An analyzer as people send it: the body of `POST /api/analyzers` and
 /// `PUT /api/analyzers/{id}`, and what the analyzer form is read into. A missing `active` is
 /// true; other missing fields are empty (and reported when they must not be).
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct AnalyzerInput {
     pub name: String,

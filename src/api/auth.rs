@@ -6,39 +6,40 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{CurrentMember, session};
 use crate::entity::{organization, user};
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, ErrorBody, Json};
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignupRequest {
     email: String,
     password: String,
     organization_name: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct LoginRequest {
     email: String,
     password: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct UserView {
     id: Uuid,
     email: String,
     name: Option<String>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct OrganizationView {
     id: Uuid,
     name: String,
     byo_twilio: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct MeResponse {
     user: UserView,
     organization: OrganizationView,
@@ -103,6 +104,24 @@ async fn sign_in(
     Ok((status, headers, Json(me(&member))).into_response())
 }
 
+/// Creates an account and its organization, with the new user as its owner, and signs them in.
+#[utoipa::path(
+    post,
+    path = "/api/auth/signup",
+    tag = "auth",
+    operation_id = "auth_signup",
+    security(()),
+    request_body = SignupRequest,
+    responses(
+        (status = 201, description = "Signed up and in; the session cookie is set.",
+            body = MeResponse,
+            headers(("Set-Cookie" = String, description = "The `loquent_session` cookie."))),
+        (status = 400, response = BadRequest),
+        (status = 409, body = ErrorBody, description = "`conflict`: the e-mail already has an \
+            account."),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 pub async fn signup(
     State(state): State<AppState>,
     Json(req): Json<SignupRequest>,
@@ -120,6 +139,24 @@ pub async fn signup(
     .await
 }
 
+/// Signs in with e-mail and password.
+#[utoipa::path(
+    post,
+    path = "/api/auth/login",
+    tag = "auth",
+    operation_id = "auth_login",
+    security(()),
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in; the session cookie is set.", body = MeResponse,
+            headers(("Set-Cookie" = String, description = "The `loquent_session` cookie."))),
+        (status = 400, response = BadRequest),
+        (status = 401, description = "`invalid_credentials`: the e-mail or the password is wrong \
+            (the same whether or not the account exists).", body = ErrorBody),
+        (status = 403, response = Forbidden),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 pub async fn login(
     State(state): State<AppState>,
     Json(req): Json<LoginRequest>,
@@ -129,6 +166,19 @@ pub async fn login(
     sign_in(&state, StatusCode::OK, user.id, member.organization_id).await
 }
 
+/// Ends the session (if any) and clears the cookie.
+#[utoipa::path(
+    post,
+    path = "/api/auth/logout",
+    tag = "auth",
+    operation_id = "auth_logout",
+    security((), ("session" = [])),
+    responses(
+        (status = 204, description = "Signed out; the cookie is cleared.",
+            headers(("Set-Cookie" = String,
+                description = "The expired `loquent_session` cookie."))),
+    ),
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -146,6 +196,18 @@ pub async fn logout(
         .into_response())
 }
 
+/// Who is signed in, in which organization, with which permissions (`*:*:*` for the owner).
+#[utoipa::path(
+    get,
+    path = "/api/auth/me",
+    tag = "auth",
+    operation_id = "auth_current",
+    responses(
+        (status = 200, description = "The signed-in member.", body = MeResponse),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn current(member: CurrentMember) -> Json<MeResponse> {
     Json(me(&member))
 }

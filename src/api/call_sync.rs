@@ -7,12 +7,13 @@ use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::api::openapi::{Forbidden, InvalidInput, NotFound, Unauthorized, Upstream};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
 use crate::call_sync::start::{SyncRequest, SyncResult, Syncer};
 use crate::call_sync::{MAX_BATCH, Progress};
 use crate::entity::call_sync;
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, ErrorBody, Json};
 use crate::validation::FieldError;
 
 permissions! {
@@ -20,14 +21,16 @@ permissions! {
     ListTwilio = "Twilio:Collection:List",
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SyncBody {
     phone_number_id: Uuid,
     /// `YYYY-MM-DD`: only calls that started on or after that day (UTC).
     #[serde(default)]
     since: Option<String>,
+    /// How many recordings are processed at a time; 5 when absent.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 50)]
     recording_batch_size: Option<i32>,
 }
 
@@ -71,8 +74,30 @@ impl SyncBody {
     }
 }
 
+/// Imports a number's call history from Twilio.
+///
 /// Imports the number's completed calls; answers once they are in (recordings go on in the
 /// background, reported over `/api/realtime`).
+#[utoipa::path(
+    post,
+    path = "/api/twilio/sync-call-history",
+    tag = "twilio",
+    operation_id = "call_sync_sync_call_history",
+    request_body = SyncBody,
+    responses(
+        (status = 200, body = SyncResult, description = "The calls are in; recordings continue \
+            in the background."),
+        (status = 400, body = ErrorBody, description = "`bad_request`: malformed JSON or no \
+            Twilio account connected."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`conflict`: a sync of this number is \
+            under way."),
+        (status = 422, response = InvalidInput),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn sync_call_history(
     State(state): State<AppState>,
     member: Allowed<SyncCallHistory>,
@@ -88,8 +113,21 @@ pub async fn sync_call_history(
     Ok(Json(syncer.sync_number(member.org_id(), &request).await?))
 }
 
+/// Each number's latest call-history sync.
+///
 /// The latest sync of each of the organization's numbers, newest first: what a page shows before
 /// the live events arrive.
+#[utoipa::path(
+    get,
+    path = "/api/twilio/call-syncs",
+    tag = "twilio",
+    operation_id = "call_sync_call_syncs",
+    responses(
+        (status = 200, description = "Each number's latest sync.", body = Vec<Progress>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn call_syncs(
     State(state): State<AppState>,
     member: Allowed<ListTwilio>,

@@ -10,6 +10,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use super::byte_range::{self, RangeRequest};
+use crate::api::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
 use crate::calls::CallLookupError;
@@ -17,7 +18,7 @@ use crate::calls::details::{self, CallDetails};
 use crate::calls::list::{self, Bound, CallPage, CallQuery};
 use crate::calls::rerun::{self, Rerun};
 use crate::calls::search::SearchTerms;
-use crate::error::{ApiError, Json, Path, Query};
+use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::paging;
 use crate::storage::StorageError;
 
@@ -30,10 +31,13 @@ permissions! {
 /// The query of `GET /api/calls`; every field optional, an empty value is the same as none.
 /// The calls page reads the same query (its filter form and "Older" link), so a page address
 /// and an API address filter alike.
-#[derive(Debug, Default, Clone, Deserialize, Serialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
+    /// Calls to or from this number of the organization.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<Uuid>)]
     pub phone_number_id: Option<String>,
     /// `inbound` or `outbound`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,10 +51,13 @@ pub struct ListParams {
     /// Created before: a date (that whole day included) or an RFC 3339 time (excluded).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
+    /// Calls with this contact.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<Uuid>)]
     pub contact_id: Option<String>,
-    /// `true` or `false`.
+    /// `true`: only calls with a stored recording; `false`: only calls without.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<bool>)]
     pub has_recording: Option<String>,
     /// Words the transcript must contain (prefixes, any case).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -60,6 +67,7 @@ pub struct ListParams {
     pub cursor: Option<String>,
     /// 1 to 200; 50 when absent.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     pub limit: Option<String>,
 }
 
@@ -123,7 +131,23 @@ impl ListParams {
     }
 }
 
+/// The organization's calls, filtered and searched, a page at a time.
+///
 /// Newest first; `next_cursor` is `null` on the last page.
+#[utoipa::path(
+    get,
+    path = "/api/calls",
+    tag = "calls",
+    operation_id = "calls_list",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of calls.", body = CallPage),
+        (status = 400, body = ErrorBody, description = "`bad_request`: a query value that cannot \
+            be used (the message names it)."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     member: Allowed<ListCalls>,
@@ -133,7 +157,23 @@ pub async fn list(
     Ok(Json(list::list(&state.db, member.org_id(), &query).await?))
 }
 
+/// One call in full.
+///
 /// Seed 003's `CallDetails`, with the to-dos, the contact and the pipeline's steps.
+#[utoipa::path(
+    get,
+    path = "/api/calls/{id}",
+    tag = "calls",
+    operation_id = "calls_read",
+    params(("id" = Uuid, Path, description = "The call's id.")),
+    responses(
+        (status = 200, description = "The call in full.", body = CallDetails),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     member: Allowed<ReadCall>,
@@ -142,9 +182,27 @@ pub async fn read(
     Ok(Json(details::read(&state.db, member.org_id(), id).await?))
 }
 
+/// Re-runs the call's analyses.
+///
 /// Queues a new run of every active analyzer attached to the call's number (202 with the job
 /// ids); the runs are appended to the earlier ones. Browsers hear `call.analysis.queued` now and
 /// `call.analysis.completed` as each run is stored, over `/api/realtime`.
+#[utoipa::path(
+    post,
+    path = "/api/calls/{id}/rerun",
+    tag = "calls",
+    operation_id = "calls_rerun",
+    params(("id" = Uuid, Path, description = "The call's id.")),
+    responses(
+        (status = 202, description = "The runs are queued.", body = Rerun),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`conflict`: the call has no transcript, \
+            or its number no active analyzer."),
+    ),
+)]
 pub async fn rerun(
     State(state): State<AppState>,
     member: Allowed<UpdateCall>,
@@ -165,8 +223,51 @@ pub async fn rerun(
     Ok((StatusCode::ACCEPTED, Json(queued)))
 }
 
+/// The call's recording.
+///
 /// The call's recording as `audio/mpeg`, streamed from storage a chunk at a time, with byte
 /// ranges and validators (see [`byte_range`]); 404 when the call has none.
+#[utoipa::path(
+    get,
+    path = "/api/calls/{id}/recording",
+    tag = "calls",
+    operation_id = "calls_recording",
+    params(
+        ("id" = Uuid, Path, description = "The call's id."),
+        ("Range" = Option<String>, Header,
+            description = "One range of bytes: `bytes=0-99`, `bytes=100-` or `bytes=-100`."),
+        ("If-Range" = Option<String>, Header),
+        ("If-None-Match" = Option<String>, Header),
+        ("If-Modified-Since" = Option<String>, Header),
+    ),
+    responses(
+        (status = 200, description = "The whole recording.",
+            content(("audio/mpeg")),
+            headers(
+                ("Accept-Ranges" = String, description = "`bytes`."),
+                ("ETag" = String),
+                ("Last-Modified" = String),
+                ("Cache-Control" = String, description = "`private, no-cache`."),
+            )),
+        (status = 206, description = "The part the `Range` header asked for.",
+            content(("audio/mpeg")),
+            headers(
+                ("Content-Range" = String, description = "`bytes {first}-{last}/{size}`."),
+                ("Accept-Ranges" = String),
+                ("ETag" = String),
+                ("Last-Modified" = String),
+            )),
+        (status = 304, description = "Not modified since the validators the request sent \
+            (`If-None-Match`, `If-Modified-Since`)."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, body = ErrorBody, description = "`not_found`: no such call in the \
+            organization, or it has no recording."),
+        (status = 416, headers(("Content-Range" = String)), description = "The range cannot be \
+            served; `Content-Range: bytes */{size}`."),
+    ),
+)]
 pub async fn recording(
     State(state): State<AppState>,
     member: Allowed<ReadCall>,

@@ -6,11 +6,12 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::api::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
 use crate::calls::after;
 use crate::entity::job;
-use crate::error::{ApiError, Json, Path, Query};
+use crate::error::{ApiError, ErrorBody, Json, Path, Query};
 use crate::jobs;
 
 permissions! {
@@ -19,7 +20,7 @@ permissions! {
 }
 
 /// One job as the organization sees it: never its payload or the worker that ran it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct JobView {
     pub id: Uuid,
     pub kind: String,
@@ -55,15 +56,31 @@ impl From<job::Model> for JobView {
     }
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct JobFilter {
     /// Every job of this call, whatever its status.
     call_id: Option<Uuid>,
 }
 
+/// A call's jobs, or the failed ones.
+///
 /// The jobs of one call (`?call_id=`), oldest first, or else the organization's failed jobs,
 /// the most recent first (at most 200).
+#[utoipa::path(
+    get,
+    path = "/api/jobs",
+    tag = "jobs",
+    operation_id = "jobs_list",
+    params(JobFilter),
+    responses(
+        (status = 200, description = "The jobs.", body = Vec<JobView>),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     member: Allowed<ListCalls>,
@@ -76,7 +93,24 @@ pub async fn list(
     Ok(Json(found.into_iter().map(JobView::from).collect()))
 }
 
+/// Starts a failed job over.
+///
 /// Puts a failed job back in the queue with all its attempts; 409 when it has not failed.
+#[utoipa::path(
+    post,
+    path = "/api/jobs/{id}/retry",
+    tag = "jobs",
+    operation_id = "jobs_retry",
+    params(("id" = Uuid, Path, description = "The job's id.")),
+    responses(
+        (status = 200, description = "The job, queued again.", body = JobView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`conflict`: the job has not failed.", body = ErrorBody),
+    ),
+)]
 pub async fn retry(
     State(state): State<AppState>,
     member: Allowed<UpdateCall>,

@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
-use crate::error::{ApiError, Json, Path};
+use crate::error::{ApiError, ErrorBody, Json, Path};
 use crate::orgs::members::{self, MemberView};
 
 permissions! {
@@ -17,7 +18,7 @@ permissions! {
     RemoveMember = "Member:Instance:Delete",
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct AddMemberRequest {
     email: String,
     password: Option<String>,
@@ -25,11 +26,23 @@ pub struct AddMemberRequest {
     role_ids: Vec<Uuid>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateMemberRequest {
     role_ids: Vec<Uuid>,
 }
 
+/// The organization's members with their roles.
+#[utoipa::path(
+    get,
+    path = "/api/members",
+    tag = "members",
+    operation_id = "members_list",
+    responses(
+        (status = 200, description = "The members, oldest first.", body = Vec<MemberView>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     member: Allowed<ListMembers>,
@@ -47,6 +60,27 @@ async fn view(state: &AppState, org: Uuid, id: Uuid) -> Result<MemberView, ApiEr
         .ok_or(ApiError::NotFound("member"))
 }
 
+/// Adds a member.
+///
+/// By e-mail: an existing account, or a new one with `password` as its first password;
+/// `role_ids` are roles of the organization.
+#[utoipa::path(
+    post,
+    path = "/api/members",
+    tag = "members",
+    operation_id = "members_add",
+    request_body = AddMemberRequest,
+    responses(
+        (status = 201, description = "The new member.", body = MemberView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, body = ErrorBody, description = "`conflict`: the account is already a \
+            member."),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 pub async fn add(
     State(state): State<AppState>,
     member: Allowed<AddMember>,
@@ -66,6 +100,23 @@ pub async fn add(
     ))
 }
 
+/// Replaces the member's roles.
+#[utoipa::path(
+    put,
+    path = "/api/members/{id}",
+    tag = "members",
+    operation_id = "members_update",
+    params(("id" = Uuid, Path, description = "The member's id.")),
+    request_body = UpdateMemberRequest,
+    responses(
+        (status = 200, description = "The member with its new roles.", body = MemberView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     member: Allowed<UpdateMember>,
@@ -76,6 +127,22 @@ pub async fn update(
     Ok(Json(view(&state, member.org_id(), id).await?))
 }
 
+/// Removes the member from the organization (the account stays).
+#[utoipa::path(
+    delete,
+    path = "/api/members/{id}",
+    tag = "members",
+    operation_id = "members_remove",
+    params(("id" = Uuid, Path, description = "The member's id.")),
+    responses(
+        (status = 204, description = "Removed."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`conflict`: the owner cannot be removed.", body = ErrorBody),
+    ),
+)]
 pub async fn remove(
     State(state): State<AppState>,
     member: Allowed<RemoveMember>,

@@ -9,6 +9,7 @@ pub mod calls;
 pub mod contacts;
 pub mod jobs;
 pub mod members;
+pub mod openapi;
 pub mod phones;
 pub mod realtime;
 pub mod reports;

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Deserializer};
 use uuid::Uuid;
 
+use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
 use crate::error::{ApiError, Json, Path};
@@ -16,6 +17,18 @@ permissions! {
     UpdatePhone = "Phone:Instance:Update",
 }
 
+/// The organization's numbers.
+#[utoipa::path(
+    get,
+    path = "/api/phones",
+    tag = "phones",
+    operation_id = "phones_list",
+    responses(
+        (status = 200, description = "The numbers.", body = Vec<PhoneView>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     member: Allowed<ListPhones>,
@@ -24,6 +37,21 @@ pub async fn list(
     Ok(Json(numbers.into_iter().map(Into::into).collect()))
 }
 
+/// One number.
+#[utoipa::path(
+    get,
+    path = "/api/phones/{id}",
+    tag = "phones",
+    operation_id = "phones_read",
+    params(("id" = Uuid, Path, description = "The number's id.")),
+    responses(
+        (status = 200, description = "The number.", body = PhoneView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     member: Allowed<ReadPhone>,
@@ -36,11 +64,12 @@ pub async fn read(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdatePhoneRequest {
     friendly_name: Option<String>,
     /// Absent: unchanged; `null`: no agent; an id: that agent.
     #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Uuid>)]
     agent_id: Option<Option<Uuid>>,
 }
 
@@ -49,6 +78,23 @@ fn present<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Option<Uuid>>, D::E
     Option::<Uuid>::deserialize(d).map(Some)
 }
 
+/// Renames the number and/or gives it an agent; what is absent stays.
+#[utoipa::path(
+    put,
+    path = "/api/phones/{id}",
+    tag = "phones",
+    operation_id = "phones_update",
+    params(("id" = Uuid, Path, description = "The number's id.")),
+    request_body = UpdatePhoneRequest,
+    responses(
+        (status = 200, description = "The number as it now is.", body = PhoneView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     member: Allowed<UpdatePhone>,
@@ -66,6 +112,21 @@ pub async fn update(
     Ok(Json(updated.into()))
 }
 
+/// Leaves the number without an agent.
+#[utoipa::path(
+    delete,
+    path = "/api/phones/{id}/agent",
+    tag = "phones",
+    operation_id = "phones_remove_agent",
+    params(("id" = Uuid, Path, description = "The number's id.")),
+    responses(
+        (status = 204, description = "The number has no agent."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn remove_agent(
     State(state): State<AppState>,
     member: Allowed<UpdatePhone>,

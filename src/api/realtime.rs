@@ -8,8 +8,10 @@ use axum::response::Response;
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::broadcast::error::RecvError;
 
+use crate::api::openapi::Unauthorized;
 use crate::app::AppState;
 use crate::auth::{CurrentMember, SameOrigin};
+use crate::error::ErrorBody;
 
 /// Close code for "you fell behind": the browser reconnects and reloads what it shows.
 const TOO_SLOW: u16 = 4008;
@@ -18,8 +20,33 @@ const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// Pings keep idle connections open through proxies that cut silent ones.
 const PING_EVERY: Duration = Duration::from_secs(30);
 
+/// The organization's live events (WebSocket).
+///
 /// Upgrades to the member's event socket. `SameOrigin` comes first: a foreign page's upgrade is
 /// refused (403) before its cookie is even looked at.
+#[utoipa::path(
+    get,
+    path = "/api/realtime",
+    tag = "realtime",
+    operation_id = "realtime_subscribe",
+    description = "The GET that opens a WebSocket (an RFC 6455 upgrade). OpenAPI describes \
+        HTTP exchanges, not socket messages, so this operation documents the handshake's \
+        answers; what the socket then carries is in the 101's description and the `Event` \
+        schema. A browser's upgrade must come from the server's public origin (its `Origin` \
+        header), else it is refused with 403 `cross_origin`.",
+    responses(
+        (status = 101, description = "Switched to the WebSocket: each text message is one \
+            `Event` (`{\"type\", \"payload\"}`) of the member's organization, the state of each \
+            call-history sync under way first. Pings every 30 s; a client that falls behind is \
+            closed with code 4008 and should reconnect and reload."),
+        (status = 400, content_type = "text/plain", body = String, description = "Not a \
+            WebSocket upgrade (the handshake's own plain-text answer; also 426 when the \
+            connection cannot be upgraded)."),
+        (status = 401, response = Unauthorized),
+        (status = 403, body = ErrorBody, description = "`cross_origin`: the `Origin` header is \
+            not this server's public origin; or `forbidden`/`no_organization`."),
+    ),
+)]
 pub async fn subscribe(
     _: SameOrigin,
     State(state): State<AppState>,

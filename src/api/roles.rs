@@ -5,9 +5,10 @@ use axum::http::StatusCode;
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, CurrentMember, Permission, permissions};
-use crate::error::{ApiError, Json, Path};
+use crate::error::{ApiError, ErrorBody, Json, Path};
 use crate::orgs::roles::{self, RoleView};
 
 permissions! {
@@ -18,23 +19,48 @@ permissions! {
     DeleteRole = "Role:Instance:Delete",
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct CreateRoleRequest {
     name: String,
     #[serde(default)]
     permissions: Vec<Permission>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateRoleRequest {
     name: Option<String>,
     permissions: Option<Vec<Permission>>,
 }
 
+/// Every permission a role can grant.
+#[utoipa::path(
+    get,
+    path = "/api/permissions",
+    tag = "roles",
+    operation_id = "roles_catalog",
+    responses(
+        (status = 200, body = Vec<Permission>, description = "Every permission, \
+            `Resource:Level:Variant`."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn catalog(_member: CurrentMember) -> Json<Vec<Permission>> {
     Json(Permission::catalog())
 }
 
+/// The organization's roles.
+#[utoipa::path(
+    get,
+    path = "/api/roles",
+    tag = "roles",
+    operation_id = "roles_list",
+    responses(
+        (status = 200, description = "The roles.", body = Vec<RoleView>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     member: Allowed<ListRoles>,
@@ -43,6 +69,22 @@ pub async fn list(
     Ok(Json(all.into_iter().map(RoleView::from).collect()))
 }
 
+/// Creates a role; an unknown permission is a 422.
+#[utoipa::path(
+    post,
+    path = "/api/roles",
+    tag = "roles",
+    operation_id = "roles_create",
+    request_body = CreateRoleRequest,
+    responses(
+        (status = 201, description = "The new role.", body = RoleView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, description = "`conflict`: a role has this name.", body = ErrorBody),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 pub async fn create(
     State(state): State<AppState>,
     member: Allowed<CreateRole>,
@@ -52,6 +94,21 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(role.into())))
 }
 
+/// One role.
+#[utoipa::path(
+    get,
+    path = "/api/roles/{id}",
+    tag = "roles",
+    operation_id = "roles_read",
+    params(("id" = Uuid, Path, description = "The role's id.")),
+    responses(
+        (status = 200, description = "The role.", body = RoleView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     member: Allowed<ReadRole>,
@@ -64,6 +121,24 @@ pub async fn read(
     ))
 }
 
+/// Renames the role and/or replaces its permissions; what is absent stays.
+#[utoipa::path(
+    put,
+    path = "/api/roles/{id}",
+    tag = "roles",
+    operation_id = "roles_update",
+    params(("id" = Uuid, Path, description = "The role's id.")),
+    request_body = UpdateRoleRequest,
+    responses(
+        (status = 200, description = "The role as it now is.", body = RoleView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`conflict`: another role has this name.", body = ErrorBody),
+        (status = 422, response = InvalidInput),
+    ),
+)]
 pub async fn update(
     State(state): State<AppState>,
     member: Allowed<UpdateRole>,
@@ -81,6 +156,21 @@ pub async fn update(
     Ok(Json(role.into()))
 }
 
+/// Deletes the role.
+#[utoipa::path(
+    delete,
+    path = "/api/roles/{id}",
+    tag = "roles",
+    operation_id = "roles_delete",
+    params(("id" = Uuid, Path, description = "The role's id.")),
+    responses(
+        (status = 204, description = "Deleted; members keep their other roles."),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn delete(
     State(state): State<AppState>,
     member: Allowed<DeleteRole>,

@@ -4,6 +4,7 @@
 use axum::extract::State;
 use serde::Serialize;
 
+use crate::api::openapi::{Forbidden, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
 use crate::error::{ApiError, Json};
@@ -13,12 +14,25 @@ permissions! {
     ReadSettings = "Settings:Instance:Read",
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct SettingsView {
     organization: String,
     twilio: TwilioConnectionView,
 }
 
+/// The organization's settings as the dashboard shows them.
+#[utoipa::path(
+    get,
+    path = "/api/settings",
+    tag = "settings",
+    operation_id = "settings_read",
+    responses(
+        (status = 200, body = SettingsView, description = "The settings (the Account SID masked, \
+            never the token)."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn read(
     State(state): State<AppState>,
     member: Allowed<ReadSettings>,

@@ -5,9 +5,10 @@ use axum::extract::{Query, State};
 use serde::Deserialize;
 use uuid::Uuid;
 
+use crate::api::openapi::{BadRequest, Forbidden, NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
-use crate::error::{ApiError, Json, Path};
+use crate::error::{ApiError, ErrorBody, Json, Path};
 use crate::todos::list::{TodoPage, TodoQuery};
 use crate::todos::{self, TodoView};
 
@@ -17,17 +18,35 @@ permissions! {
 }
 
 /// The query of `GET /api/todos`; every field optional.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListParams {
     /// `pending_review`, `approved` or `dismissed`; all when absent.
     status: Option<String>,
     /// The `next_cursor` of the previous page.
     cursor: Option<String>,
     /// 1 to 200; 50 when absent.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
     limit: Option<String>,
 }
 
+/// The organization's to-dos, a page at a time.
+///
 /// Newest first; `next_cursor` is `null` on the last page.
+#[utoipa::path(
+    get,
+    path = "/api/todos",
+    tag = "todos",
+    operation_id = "todos_list",
+    params(ListParams),
+    responses(
+        (status = 200, description = "A page of to-dos.", body = TodoPage),
+        (status = 400, body = ErrorBody, description = "`bad_request`: an unknown status, or a \
+            cursor or limit that cannot be used."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn list(
     State(state): State<AppState>,
     member: Allowed<ListTodos>,
@@ -56,7 +75,23 @@ pub async fn list(
     ))
 }
 
+/// Approves a to-do.
+///
 /// The to-do, approved (also from dismissed; approving twice changes nothing).
+#[utoipa::path(
+    post,
+    path = "/api/todos/{id}/approve",
+    tag = "todos",
+    operation_id = "todos_approve",
+    params(("id" = Uuid, Path, description = "The to-do's id.")),
+    responses(
+        (status = 200, description = "The to-do, approved.", body = TodoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn approve(
     State(state): State<AppState>,
     member: Allowed<UpdateTodo>,
@@ -67,7 +102,23 @@ pub async fn approve(
     ))
 }
 
+/// Dismisses a to-do.
+///
 /// The to-do, dismissed (also from approved; dismissing twice changes nothing).
+#[utoipa::path(
+    post,
+    path = "/api/todos/{id}/dismiss",
+    tag = "todos",
+    operation_id = "todos_dismiss",
+    params(("id" = Uuid, Path, description = "The to-do's id.")),
+    responses(
+        (status = 200, description = "The to-do, dismissed.", body = TodoView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
 pub async fn dismiss(
     State(state): State<AppState>,
     member: Allowed<UpdateTodo>,

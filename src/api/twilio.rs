@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
+use crate::api::openapi::{Forbidden, InvalidInput, NotFound, Unauthorized, Upstream};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
-use crate::error::{ApiError, Json};
+use crate::error::{ApiError, ErrorBody, Json};
 use crate::orgs::twilio::{self, TwilioConnectionView};
 use crate::phone_numbers::buy::AvailableNumber;
 use crate::phone_numbers::import::{ImportResult, UnsyncedNumber};
@@ -22,12 +23,33 @@ permissions! {
     CreatePhone = "Phone:Collection:Create",
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ConnectRequest {
     account_sid: String,
     auth_token: String,
 }
 
+/// Connects the organization's own Twilio account.
+///
+/// The credentials are checked with Twilio before they are stored.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/connect",
+    tag = "twilio",
+    operation_id = "twilio_connect",
+    request_body = ConnectRequest,
+    responses(
+        (status = 200, description = "Connected.", body = TwilioConnectionView),
+        (status = 400, body = ErrorBody, description = "`bad_request`: malformed JSON, \
+            credentials of the wrong form or refused by Twilio."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, body = ErrorBody, description = "`conflict`: an account is connected \
+            already."),
+        (status = 422, response = InvalidInput),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn connect(
     State(state): State<AppState>,
     member: Allowed<ConnectTwilio>,
@@ -46,6 +68,20 @@ pub async fn connect(
     ))
 }
 
+/// Forgets the organization's Twilio account.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/disconnect",
+    tag = "twilio",
+    operation_id = "twilio_disconnect",
+    responses(
+        (status = 200, description = "Disconnected.", body = TwilioConnectionView),
+        (status = 400, description = "`bad_request`: no account is connected.", body = ErrorBody),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn disconnect(
     State(state): State<AppState>,
     member: Allowed<DisconnectTwilio>,
@@ -56,6 +92,24 @@ pub async fn disconnect(
     ))
 }
 
+/// Gives the organization a subaccount of this server's platform Twilio account.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/subaccount",
+    tag = "twilio",
+    operation_id = "twilio_subaccount",
+    responses(
+        (status = 201, body = TwilioConnectionView, description = "The new subaccount is \
+            connected."),
+        (status = 400, body = ErrorBody, description = "`bad_request`: this server has no \
+            platform account."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, body = ErrorBody, description = "`conflict`: an account is connected \
+            already."),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn subaccount(
     State(state): State<AppState>,
     member: Allowed<ConnectTwilio>,
@@ -67,6 +121,19 @@ pub async fn subaccount(
     ))
 }
 
+/// The organization's numbers as the voice-webhook section shows them (seed 004).
+#[utoipa::path(
+    get,
+    path = "/api/twilio/imported-numbers",
+    tag = "twilio",
+    operation_id = "twilio_imported_numbers",
+    responses(
+        (status = 200, body = Vec<PhoneNumberSummary>, description = "The numbers, with their \
+            voice webhook state."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
 pub async fn imported_numbers(
     State(state): State<AppState>,
     member: Allowed<ListTwilio>,
@@ -75,6 +142,21 @@ pub async fn imported_numbers(
     Ok(Json(numbers.into_iter().map(Into::into).collect()))
 }
 
+/// The numbers on the Twilio account that are not imported yet (read-only on Twilio).
+#[utoipa::path(
+    post,
+    path = "/api/twilio/get-unsynced-numbers",
+    tag = "twilio",
+    operation_id = "twilio_unsynced_numbers",
+    responses(
+        (status = 200, description = "The numbers not imported yet.", body = Vec<UnsyncedNumber>),
+        (status = 400, body = ErrorBody, description = "`bad_request`: no Twilio account is \
+            connected."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn unsynced_numbers(
     State(state): State<AppState>,
     member: Allowed<ListTwilio>,
@@ -85,11 +167,28 @@ pub async fn unsynced_numbers(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SyncRequest {
     numbers: Vec<String>,
 }
 
+/// Imports the given numbers (E.164) from the Twilio account.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/sync-numbers",
+    tag = "twilio",
+    operation_id = "twilio_sync_numbers",
+    request_body = SyncRequest,
+    responses(
+        (status = 200, description = "What the import did.", body = ImportResult),
+        (status = 400, body = ErrorBody, description = "`bad_request`: malformed JSON, no number \
+            given or no account connected."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = InvalidInput),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn sync_numbers(
     State(state): State<AppState>,
     member: Allowed<CreatePhone>,
@@ -101,11 +200,28 @@ pub async fn sync_numbers(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct SearchRequest {
     area_code: String,
 }
 
+/// US local numbers for sale in an area code.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/search-available-numbers",
+    tag = "twilio",
+    operation_id = "twilio_search_available_numbers",
+    request_body = SearchRequest,
+    responses(
+        (status = 200, description = "Numbers for sale.", body = Vec<AvailableNumber>),
+        (status = 400, body = ErrorBody, description = "`bad_request`: malformed JSON, not a \
+            3-digit area code or no account connected."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, response = InvalidInput),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn search_available_numbers(
     State(state): State<AppState>,
     member: Allowed<ListTwilio>,
@@ -117,11 +233,30 @@ pub async fn search_available_numbers(
     ))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct BuyRequest {
     phone_number: String,
 }
 
+/// Buys a number, with its voice webhook set to this server.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/buy-phone-number",
+    tag = "twilio",
+    operation_id = "twilio_buy_phone_number",
+    request_body = BuyRequest,
+    responses(
+        (status = 201, body = PhoneView, description = "The bought number, its voice webhook \
+            pointing here."),
+        (status = 400, body = ErrorBody, description = "`bad_request`: malformed JSON, not E.164 \
+            or no account connected."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, description = "`conflict`: the number is in use here.", body = ErrorBody),
+        (status = 422, response = InvalidInput),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn buy_phone_number(
     State(state): State<AppState>,
     member: Allowed<CreatePhone>,
@@ -132,16 +267,35 @@ pub async fn buy_phone_number(
     Ok((StatusCode::CREATED, Json(bought.into())))
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct PhoneNumberRequest {
     phone_number_id: Uuid,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 pub struct ConfigureVoiceResponse {
     previous_voice_url: Option<String>,
 }
 
+/// Points the number's voice webhook on Twilio at this server, keeping the URL it had.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/configure-phone-voice",
+    tag = "twilio",
+    operation_id = "twilio_configure_phone_voice",
+    request_body = PhoneNumberRequest,
+    responses(
+        (status = 200, body = ConfigureVoiceResponse, description = "Configured; the URL it had \
+            before."),
+        (status = 400, body = ErrorBody, description = "`bad_request`: malformed JSON, already \
+            configured, not the organization's own account, or no account connected."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = InvalidInput),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn configure_phone_voice(
     State(state): State<AppState>,
     member: Allowed<UpdateTwilioNumber>,
@@ -154,6 +308,24 @@ pub async fn configure_phone_voice(
     Ok(Json(ConfigureVoiceResponse { previous_voice_url }))
 }
 
+/// Gives the number's voice webhook on Twilio back the URL it had before it was configured.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/restore-phone-voice",
+    tag = "twilio",
+    operation_id = "twilio_restore_phone_voice",
+    request_body = PhoneNumberRequest,
+    responses(
+        (status = 204, description = "Restored."),
+        (status = 400, body = ErrorBody, description = "`bad_request`: malformed JSON, not \
+            configured here, or no account connected."),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 422, response = InvalidInput),
+        (status = 502, response = Upstream),
+    ),
+)]
 pub async fn restore_phone_voice(
     State(state): State<AppState>,
     member: Allowed<UpdateTwilioNumber>,

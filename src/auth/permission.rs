@@ -18,7 +18,8 @@ pub const RESOURCES: &[&str] = &[
 const COLLECTION_VARIANTS: &[&str] = &["List", "Create", "Delete"];
 const INSTANCE_VARIANTS: &[&str] = &["Read", "Update", "Delete"];
 
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
+#[schema(example = "Call:Collection:List")]
 pub struct Permission(String);
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]

@@ -17,7 +17,7 @@ use crate::entity::{analyzer, call, call_analysis, contact, todo};
 use crate::todos::TodoView;
 
 /// The analyses of one analyzer over the call (seed 003's `CallAnalysisGroup`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnalysisGroup {
     pub analyzer_id: Uuid,
     pub analyzer_name: String,
@@ -26,7 +26,7 @@ pub struct AnalysisGroup {
 }
 
 /// One analyzer run (seed 003's `CallAnalysisRun`).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AnalysisRun {
     pub id: Uuid,
     pub analysis_text: String,
@@ -34,7 +34,7 @@ pub struct AnalysisRun {
 }
 
 /// One post-call step (a job) of the call and where it stands.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PipelineStep {
     /// The job's id: `POST /api/jobs/{id}/retry` starts a failed one over.
     pub id: Uuid,
@@ -53,7 +53,7 @@ pub struct PipelineStep {
 }
 
 /// A call with everything known about it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CallDetails {
     /// The call as lists show it (its `contact` is the short `{id, name}`).
     #[serde(flatten)]

@@ -12,7 +12,7 @@ use super::details::find;
 use crate::jobs::{self, NewJob};
 
 /// What a re-run queued.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Rerun {
     pub call_id: Uuid,
     /// The round's name: the suffix of its jobs' dedupe keys.

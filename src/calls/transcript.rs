@@ -10,7 +10,7 @@ pub mod source {
 }
 
 /// One stretch of speech.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Segment {
     /// `Caller` or `Agent`.
     pub speaker: String,

@@ -33,7 +33,7 @@ impl Default for ContactQuery {
 }
 
 /// One page of contacts.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactPage {
     pub items: Vec<ContactView>,
     /// Where the next page starts; `None` on the last page.

@@ -37,7 +37,7 @@ pub enum ContactError {
 }
 
 /// A contact as the API answers it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactView {
     pub id: Uuid,
     pub name: Option<String>,

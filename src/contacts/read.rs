@@ -10,7 +10,7 @@ use crate::calls::list::{CallItem, CallQuery, list};
 /// How many of a contact's calls its details show; `GET /api/calls?contact_id=` pages the rest.
 pub const RECENT_CALLS: u64 = 20;
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactDetails {
     #[serde(flatten)]
     pub contact: ContactView,

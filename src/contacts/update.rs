@@ -15,7 +15,7 @@ pub const MAX_NAME_CHARS: usize = 200;
 pub const MAX_NOTES_CHARS: usize = 5_000;
 
 /// The editable fields, as sent. Each replaces what is stored; absent or blank clears it.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     pub name: Option<String>,

@@ -16,7 +16,7 @@ use crate::entity::{member, member_role, role, user};
 use crate::users::signup::{create_user, find_user_by_email};
 use crate::users::{EmailAddress, UserError};
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
     pub id: Uuid,
     pub user_id: Uuid,
@@ -27,7 +27,7 @@ pub struct MemberView {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Serialize, Clone)]
+#[derive(Debug, Serialize, Clone, utoipa::ToSchema)]
 pub struct RoleRef {
     pub id: Uuid,
     pub name: String,

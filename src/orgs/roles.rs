@@ -12,7 +12,7 @@ use super::OrgError;
 use crate::auth::Permission;
 use crate::entity::role;
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct RoleView {
     pub id: Uuid,
     pub name: String,

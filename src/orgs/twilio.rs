@@ -18,7 +18,7 @@ use crate::entity::organization;
 use crate::secrets::SecretBox;
 
 /// What `GET /api/settings` shows about the Twilio connection.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TwilioConnectionView {
     pub connected: bool,
     /// `AC••••••••1234`; never the whole SID, never the token.

@@ -11,7 +11,7 @@ use crate::entity::{organization, phone_number};
 use crate::orgs::twilio::{TwilioAccounts, TwilioFailure};
 
 /// A number for sale.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct AvailableNumber {
     pub phone_number: String,
     pub friendly_name: String,

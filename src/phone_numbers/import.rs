@@ -14,7 +14,7 @@ use crate::entity::{organization, phone_number};
 use crate::orgs::twilio::{TwilioAccounts, TwilioFailure};
 
 /// A number on the Twilio account that Loquent does not have yet.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct UnsyncedNumber {
     pub twilio_sid: String,
     pub number: String,
@@ -23,7 +23,7 @@ pub struct UnsyncedNumber {
 }
 
 /// What an import did.
-#[derive(Debug, Clone, Default, Serialize)]
+#[derive(Debug, Clone, Default, Serialize, utoipa::ToSchema)]
 pub struct ImportResult {
     pub imported: usize,
     pub already_existing: usize,

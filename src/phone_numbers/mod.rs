@@ -54,7 +54,7 @@ pub enum NumberError {
 }
 
 /// Seed 004's `PhoneNumberSummary`: what the Configure Voice Webhooks section needs.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PhoneNumberSummary {
     pub id: Uuid,
     pub number: String,
@@ -77,7 +77,7 @@ impl From<phone_number::Model> for PhoneNumberSummary {
 }
 
 /// A number as the phones API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PhoneView {
     pub id: Uuid,
     pub number: String,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::entity::organization_twilio_settings as settings;
 
 /// What `GET /api/twilio/telephony-settings` shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct TelephonySettings {
     pub call_recording_enabled: bool,
     pub delete_recordings_from_twilio: bool,
@@ -28,7 +28,7 @@ impl TelephonySettings {
 }
 
 /// A change to some of the switches; what is absent stays as it is.
-#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SettingsChange {
     pub call_recording_enabled: Option<bool>,

@@ -12,7 +12,7 @@ use crate::entity::report_recipient;
 use crate::users::EmailAddress;
 
 /// A recipient as the API shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct RecipientView {
     pub id: Uuid,
     pub email: String,

@@ -29,7 +29,7 @@ pub struct TodoQuery {
 }
 
 /// One page of to-dos.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TodoPage {
     pub items: Vec<TodoView>,
     /// Where the next page starts; `None` on the last page.

@@ -72,7 +72,7 @@ pub enum TodoError {
 }
 
 /// A to-do as the API answers it and the page shows it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TodoView {
     pub id: Uuid,
     pub title: String,

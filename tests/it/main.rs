@@ -26,6 +26,7 @@ mod durability;
 mod jobs;
 mod live_calls;
 mod members;
+mod openapi;
 mod ops;
 mod phone_numbers;
 mod realtime;
