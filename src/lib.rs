@@ -16,6 +16,7 @@ pub mod dashboard;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod event_streams;
 pub mod health;
 pub mod jobs;
 pub mod listener;

@@ -64,6 +64,12 @@ pub fn router(state: AppState) -> Router {
             post(api::call_sync::sync_call_history),
         )
         .route("/twilio/call-syncs", get(api::call_sync::call_syncs))
+        .route("/twilio/event-streams", get(api::event_streams::read))
+        .route("/twilio/setup-event-sink", post(api::event_streams::setup))
+        .route(
+            "/twilio/remove-event-sink",
+            post(api::event_streams::remove),
+        )
         .route(
             "/twilio/search-available-numbers",
             post(api::twilio::search_available_numbers),

@@ -7,6 +7,7 @@ mod byte_range;
 pub mod call_sync;
 pub mod calls;
 pub mod contacts;
+pub mod event_streams;
 pub mod jobs;
 pub mod members;
 pub mod openapi;

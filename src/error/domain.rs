@@ -156,6 +156,18 @@ impl From<crate::call_sync::SyncError> for ApiError {
     }
 }
 
+impl From<crate::event_streams::StreamsError> for ApiError {
+    fn from(err: crate::event_streams::StreamsError) -> Self {
+        use crate::event_streams::StreamsError;
+        match err {
+            StreamsError::NothingChosen => Self::Unprocessable(err.to_string()),
+            StreamsError::Account(e) => e.into(),
+            StreamsError::Twilio(failure) => failure.into(),
+            StreamsError::Database(e) => e.into(),
+        }
+    }
+}
+
 impl From<crate::calls::CallLookupError> for ApiError {
     fn from(err: crate::calls::CallLookupError) -> Self {
         use crate::calls::CallLookupError;

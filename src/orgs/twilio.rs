@@ -171,6 +171,11 @@ impl TwilioAccounts {
             .and_then(|sealed| self.secrets.open(sealed).ok())
     }
 
+    /// Where Twilio delivers the organization's Event Streams events.
+    pub fn events_url(&self) -> String {
+        crate::config::public_url_of(&self.public_url, crate::event_streams::SINK_PATH)
+    }
+
     /// Where Twilio must send this server's inbound calls.
     pub fn voice_webhook_url(&self) -> String {
         crate::config::public_url_of(&self.public_url, "/twilio/voice")
