@@ -44,8 +44,8 @@ pub const PROGRESS_EVENT: &str = "twilio.call_sync.progress";
 pub const DEFAULT_BATCH: i32 = 5;
 pub const MAX_BATCH: i32 = 50;
 
-/// Where a sync is, in seed 000's order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// Where a call-history sync is, in seed 000's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub enum Phase {
     Fetching,
     Deduplicating,
@@ -107,8 +107,9 @@ impl fmt::Display for Phase {
     }
 }
 
-/// `twilio.call_sync.progress`'s payload, and a sync's state as the API shows it.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+/// A sync's state: the answer of `GET /api/twilio/call-syncs` and the payload of the
+/// `twilio.call_sync.progress` event. A counter is absent in the phases that have not counted it.
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Progress {
     pub sync_id: Uuid,
     pub phone_number_id: Uuid,

@@ -46,8 +46,8 @@ pub struct SyncRequest {
     pub recording_batch_size: Option<i32>,
 }
 
-/// What the request answers once the calls are in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+/// What `POST /api/twilio/sync-call-history` answers once the calls are in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct SyncResult {
     pub sync_id: Uuid,
     pub imported: u64,

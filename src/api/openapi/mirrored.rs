@@ -1,5 +1,5 @@
 //! Schemas of answer types whose files could not take a `#[derive(ToSchema)]` when the document
-//! was written (`calls/list.rs` and `call_sync/` were being changed in parallel): each is a
+//! was written (`calls/list.rs` was being changed in parallel): each is a
 //! mirror with the same fields, and the type itself implements `ToSchema` by handing over the
 //! mirror's. `tests/it/openapi.rs` holds the two together: a real answer with a field the mirror
 //! lacks, or of another type, fails it. Move each to a derive on the type when its file is free.
@@ -11,8 +11,6 @@ use utoipa::openapi::{RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 use uuid::Uuid;
 
-use crate::call_sync::Progress;
-use crate::call_sync::start::SyncResult;
 use crate::calls::list::{CallContact, CallItem, CallNumber, CallPage};
 
 /// `impl ToSchema for $real` with the schema (and nested schemas) of `$mirror`, under `$name`.
@@ -40,8 +38,6 @@ schema_of!(CallItem => CallItemSchema, "CallItem");
 schema_of!(CallPage => CallPageSchema, "CallPage");
 schema_of!(CallContact => CallContactSchema, "CallContact");
 schema_of!(CallNumber => CallNumberSchema, "CallNumber");
-schema_of!(Progress => ProgressSchema, "Progress");
-schema_of!(SyncResult => SyncResultSchema, "SyncResult");
 
 /// One call in a list: seed 003's `Call` and what a list shows beside it.
 #[derive(utoipa::ToSchema)]
@@ -94,50 +90,4 @@ struct CallNumberSchema {
     id: Uuid,
     /// E.164.
     number: String,
-}
-
-/// Where a call-history sync is, in seed 000's order.
-#[derive(utoipa::ToSchema)]
-#[expect(
-    dead_code,
-    reason = "a schema only: `call_sync::Phase` is what is answered"
-)]
-enum Phase {
-    Fetching,
-    Deduplicating,
-    ResolvingContacts,
-    Inserting,
-    UpdatingTimestamps,
-    ProcessingRecordings,
-    Done,
-    Error,
-}
-
-/// A sync's state: the answer of `GET /api/twilio/call-syncs` and the payload of the
-/// `twilio.call_sync.progress` event. A counter is absent in the phases that have not counted it.
-#[derive(utoipa::ToSchema)]
-#[expect(dead_code, reason = "a schema only: `Progress` is what is answered")]
-struct ProgressSchema {
-    sync_id: Uuid,
-    phone_number_id: Uuid,
-    phase: Phase,
-    /// Calls fetched from Twilio so far (both directions, before deduplication).
-    fetched: Option<i32>,
-    /// Calls new to Loquent (imported).
-    new_count: Option<i32>,
-    /// Calls already here.
-    skipped: Option<i32>,
-    /// Imported calls whose recordings have been looked up and processed, of `total`.
-    completed: Option<i32>,
-    total: Option<i32>,
-    message: Option<String>,
-}
-
-/// What `POST /api/twilio/sync-call-history` answers once the calls are in.
-#[derive(utoipa::ToSchema)]
-#[expect(dead_code, reason = "a schema only: `SyncResult` is what is answered")]
-struct SyncResultSchema {
-    sync_id: Uuid,
-    imported: u64,
-    skipped: u64,
 }
