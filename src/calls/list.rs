@@ -215,7 +215,7 @@ pub async fn list(
         None => {}
     }
     if let Some(terms) = &query.search {
-        select = select.filter(search::matching(db.get_database_backend(), terms));
+        select = select.filter(search::matching(db.get_database_backend(), org_id, terms));
     }
     if let Some(cursor) = &query.cursor {
         select = select.filter(cursor.before(call::Column::CreatedAt, call::Column::Id));
