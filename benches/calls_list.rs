@@ -42,7 +42,8 @@
 
 #![expect(
     clippy::disallowed_methods,
-    reason = "the benchmark reads its own settings (CALLS, PG_URL, ...)"
+    reason = "the benchmark reads its own settings (CALLS, PG_URL, ...) and serves on a task \
+              that lives as long as the run"
 )]
 
 mod support;
@@ -95,7 +96,7 @@ fn load_average() -> String {
 struct Rng(u64);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
+    fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -104,16 +105,14 @@ impl Rng {
     }
 
     /// Uniform in `[0, 1)`.
+    #[expect(clippy::cast_precision_loss, reason = "53 bits, exactly representable")]
     fn unit(&mut self) -> f64 {
-        #[expect(clippy::cast_precision_loss, reason = "53 bits, exactly representable")]
-        let unit = (self.next() >> 11) as f64 / (1u64 << 53) as f64;
-        unit
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 
+    #[expect(clippy::cast_possible_truncation, reason = "below n, a usize")]
     fn below(&mut self, n: usize) -> usize {
-        #[expect(clippy::cast_possible_truncation, reason = "n is a usize")]
-        let i = (self.next() % n as u64) as usize;
-        i
+        (self.next_u64() % n as u64) as usize
     }
 
     fn pick<'a>(&mut self, items: &[&'a str]) -> &'a str {
@@ -121,14 +120,14 @@ impl Rng {
     }
 
     fn hex32(&mut self) -> String {
-        format!("{:016x}{:016x}", self.next(), self.next())
+        format!("{:016x}{:016x}", self.next_u64(), self.next_u64())
     }
 
     /// A version 7 UUID at `at`, as `Uuid::now_v7` makes them.
     fn uuid_at(&mut self, at: DateTime<Utc>) -> Uuid {
         let mut random = [0u8; 10];
-        random[..8].copy_from_slice(&self.next().to_le_bytes());
-        random[8..].copy_from_slice(&self.next().to_le_bytes()[..2]);
+        random[..8].copy_from_slice(&self.next_u64().to_le_bytes());
+        random[8..].copy_from_slice(&self.next_u64().to_le_bytes()[..2]);
         let millis = u64::try_from(at.timestamp_millis()).unwrap_or(0);
         uuid::Builder::from_unix_timestamp_millis(millis, &random).into_uuid()
     }
@@ -509,7 +508,7 @@ async fn seed_org(
             let mut analyses = Vec::new();
             for n in i..batch_end {
                 #[expect(clippy::cast_possible_wrap, reason = "calls far below 2^63")]
-                let at_ms = n as i64 * step_ms + (rng.next() % step_ms.max(1) as u64) as i64;
+                let at_ms = n as i64 * step_ms + (rng.next_u64() % step_ms.max(1) as u64) as i64;
                 let created_at = oldest + TimeDelta::milliseconds(at_ms);
                 let inbound = rng.unit() < 0.65;
                 let r = rng.unit();
