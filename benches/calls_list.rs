@@ -897,6 +897,14 @@ async fn pass(target: &Target, requests: usize, budget: Duration) -> Result<Vec<
     Ok(times)
 }
 
+/// One pass's figures for one page kind.
+struct PassFigures {
+    p50: f64,
+    p99: f64,
+    /// Requests timed (fewer than asked when the kind ran out of budget).
+    timed: usize,
+}
+
 /// Nearest-rank percentile.
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     #[expect(
@@ -972,7 +980,7 @@ async fn bench() -> Result<(), String> {
     }
 
     // (database, kind) → each pass's (p50, p99, requests timed).
-    let mut figures: BTreeMap<(usize, usize), Vec<(f64, f64, usize)>> = BTreeMap::new();
+    let mut figures: BTreeMap<(usize, usize), Vec<PassFigures>> = BTreeMap::new();
     let mut loads = Vec::new();
     for p in 0..passes {
         for (t, target) in targets.iter().enumerate() {
@@ -987,10 +995,11 @@ async fn bench() -> Result<(), String> {
                     target.kinds[k].0,
                     kind.len()
                 ));
-                figures
-                    .entry((t, k))
-                    .or_default()
-                    .push((p50, p99, kind.len()));
+                figures.entry((t, k)).or_default().push(PassFigures {
+                    p50,
+                    p99,
+                    timed: kind.len(),
+                });
             }
             println!("{line}");
             loads.push(load);
@@ -1006,9 +1015,9 @@ async fn bench() -> Result<(), String> {
     println!("|---|---|---|---|---|---|---|");
     for ((t, k), runs) in &figures {
         let kind = targets[*t].kinds[*k].0;
-        let p50 = median(runs.iter().map(|r| r.0).collect());
-        let p99 = median(runs.iter().map(|r| r.1).collect());
-        let n: Vec<String> = runs.iter().map(|r| r.2.to_string()).collect();
+        let p50 = median(runs.iter().map(|r| r.p50).collect());
+        let p99 = median(runs.iter().map(|r| r.p99).collect());
+        let n: Vec<String> = runs.iter().map(|r| r.timed.to_string()).collect();
         let target = if kind.starts_with("search") {
             100.0
         } else {
