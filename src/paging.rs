@@ -45,13 +45,22 @@ impl Cursor {
     }
 
     /// Rows strictly before the cursor in `(created_at DESC, id DESC)` order.
+    ///
+    /// The leading `created_at <= cursor` adds no row and takes none away: it is the bound an
+    /// index on `(…, created_at)` can seek to. Without it neither database starts the scan at
+    /// the cursor (the `OR` hides the range), and a page 10,000 rows deep first reads and drops
+    /// the 10,000 rows above it (see docs/PERFORMANCE.md, "Calls list").
     pub fn before<C: ColumnTrait>(&self, created_at: C, id: C) -> Condition {
-        Condition::any()
-            .add(created_at.lt(Value::from(self.created_at)))
+        Condition::all()
+            .add(created_at.lte(Value::from(self.created_at)))
             .add(
-                Condition::all()
-                    .add(created_at.eq(Value::from(self.created_at)))
-                    .add(id.lt(self.id)),
+                Condition::any()
+                    .add(created_at.lt(Value::from(self.created_at)))
+                    .add(
+                        Condition::all()
+                            .add(created_at.eq(Value::from(self.created_at)))
+                            .add(id.lt(self.id)),
+                    ),
             )
     }
 }

@@ -6,6 +6,7 @@ mod m20261121_000001_initial;
 mod m20261206_000001_post_call;
 mod m20261206_000010_call_search;
 mod m20261206_000020_call_sync;
+mod m20261206_000030_call_list;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000001_post_call::Migration),
             Box::new(m20261206_000010_call_search::Migration),
             Box::new(m20261206_000020_call_sync::Migration),
+            Box::new(m20261206_000030_call_list::Migration),
         ]
     }
 }
