@@ -24,6 +24,9 @@ const DOMAIN: &[&str] = &[
     "secrets.rs",
     "mail.rs",
     "reports",
+    "call_sync",
+    "event_streams",
+    "messages",
 ];
 
 /// What a domain module must not name: the web framework, HTTP types, the boundaries' errors,

@@ -21,6 +21,7 @@ pub mod health;
 pub mod jobs;
 pub mod listener;
 pub mod mail;
+pub mod messages;
 pub mod migration;
 pub mod orgs;
 pub mod outbound;

@@ -21,7 +21,11 @@ pub fn router(state: AppState) -> Router {
         .route("/twilio/voice", post(telephony::voice::answer))
         .route("/twilio/stream", get(telephony::stream::open))
         .route("/twilio/call-status", post(telephony::status::update))
-        .route("/twilio/recording", post(telephony::recording::completed));
+        .route("/twilio/recording", post(telephony::recording::completed))
+        .route(
+            crate::event_streams::SINK_PATH,
+            post(telephony::events::receive_events),
+        );
 
     let api = Router::new()
         .route("/openapi.json", get(api::openapi::document))
@@ -228,6 +232,14 @@ pub fn router(state: AppState) -> Router {
         .route(
             "/settings/twilio/sync-history",
             post(dashboard::twilio::sync_all),
+        )
+        .route(
+            "/settings/twilio/events/{kind}/setup",
+            post(dashboard::twilio::set_up_events),
+        )
+        .route(
+            "/settings/twilio/events/{kind}/remove",
+            post(dashboard::twilio::remove_events),
         )
         .route(
             "/settings/twilio/telephony",

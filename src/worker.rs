@@ -63,6 +63,15 @@ pub fn runner(app: &App) -> Runner {
             steps,
         )
         .handler_with_limit(
+            crate::event_streams::handle::kind::EVENT,
+            Arc::new(crate::event_streams::handle::HandleEvent::new(
+                app.db.clone(),
+                app.twilio.clone(),
+                Arc::clone(&app.jobs_wake),
+            )),
+            steps,
+        )
+        .handler_with_limit(
             crate::calls::after::kind::RUN_ANALYZER,
             Arc::new(
                 crate::analyzers::run::RunAnalyzer::from_config(app.db.clone(), &app.config.ai)

@@ -10,7 +10,6 @@ use crate::auth::{Allowed, permissions};
 use crate::error::{ApiError, Json};
 use crate::event_streams::setup::{Streams, Wanted};
 use crate::event_streams::{Kind, StreamsState};
-use crate::orgs::twilio::reload;
 
 permissions! {
     ReadStreams = "Twilio:Instance:Read",
@@ -59,11 +58,9 @@ pub async fn read(
     State(state): State<AppState>,
     member: Allowed<ReadStreams>,
 ) -> Result<Json<StreamsState>, ApiError> {
-    use sea_orm::EntityTrait;
-    let row = crate::entity::organization_twilio_settings::Entity::find_by_id(member.org_id())
-        .one(&state.db)
-        .await?;
-    Ok(Json(StreamsState::of(row.as_ref())))
+    Ok(Json(
+        crate::event_streams::read(&state.db, member.org_id()).await?,
+    ))
 }
 
 /// Sets up event delivery.
@@ -90,19 +87,12 @@ pub async fn setup(
     member: Allowed<SetUpStreams>,
     Json(body): Json<EventSinkSetup>,
 ) -> Result<Json<StreamsState>, ApiError> {
-    let org = reload(&state.db, member.org_id()).await?;
-    let client = state.twilio.client_for(&org)?;
-    let destination = state.twilio.events_url();
-    let streams = Streams {
-        db: &state.db,
-        client: &client,
-        destination: &destination,
-    };
+    let streams = Streams::of(&state.db, &state.twilio, member.org_id()).await?;
     let wanted = Wanted {
         call: body.call_events,
         sms: body.sms_events,
     };
-    Ok(Json(streams.setup(org.id, wanted).await?))
+    Ok(Json(streams.setup(member.org_id(), wanted).await?))
 }
 
 /// Removes one kind of event delivery.
@@ -128,17 +118,10 @@ pub async fn remove(
     member: Allowed<RemoveStreams>,
     Json(body): Json<EventSinkRemoval>,
 ) -> Result<Json<StreamsState>, ApiError> {
-    let org = reload(&state.db, member.org_id()).await?;
-    let client = state.twilio.client_for(&org)?;
-    let destination = state.twilio.events_url();
-    let streams = Streams {
-        db: &state.db,
-        client: &client,
-        destination: &destination,
-    };
+    let streams = Streams::of(&state.db, &state.twilio, member.org_id()).await?;
     let kind = match body.event_type {
         EventStreamKind::Sms => Kind::Sms,
         EventStreamKind::Call => Kind::Call,
     };
-    Ok(Json(streams.remove(org.id, kind).await?))
+    Ok(Json(streams.remove(member.org_id(), kind).await?))
 }

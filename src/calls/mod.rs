@@ -8,6 +8,7 @@
 pub mod after;
 pub mod details;
 pub mod end;
+pub mod external;
 pub mod list;
 pub mod recording;
 pub mod rerun;

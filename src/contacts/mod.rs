@@ -126,4 +126,30 @@ pub mod source {
     pub const INBOUND_CALL: &str = "inbound_call";
     /// Created by a call-history sync (seed 000).
     pub const CALL_SYNC: &str = "call_sync";
+    /// Created for a call or an SMS that Twilio Event Streams reported (seed 001).
+    pub const EVENT_STREAM: &str = "event_stream";
+}
+
+/// Moves the organization's contact's `last_contacted_at` forward to `at` (never back: events
+/// arrive out of order).
+pub async fn touch(
+    db: &impl ConnectionTrait,
+    org_id: Uuid,
+    contact_id: Uuid,
+    at: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::{Condition, Expr};
+    contact::Entity::update_many()
+        .col_expr(contact::Column::LastContactedAt, Expr::value(at))
+        .col_expr(contact::Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(contact::Column::OrganizationId.eq(org_id))
+        .filter(contact::Column::Id.eq(contact_id))
+        .filter(
+            Condition::any()
+                .add(contact::Column::LastContactedAt.is_null())
+                .add(contact::Column::LastContactedAt.lt(at)),
+        )
+        .exec(db)
+        .await?;
+    Ok(())
 }

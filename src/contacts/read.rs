@@ -6,9 +6,12 @@ use uuid::Uuid;
 
 use super::{ContactError, ContactView, find, views};
 use crate::calls::list::{CallItem, CallQuery, list};
+use crate::messages::{MessageView, of_contact};
 
 /// How many of a contact's calls its details show; `GET /api/calls?contact_id=` pages the rest.
 pub const RECENT_CALLS: u64 = 20;
+/// How many of a contact's SMS its details show.
+pub const RECENT_MESSAGES: u64 = 50;
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ContactDetails {
@@ -18,6 +21,8 @@ pub struct ContactDetails {
     pub recent_calls: Vec<CallItem>,
     /// Where `GET /api/calls?contact_id=...&cursor=` continues; `None` when these are all.
     pub more_calls_cursor: Option<String>,
+    /// The contact's newest 50 SMS (reported by Twilio Event Streams), newest first.
+    pub messages: Vec<MessageView>,
 }
 
 pub async fn read(
@@ -40,9 +45,11 @@ pub async fn read(
         },
     )
     .await?;
+    let messages = of_contact(db, org_id, id, RECENT_MESSAGES).await?;
     Ok(ContactDetails {
         contact,
         recent_calls: calls.items,
         more_calls_cursor: calls.next_cursor,
+        messages,
     })
 }

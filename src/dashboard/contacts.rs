@@ -101,6 +101,32 @@ pub async fn list(
     }))
 }
 
+/// One SMS on the contact page.
+pub struct MessageRow {
+    when: String,
+    /// "Received" or "Sent".
+    direction: &'static str,
+    body: String,
+    status: String,
+    error_code: Option<i32>,
+}
+
+impl MessageRow {
+    fn new(m: crate::messages::MessageView) -> Self {
+        Self {
+            when: when(&m.created_at),
+            direction: if m.direction == "inbound" {
+                "Received"
+            } else {
+                "Sent"
+            },
+            body: m.body.unwrap_or_default(),
+            status: m.status,
+            error_code: m.error_code,
+        }
+    }
+}
+
 #[derive(Template)]
 #[template(path = "contact.html")]
 struct ContactPage {
@@ -110,6 +136,7 @@ struct ContactPage {
     calls: Vec<CallRow>,
     /// The calls list filtered to this contact, when there are more calls than shown.
     more_calls: Option<String>,
+    messages: Vec<MessageRow>,
     can_edit: bool,
     /// The form's values: what is stored, or what was typed when it did not save.
     form: ContactInput,
@@ -152,6 +179,7 @@ async fn contact_page(
         more_calls: found
             .more_calls_cursor
             .map(|_| format!("/calls?contact_id={}", contact.id)),
+        messages: found.messages.into_iter().map(MessageRow::new).collect(),
         can_edit: page.member.can("Contact:Instance:Update"),
         form: form.unwrap_or_else(|| ContactInput {
             name: contact.name.clone(),

@@ -21,6 +21,8 @@ use crate::call_sync::Progress;
 use crate::call_sync::start::{SyncRequest, Syncer};
 use crate::entity::{agent, organization, phone_number};
 use crate::error::{ApiError, Path};
+use crate::event_streams::setup::{Streams, Wanted};
+use crate::event_streams::{Kind, StreamsState};
 use crate::orgs::twilio::{self, TwilioConnectionView};
 use crate::phone_numbers::buy::AvailableNumber;
 use crate::phone_numbers::import::{ImportResult, UnsyncedNumber};
@@ -37,6 +39,8 @@ pub enum Section {
     Voice,
     Telephony,
     Sync,
+    /// Call Event Streaming and SMS Event Forwarding (seed 001).
+    Events,
 }
 
 /// Where a number's voice webhook stands (seed 004: `previous_voice_url` NULL / "" / URL).
@@ -84,6 +88,12 @@ struct TwilioPage {
     /// The recording switches, when the member may read them.
     telephony: Option<TelephonySettings>,
     can_update_telephony: bool,
+    /// What Event Streams delivers here; `None` without permission to read it or an account.
+    streams: Option<StreamsState>,
+    /// Where Twilio delivers them.
+    events_url: String,
+    can_set_up_streams: bool,
+    can_remove_streams: bool,
     /// Each number's latest call-history sync, by phone number id.
     syncs: Vec<Progress>,
     can_sync: bool,
@@ -167,6 +177,18 @@ impl PageQuery {
                 Section::Telephony,
                 "Saved. The telephony settings apply from the next call.".to_owned(),
             ),
+            "call-events-on" => (
+                Section::Events,
+                "Call events are set up: Twilio now sends this account's call events here."
+                    .to_owned(),
+            ),
+            "sms-events-on" => (
+                Section::Events,
+                "SMS events are set up: this account's messages now appear on their contacts."
+                    .to_owned(),
+            ),
+            "call-events-off" => (Section::Events, "Call events removed.".to_owned()),
+            "sms-events-off" => (Section::Events, "SMS events removed.".to_owned()),
             _ => return None,
         };
         Some(notice)
@@ -263,6 +285,11 @@ async fn build(
     } else {
         None
     };
+    let streams = if connection.connected && member.can("Twilio:Instance:Read") {
+        Some(crate::event_streams::read(&state.db, org.id).await?)
+    } else {
+        None
+    };
     let mut status = StatusCode::OK;
     let mut error = error;
     let mut unsynced = None;
@@ -328,6 +355,10 @@ async fn build(
             can_configure_voice: member.can("Twilio:Instance:Update"),
             telephony,
             can_update_telephony: member.can("Twilio:Instance:Update"),
+            streams,
+            events_url: state.twilio.events_url(),
+            can_set_up_streams: member.can("Twilio:Collection:Create"),
+            can_remove_streams: member.can("Twilio:Collection:Delete"),
             syncs,
             can_sync: member.can("Twilio:Collection:Create"),
             chrome: page.chrome("settings"),
@@ -769,5 +800,68 @@ pub async fn sync_history(
             "sync",
         )),
         Err(e) => failed(&state, &page, Section::Sync, e, None).await,
+    }
+}
+
+/// Which events a Setup or Remove button acts on (`/settings/twilio/events/{kind}/...`).
+fn stream_kind(kind: &str) -> Result<Kind, ApiError> {
+    match kind {
+        "call" => Ok(Kind::Call),
+        "sms" => Ok(Kind::Sms),
+        _ => Err(ApiError::NotFound("event kind")),
+    }
+}
+
+/// Setup of one kind of events: the sink (made or reused) and that kind's subscription.
+pub async fn set_up_events(
+    State(state): State<AppState>,
+    page: PageMember,
+    Path(kind): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let result = async {
+        page.member.require("Twilio:Collection:Create")?;
+        let kind = stream_kind(&kind)?;
+        let streams = Streams::of(&state.db, &state.twilio, page.member.org_id()).await?;
+        let wanted = Wanted {
+            call: kind == Kind::Call,
+            sms: kind == Kind::Sms,
+        };
+        streams
+            .setup(page.member.org_id(), wanted)
+            .await
+            .map_err(ApiError::from)?;
+        Ok::<_, ApiError>(kind)
+    }
+    .await;
+    match result {
+        Ok(Kind::Call) => Ok(done("done=call-events-on", "events")),
+        Ok(Kind::Sms) => Ok(done("done=sms-events-on", "events")),
+        Err(e) => failed(&state, &page, Section::Events, e, None).await,
+    }
+}
+
+/// Removal of one kind of events: its subscription, and the sink once nothing uses it.
+pub async fn remove_events(
+    State(state): State<AppState>,
+    page: PageMember,
+    Path(kind): Path<String>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let result = async {
+        page.member.require("Twilio:Collection:Delete")?;
+        let kind = stream_kind(&kind)?;
+        let streams = Streams::of(&state.db, &state.twilio, page.member.org_id()).await?;
+        streams
+            .remove(page.member.org_id(), kind)
+            .await
+            .map_err(ApiError::from)?;
+        Ok::<_, ApiError>(kind)
+    }
+    .await;
+    match result {
+        Ok(Kind::Call) => Ok(done("done=call-events-off", "events")),
+        Ok(Kind::Sms) => Ok(done("done=sms-events-off", "events")),
+        Err(e) => failed(&state, &page, Section::Events, e, None).await,
     }
 }

@@ -2,6 +2,8 @@
 //! `{LOQUENT_PUBLIC_URL}/twilio/events`, with one subscription per kind of event (calls, SMS),
 //! each set up and removed on its own.
 
+pub mod handle;
+pub mod receive;
 pub mod setup;
 
 use serde::Serialize;
@@ -72,6 +74,16 @@ impl StreamsState {
             sms_subscription_sid: row.sms_subscription_sid.clone(),
         })
     }
+}
+
+/// What the organization has set up.
+pub async fn read(
+    db: &impl sea_orm::ConnectionTrait,
+    org_id: uuid::Uuid,
+) -> Result<StreamsState, sea_orm::DbErr> {
+    use sea_orm::EntityTrait;
+    let row = settings::Entity::find_by_id(org_id).one(db).await?;
+    Ok(StreamsState::of(row.as_ref()))
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -11,12 +11,12 @@ use loquent_twilio::events_api::{EventType, Sink, WebhookSink};
 use loquent_twilio::sid::{SinkSid, SubscriptionSid};
 use loquent_twilio::twiml::Method;
 use sea_orm::sea_query::OnConflict;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ConnectionTrait, DatabaseConnection, EntityTrait, Set};
 use uuid::Uuid;
 
 use super::{Kind, StreamsError, StreamsState};
 use crate::entity::organization_twilio_settings as settings;
-use crate::orgs::twilio::TwilioFailure;
+use crate::orgs::twilio::{TwilioAccounts, TwilioFailure, reload};
 use crate::recordings::settings::TelephonySettings;
 
 /// Which kinds a setup turns on; a kind left out stays as it is.
@@ -29,9 +29,25 @@ pub struct Wanted {
 /// Where the events go and how to reach Twilio for the organization.
 pub struct Streams<'a, C> {
     pub db: &'a C,
-    pub client: &'a TwilioClient,
+    pub client: TwilioClient,
     /// `{LOQUENT_PUBLIC_URL}/twilio/events`.
-    pub destination: &'a str,
+    pub destination: String,
+}
+
+impl<'a> Streams<'a, DatabaseConnection> {
+    /// The organization's streams, on its Twilio account as stored now.
+    pub async fn of(
+        db: &'a DatabaseConnection,
+        accounts: &TwilioAccounts,
+        org_id: Uuid,
+    ) -> Result<Self, StreamsError> {
+        let org = reload(db, org_id).await?;
+        Ok(Self {
+            db,
+            client: accounts.client_for(&org)?,
+            destination: accounts.events_url(),
+        })
+    }
 }
 
 impl<C: ConnectionTrait> Streams<'_, C> {
@@ -47,12 +63,12 @@ impl<C: ConnectionTrait> Streams<'_, C> {
         match self.setup_on_twilio(&mut state, wanted, &mut created).await {
             Ok(()) => {}
             Err(failure) => {
-                created.undo(self.client).await;
+                created.undo(&self.client).await;
                 return Err(failure.into());
             }
         }
         if let Err(e) = save(self.db, org_id, &state).await {
-            created.undo(self.client).await;
+            created.undo(&self.client).await;
             return Err(e.into());
         }
         Ok(state)
@@ -75,7 +91,7 @@ impl<C: ConnectionTrait> Streams<'_, C> {
                 .as_ref()
                 .and_then(|c| c.get("destination"))
                 .and_then(|d| d.as_str())
-                == Some(self.destination)
+                == Some(self.destination.as_str())
         };
         // The stored sink when it still exists, else any sink already delivering here.
         let existing = sinks
@@ -86,7 +102,7 @@ impl<C: ConnectionTrait> Streams<'_, C> {
         let sink = match existing {
             Some(sid) => sid,
             None => {
-                let config = WebhookSink::new(self.destination, Method::Post, true);
+                let config = WebhookSink::new(&self.destination, Method::Post, true);
                 let sink = self
                     .client
                     .create_webhook_sink("Loquent", &config)

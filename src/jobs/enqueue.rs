@@ -40,26 +40,8 @@ pub struct Enqueued {
 /// runner in their own process through [`super::Runner::waker`].
 pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<Enqueued, JobError> {
     let id = Uuid::now_v7();
-    let now = Utc::now();
     let dedupe_key = new.dedupe_key.clone();
-    let row = job::ActiveModel {
-        id: Set(id),
-        kind: Set(new.kind),
-        organization_id: Set(new.organization_id),
-        call_id: Set(new.call_id),
-        payload: Set(new.payload),
-        status: Set(status::QUEUED.to_owned()),
-        attempts: Set(0),
-        max_attempts: Set(new.max_attempts),
-        run_at: Set(new.run_at),
-        locked_until: Set(None),
-        locked_by: Set(None),
-        last_error: Set(None),
-        dedupe_key: Set(new.dedupe_key),
-        group_id: Set(None),
-        created_at: Set(now),
-        updated_at: Set(now),
-    };
+    let row = row(id, new, status::QUEUED, None);
     let inserted = job::Entity::insert(row)
         // No conflict target: the only unique columns are `dedupe_key` and the fresh UUIDv7 id,
         // and SQLite resolves a target when it prepares the statement, against a connection's
@@ -86,6 +68,50 @@ pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<Enqueue
             Ok(Enqueued { id, created: true })
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// Inserts `jobs`, queued, in one statement (inside the caller's transaction, so they land with
+/// the rows that cause them); a job whose `dedupe_key` exists already is left out. Returns how
+/// many were inserted.
+pub async fn enqueue_many(conn: &impl ConnectionTrait, jobs: Vec<NewJob>) -> Result<u64, JobError> {
+    if jobs.is_empty() {
+        return Ok(0);
+    }
+    let rows = jobs
+        .into_iter()
+        .map(|new| row(Uuid::now_v7(), new, status::QUEUED, None));
+    let inserted = job::Entity::insert_many(rows)
+        // No conflict target, as in `enqueue`.
+        .on_conflict(OnConflict::new().do_nothing().to_owned())
+        .exec_without_returning(conn)
+        .await?;
+    if inserted > 0 {
+        notify(conn).await?;
+    }
+    Ok(inserted)
+}
+
+/// The row of a new job.
+pub(super) fn row(id: Uuid, new: NewJob, status: &str, group: Option<Uuid>) -> job::ActiveModel {
+    let now = Utc::now();
+    job::ActiveModel {
+        id: Set(id),
+        kind: Set(new.kind),
+        organization_id: Set(new.organization_id),
+        call_id: Set(new.call_id),
+        payload: Set(new.payload),
+        status: Set(status.to_owned()),
+        attempts: Set(0),
+        max_attempts: Set(new.max_attempts),
+        run_at: Set(new.run_at),
+        locked_until: Set(None),
+        locked_by: Set(None),
+        last_error: Set(None),
+        dedupe_key: Set(new.dedupe_key),
+        group_id: Set(group),
+        created_at: Set(now),
+        updated_at: Set(now),
     }
 }
 

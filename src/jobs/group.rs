@@ -4,13 +4,10 @@
 
 use chrono::Utc;
 use sea_orm::sea_query::{Expr, OnConflict};
-use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 use uuid::Uuid;
 
-use super::enqueue::notify;
+use super::enqueue::{notify, row};
 use super::{JobError, NewJob, status};
 use crate::entity::job;
 
@@ -52,25 +49,9 @@ pub async fn enqueue_group(
     if jobs.is_empty() {
         return Ok(0);
     }
-    let now = Utc::now();
-    let rows = jobs.into_iter().map(|new| job::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        kind: Set(new.kind),
-        organization_id: Set(new.organization_id),
-        call_id: Set(new.call_id),
-        payload: Set(new.payload),
-        status: Set(status::WAITING.to_owned()),
-        attempts: Set(0),
-        max_attempts: Set(new.max_attempts),
-        run_at: Set(new.run_at),
-        locked_until: Set(None),
-        locked_by: Set(None),
-        last_error: Set(None),
-        dedupe_key: Set(new.dedupe_key),
-        group_id: Set(Some(group)),
-        created_at: Set(now),
-        updated_at: Set(now),
-    });
+    let rows = jobs
+        .into_iter()
+        .map(|new| row(Uuid::now_v7(), new, status::WAITING, Some(group)));
     let inserted = job::Entity::insert_many(rows)
         // No conflict target, as in `enqueue`: the only unique columns are the key and the id.
         .on_conflict(OnConflict::new().do_nothing().to_owned())

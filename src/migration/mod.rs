@@ -7,6 +7,7 @@ mod m20261206_000001_post_call;
 mod m20261206_000010_call_search;
 mod m20261206_000020_call_sync;
 mod m20261206_000030_call_list;
+mod m20261207_000001_event_streams;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000010_call_search::Migration),
             Box::new(m20261206_000020_call_sync::Migration),
             Box::new(m20261206_000030_call_list::Migration),
+            Box::new(m20261207_000001_event_streams::Migration),
         ]
     }
 }

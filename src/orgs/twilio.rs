@@ -176,6 +176,11 @@ impl TwilioAccounts {
         crate::config::public_url_of(&self.public_url, crate::event_streams::SINK_PATH)
     }
 
+    /// Where Twilio reports the recordings this server starts.
+    pub fn recording_callback_url(&self) -> String {
+        crate::config::public_url_of(&self.public_url, crate::recordings::CALLBACK_PATH)
+    }
+
     /// Where Twilio must send this server's inbound calls.
     pub fn voice_webhook_url(&self) -> String {
         crate::config::public_url_of(&self.public_url, "/twilio/voice")

@@ -5,6 +5,9 @@
 //! (deduplicated by the SID, so Twilio's retries add nothing), and the job is idempotent (see
 //! [`process`]).
 
+/// Where Twilio reports a recording's status (`POST`, form-encoded).
+pub const CALLBACK_PATH: &str = "/twilio/recording";
+
 pub mod completed;
 pub mod process;
 pub mod settings;

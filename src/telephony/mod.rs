@@ -5,6 +5,7 @@
 //! → `status::update` (the `<Connect action>` and status callbacks).
 
 pub mod bridge;
+pub mod events;
 pub mod media_socket;
 pub mod recording;
 pub mod session;

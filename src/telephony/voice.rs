@@ -69,7 +69,7 @@ pub fn connect_twiml(
             Start::new().recording(
                 Recording::new()
                     .channels(RecordingChannels::Dual)
-                    .status_callback(public_url_of(public_url, "/twilio/recording"))
+                    .status_callback(public_url_of(public_url, crate::recordings::CALLBACK_PATH))
                     .status_callback_method(Method::Post)
                     .status_callback_events([RecordingEvent::Completed]),
             ),

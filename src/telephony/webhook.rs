@@ -129,11 +129,7 @@ impl FromRequest<AppState> for TwilioForm {
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, WebhookError> {
         let signature = signature(req.headers())?;
-        let path_and_query = req
-            .uri()
-            .path_and_query()
-            .map(|p| p.as_str().to_owned())
-            .unwrap_or_else(|| req.uri().path().to_owned());
+        let path_and_query = path_and_query(&req);
         let body = axum::body::to_bytes(req.into_body(), MAX_FORM_BYTES)
             .await
             .map_err(|_| WebhookError::BadRequest("the form is too large".into()))?;
@@ -147,17 +143,7 @@ impl FromRequest<AppState> for TwilioForm {
                 "no AccountSid: cannot tell whose signature to check",
             ));
         };
-        let org = organization_of_account(&state.db, &account_sid)
-            .await?
-            .ok_or(WebhookError::Forbidden(
-                "no organization uses this Twilio account",
-            ))?;
-        let token = state
-            .twilio
-            .auth_token(&org)
-            .ok_or(WebhookError::Forbidden(
-                "the organization's Twilio credentials are not usable",
-            ))?;
+        let (org, token) = signer(state, &account_sid).await?;
         let url = public_url_of(&state.config.server.public_url, &path_and_query);
         loquent_twilio::signature::validate_form(
             &token,
@@ -167,6 +153,78 @@ impl FromRequest<AppState> for TwilioForm {
         )
         .map_err(|_| WebhookError::Forbidden("X-Twilio-Signature does not match"))?;
         Ok(Self { org, params })
+    }
+}
+
+/// The organization using `account_sid` and the Auth Token Twilio signs its requests with.
+async fn signer(
+    state: &AppState,
+    account_sid: &str,
+) -> Result<(organization::Model, String), WebhookError> {
+    let org = organization_of_account(&state.db, account_sid)
+        .await?
+        .ok_or(WebhookError::Forbidden(
+            "no organization uses this Twilio account",
+        ))?;
+    let token = state
+        .twilio
+        .auth_token(&org)
+        .ok_or(WebhookError::Forbidden(
+            "the organization's Twilio credentials are not usable",
+        ))?;
+    Ok((org, token))
+}
+
+fn path_and_query(req: &Request) -> String {
+    req.uri()
+        .path_and_query()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| req.uri().path().to_owned())
+}
+
+/// Largest Event Streams delivery we read: a batch is at most a few hundred kilobytes.
+const MAX_EVENTS_BYTES: usize = 4 * 1024 * 1024;
+
+/// A verified Event Streams delivery (`application/json`, signed over the URL with the body's
+/// SHA-256 in `bodySHA256`): the organization whose account the events belong to, and its events.
+/// Events naming another account are left out (a sink belongs to one account).
+pub struct TwilioEvents {
+    pub org: organization::Model,
+    pub events: Vec<loquent_twilio::event_stream::CloudEvent>,
+}
+
+impl FromRequest<AppState> for TwilioEvents {
+    type Rejection = WebhookError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, WebhookError> {
+        use crate::event_streams::receive::account_sid_of;
+        let signature = signature(req.headers())?;
+        let path_and_query = path_and_query(&req);
+        let body = axum::body::to_bytes(req.into_body(), MAX_EVENTS_BYTES)
+            .await
+            .map_err(|_| WebhookError::BadRequest("the delivery is too large".into()))?;
+        let events = loquent_twilio::event_stream::parse_delivery(&body)
+            .map_err(|e| WebhookError::BadRequest(e.to_string()))?;
+        let Some(account_sid) = events.iter().find_map(account_sid_of).map(str::to_owned) else {
+            return Err(WebhookError::Forbidden(
+                "no event names its account: cannot tell whose signature to check",
+            ));
+        };
+        let (org, token) = signer(state, &account_sid).await?;
+        let url = public_url_of(&state.config.server.public_url, &path_and_query);
+        loquent_twilio::signature::validate_json(&token, &url, &body, &signature)
+            .map_err(|_| WebhookError::Forbidden("X-Twilio-Signature does not match"))?;
+        let events = events
+            .into_iter()
+            .filter(|event| {
+                let theirs = account_sid_of(event).is_some_and(|sid| sid != account_sid);
+                if theirs {
+                    tracing::warn!(event_id = %event.id, "event of another account in a delivery; left out");
+                }
+                !theirs
+            })
+            .collect();
+        Ok(Self { org, events })
     }
 }
 

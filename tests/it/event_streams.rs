@@ -225,3 +225,78 @@ async fn setup_needs_permission_a_connected_account_and_a_choice() {
         .await;
     assert_eq!(theirs["call_events_active"], false);
 }
+
+#[tokio::test]
+async fn the_twilio_page_sets_up_and_removes_each_kind_with_errors_in_place() {
+    let app = TestApp::builder().with_sandbox().start().await;
+    let who = app.owner_on_twilio("Acme Plumbing", 1, 65).await;
+    let html = who.owner.page(&app, "/settings/twilio").await;
+    assert!(html.contains("<h2>Event Streams</h2>"), "{html}");
+    assert!(html.contains(DESTINATION), "{html}");
+    assert!(html.contains("id=\"call-events-setup\""));
+    assert!(html.contains("id=\"sms-events-setup\""));
+
+    let res = who
+        .owner
+        .post_form(&app, "/settings/twilio/events/call/setup", &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let state: Value = who.owner.get_json(&app, "/api/twilio/event-streams").await;
+    assert_eq!(state["call_events_active"], true);
+    assert_eq!(state["sms_events_active"], false);
+    let html = who
+        .owner
+        .page(&app, "/settings/twilio?done=call-events-on")
+        .await;
+    assert!(html.contains("Call events are set up"), "{html}");
+    assert!(html.contains("id=\"call-events-remove\""));
+    assert!(html.contains("id=\"sms-events-setup\""));
+
+    // Twilio fails: the page says so in the section, with the upstream status.
+    let faults = format!("{}/sandbox/faults", app.sandbox().twilio_api_base());
+    reqwest::Client::new()
+        .post(&faults)
+        .json(&json!({"rate": 1.0, "statuses": [500], "method": "POST",
+                      "path_contains": "/Subscriptions"}))
+        .send()
+        .await
+        .unwrap();
+    let res = who
+        .owner
+        .post_form(&app, "/settings/twilio/events/sms/setup", &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
+    let html = res.text().await.unwrap();
+    let error = &html[html
+        .find("id=\"events-error\"")
+        .expect("the error in place")..];
+    assert!(error[..200].contains("Twilio"), "{error}");
+    reqwest::Client::new().delete(&faults).send().await.unwrap();
+    let state: Value = who.owner.get_json(&app, "/api/twilio/event-streams").await;
+    assert_eq!(state["sms_events_active"], false);
+
+    // A reader sees the state, not the buttons, and cannot act.
+    let reader = app.member_with(&who.owner, &["Twilio:Instance:Read"]).await;
+    let html = reader.page(&app, "/settings/twilio").await;
+    assert!(html.contains("<h2>Event Streams</h2>"));
+    assert!(!html.contains("id=\"call-events-remove\""));
+    let res = reader
+        .post_form(&app, "/settings/twilio/events/call/remove", &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = who
+        .owner
+        .post_form(&app, "/settings/twilio/events/fax/setup", &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+
+    let res = who
+        .owner
+        .post_form(&app, "/settings/twilio/events/call/remove", &[])
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let state: Value = who.owner.get_json(&app, "/api/twilio/event-streams").await;
+    assert_eq!(state["call_events_active"], false);
+    assert_eq!(state["sink_sid"], Value::Null);
+    assert!(on_twilio(&app, &who.account, "Sinks").await.is_empty());
+}

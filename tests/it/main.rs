@@ -23,6 +23,7 @@ mod contact_pages;
 mod contacts_api;
 mod dashboard;
 mod durability;
+mod event_delivery;
 mod event_streams;
 mod jobs;
 mod live_calls;

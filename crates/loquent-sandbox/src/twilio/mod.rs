@@ -18,6 +18,7 @@ mod recordings;
 mod rng;
 mod seed;
 mod store;
+mod streams;
 pub(crate) mod webhooks;
 
 use std::sync::{Arc, Mutex};
@@ -44,6 +45,8 @@ pub(crate) fn router() -> Router {
             axum::routing::get(place_call::report),
         )
         .route("/sandbox/live-calls", post(control::add_call))
+        .route("/sandbox/messages", post(streams::send_message))
+        .route("/sandbox/events", post(streams::deliver_given))
         .route("/sandbox/api-keys", post(control::create_api_key))
         .route(
             "/sandbox/requests",

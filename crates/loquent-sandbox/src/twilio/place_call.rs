@@ -50,6 +50,19 @@ pub(crate) struct PlaceCall {
     /// Answer once the call has ended (default), or at once with `202` and the call SID.
     #[serde(default = "yes")]
     wait: bool,
+    /// The call reaches the number through a SIP trunk or a Studio flow: Twilio does not ask
+    /// the number's voice URL, the call is simply connected for `hold_ms` and then ends.
+    #[serde(default)]
+    bypass: bool,
+    /// How long a `bypass` call stays connected (default 500 ms).
+    #[serde(default)]
+    hold_ms: Option<u64>,
+    /// The status-callback events the call asked for (`answered`, `completed`), as a Studio
+    /// flow or a REST-created call can: Event Streams has voice status-callback events only for
+    /// those. A call through the voice URL asks for `completed` when its number has a
+    /// `StatusCallback`.
+    #[serde(default)]
+    status_callback_events: Vec<String>,
 }
 
 fn yes() -> bool {
@@ -107,7 +120,7 @@ pub(crate) async fn place(
         Err(e) => return e.into_response(),
     };
     let call_sid = call.call.sid.clone();
-    let run = simulate(shared.clone(), origin, call, steps);
+    let run = simulate(shared.clone(), origin, call, steps, how(&request));
     if request.wait {
         let report = run.await;
         return (StatusCode::OK, Json(report)).into_response();
@@ -153,6 +166,24 @@ fn origin(headers: &HeaderMap) -> String {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("127.0.0.1");
     format!("http://{host}")
+}
+
+/// How the call is answered.
+#[derive(Debug, Clone)]
+struct How {
+    /// `Some(hold)`: connected without TwiML for this long.
+    bypass: Option<std::time::Duration>,
+    /// Status-callback stages the call asked for.
+    status_events: Vec<String>,
+}
+
+fn how(request: &PlaceCall) -> How {
+    How {
+        bypass: request
+            .bypass
+            .then(|| std::time::Duration::from_millis(request.hold_ms.unwrap_or(500))),
+        status_events: request.status_callback_events.clone(),
+    }
 }
 
 /// A call that has started ringing.
@@ -234,6 +265,7 @@ struct Started {
 struct Simulation {
     shared: Shared,
     origin: String,
+    how: How,
     ringing: Ringing,
     report: CallReport,
     recordings: Vec<Started>,
@@ -245,6 +277,7 @@ async fn simulate(
     origin: String,
     ringing: Ringing,
     steps: Vec<Step>,
+    mut how: How,
 ) -> CallReport {
     let report = CallReport {
         call_sid: ringing.call.sid.clone(),
@@ -253,15 +286,25 @@ async fn simulate(
         to: ringing.call.to.clone(),
         ..CallReport::default()
     };
+    if how.bypass.is_none()
+        && !ringing.status_callback.is_empty()
+        && !how.status_events.iter().any(|e| e == "completed")
+    {
+        how.status_events.push("completed".to_owned());
+    }
     let mut simulation = Simulation {
         shared,
         origin,
+        how,
         ringing,
         report,
         recordings: Vec::new(),
         callbacks_sent: 0,
     };
-    let outcome = simulation.run_twiml(&steps).await;
+    let outcome = match simulation.how.bypass {
+        Some(hold) => simulation.run_bypass(hold).await,
+        None => simulation.run_twiml(&steps).await,
+    };
     simulation.finish(outcome).await;
     let report = simulation.report;
     let mut store = lock(&simulation.shared);
@@ -362,6 +405,29 @@ impl Simulation {
                 None
             }
         }
+    }
+
+    /// A call Twilio connects without asking us (SIP trunk, Studio): answered at once, over
+    /// after `hold` or when the REST API ends it.
+    async fn run_bypass(&mut self, hold: std::time::Duration) -> Outcome {
+        self.set_status("in-progress");
+        self.deliver_status_event("answered").await;
+        let until = tokio::time::Instant::now() + hold;
+        while tokio::time::Instant::now() < until {
+            let live = {
+                let store = lock(&self.shared);
+                store
+                    .accounts
+                    .get(&self.ringing.account_sid)
+                    .and_then(|a| a.calls.iter().find(|c| c.sid == self.ringing.call.sid))
+                    .is_some_and(Call::is_live)
+            };
+            if !live {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Outcome::Completed
     }
 
     async fn run_twiml(&mut self, steps: &[Step]) -> Outcome {
@@ -513,6 +579,7 @@ impl Simulation {
                             start_time: now,
                             updated: now,
                             duration: None,
+                            api_callback: None,
                         });
                     }
                     drop(store);
@@ -620,7 +687,30 @@ impl Simulation {
 
     async fn complete_recordings(&mut self, duration: i64) {
         let now = Utc::now();
-        let recordings = std::mem::take(&mut self.recordings);
+        let mut recordings = std::mem::take(&mut self.recordings);
+        // Recordings started through the REST API while the call ran.
+        {
+            let store = lock(&self.shared);
+            if let Some(account) = store.accounts.get(&self.ringing.account_sid) {
+                recordings.extend(
+                    account
+                        .recordings
+                        .iter()
+                        .filter(|r| r.call_sid == self.ringing.call.sid)
+                        .filter(|r| r.status == "in-progress")
+                        .filter_map(|r| {
+                            let api = r.api_callback.as_ref()?;
+                            Some(Started {
+                                sid: r.sid.clone(),
+                                channels: r.channels,
+                                callback: api.url.clone().map(|url| (url, api.method.clone())),
+                                events: api.events.clone(),
+                                start: r.start_time,
+                            })
+                        }),
+                );
+            }
+        }
         for started in recordings {
             let length = (now - started.start)
                 .num_seconds()
@@ -696,68 +786,49 @@ impl Simulation {
 
     /// Event Streams: the call's events to every webhook sink subscribed to their types.
     async fn deliver_events(&mut self) {
-        let mut candidates = vec![self.insights_summary()];
+        let mut events = vec![self.insights_summary()];
         // Voice status-callback events exist only for calls that asked for status callbacks.
-        if !self.ringing.status_callback.is_empty() {
-            candidates.push(self.status_callback_event());
+        if self.how.status_events.iter().any(|e| e == "completed") {
+            events.push(self.status_callback_event("completed"));
         }
-        let sinks = {
-            let store = lock(&self.shared);
-            let Some(account) = store.accounts.get(&self.ringing.account_sid) else {
-                return;
-            };
-            account
-                .sinks
-                .iter()
-                .filter(|s| s.sink_type == "webhook")
-                .filter_map(|sink| {
-                    let subscribed: Vec<&str> = account
-                        .subscriptions
-                        .iter()
-                        .filter(|sub| sub.sink_sid == sink.sid)
-                        .flat_map(|sub| sub.types.iter().map(|(t, _)| t.as_str()))
-                        .collect();
-                    let events: Vec<Value> = candidates
-                        .iter()
-                        .filter(|e| subscribed.contains(&e["type"].as_str().unwrap_or_default()))
-                        .cloned()
-                        .collect();
-                    let config = &sink.configuration;
-                    let destination = config["destination"].as_str()?.to_owned();
-                    let method = config["method"].as_str().unwrap_or("POST").to_owned();
-                    (!events.is_empty()).then(|| (sink.sid.clone(), destination, method, events))
-                })
-                .collect::<Vec<_>>()
-        };
-        for (sid, destination, method, events) in sinks {
-            let delivery = webhooks::deliver_events(
-                &self.ringing.auth_token,
-                &sid,
-                &destination,
-                &method,
-                &events,
-            )
-            .await;
-            self.report.events.push(delivery);
+        let deliveries =
+            super::streams::deliver(&self.shared, &self.ringing.account_sid, &events, false).await;
+        self.report.events.extend(deliveries);
+    }
+
+    /// The status-callback event of `stage`, when the call asked for it.
+    async fn deliver_status_event(&mut self, stage: &str) {
+        if !self.how.status_events.iter().any(|e| e == stage) {
+            return;
         }
+        let event = self.status_callback_event(stage);
+        let deliveries =
+            super::streams::deliver(&self.shared, &self.ringing.account_sid, &[event], false).await;
+        self.report.events.extend(deliveries);
     }
 
     fn event_id(&self, kind: &str) -> String {
         format!("EV{}{kind}", &self.ringing.call.sid[2..])
     }
 
-    fn status_callback_event(&self) -> Value {
+    fn status_callback_event(&self, stage: &str) -> Value {
         let now = Utc::now();
-        let parameters: serde_json::Map<String, Value> = self
-            .status_callback_params()
+        let params = if stage == "completed" {
+            self.status_callback_params()
+        } else {
+            let mut params = self.call_params("in-progress");
+            params.push(("Timestamp".into(), rfc2822(now)));
+            params
+        };
+        let parameters: serde_json::Map<String, Value> = params
             .into_iter()
             .map(|(k, v)| (k, Value::String(v)))
             .collect();
         json!({
             "specversion": "1.0",
-            "type": "com.twilio.voice.status-callback.call.completed",
+            "type": format!("com.twilio.voice.status-callback.call.{stage}"),
             "source": format!("/2010-04-01/Accounts/{}/Calls/{}.json", self.ringing.account_sid, self.ringing.call.sid),
-            "id": self.event_id("sc"),
+            "id": self.event_id(&stage[..2]),
             "dataschema": "https://events-schemas.twilio.com/Voice.WebhookEvent/2",
             "datacontenttype": "application/json",
             "time": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
@@ -767,7 +838,7 @@ impl Simulation {
                 "timestamp": now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
                 "requestDateCreated": rfc2822(now),
                 "request": {
-                    "method": self.ringing.status_callback_method,
+                    "method": "POST",
                     "url": self.ringing.status_callback,
                     "parameters": parameters,
                 },
@@ -797,7 +868,7 @@ impl Simulation {
             "data": {
                 "account_sid": self.ringing.account_sid,
                 "call_sid": call.sid,
-                "call_type": "carrier",
+                "call_type": if self.how.bypass.is_some() { "trunking" } else { "carrier" },
                 "call_state": state,
                 "answered_by": "unknown",
                 "processing_state": "complete",

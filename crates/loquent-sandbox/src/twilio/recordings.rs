@@ -8,7 +8,9 @@ use super::error::ApiError;
 use super::mp3;
 use super::paging::v2010_page;
 use super::rng::Rng;
-use super::store::{Account, Recording};
+use loquent_twilio::twiml::RecordingEvent;
+
+use super::store::{Account, ApiCallback, Recording};
 
 pub(crate) fn list_for_call(account: &Account, request: &ApiRequest, call_sid: &str) -> Outcome {
     if !account.calls.iter().any(|c| c.sid == call_sid) {
@@ -63,6 +65,35 @@ pub(crate) fn create_for_call(
             "RecordingTrack must be inbound, outbound or both, got {track:?}"
         )));
     }
+    let mut events = Vec::new();
+    for event in request.form_all("RecordingStatusCallbackEvent") {
+        for name in event.split(' ').filter(|n| !n.is_empty()) {
+            events.push(match name {
+                "in-progress" => RecordingEvent::InProgress,
+                "completed" => RecordingEvent::Completed,
+                "absent" => RecordingEvent::Absent,
+                other => {
+                    return Err(ApiError::invalid(format!(
+                        "RecordingStatusCallbackEvent must be in-progress, completed or absent, got {other:?}"
+                    )));
+                }
+            });
+        }
+    }
+    if events.is_empty() {
+        events.push(RecordingEvent::Completed);
+    }
+    let api_callback = ApiCallback {
+        url: request
+            .form("RecordingStatusCallback")
+            .filter(|u| !u.is_empty())
+            .map(str::to_owned),
+        method: request
+            .form("RecordingStatusCallbackMethod")
+            .unwrap_or("POST")
+            .to_owned(),
+        events,
+    };
     let now = Utc::now();
     let recording = Recording {
         sid: rng.sid("RE"),
@@ -74,6 +105,7 @@ pub(crate) fn create_for_call(
         start_time: now,
         updated: now,
         duration: None,
+        api_callback: Some(api_callback),
     };
     let body = recording.to_call_json(&account.sid);
     account.recordings.push(recording);

@@ -149,6 +149,7 @@ pub(crate) fn seed(store: &mut Store, request: &SeedRequest) -> Result<SeededAcc
                     start_time: recording_start,
                     updated: end,
                     duration: Some((seconds - 1).max(1)),
+                    api_callback: None,
                 });
             }
             account.calls.push(Call {

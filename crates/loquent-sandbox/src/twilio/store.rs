@@ -316,6 +316,17 @@ pub(crate) struct Recording {
     pub(crate) updated: DateTime<Utc>,
     /// Seconds; `None` while in progress (Twilio shows `-1`).
     pub(crate) duration: Option<i64>,
+    /// A recording started through the REST API: its status callback, sent by the call
+    /// simulator when the call ends. `None` for the others.
+    pub(crate) api_callback: Option<ApiCallback>,
+}
+
+/// `RecordingStatusCallback*` of a `CreateCallRecording` request.
+#[derive(Debug, Clone)]
+pub(crate) struct ApiCallback {
+    pub(crate) url: Option<String>,
+    pub(crate) method: String,
+    pub(crate) events: Vec<loquent_twilio::twiml::RecordingEvent>,
 }
 
 impl Recording {
