@@ -63,7 +63,7 @@ pub fn runner(app: &App) -> Runner {
             steps,
         )
         .handler_with_limit(
-            crate::event_streams::handle::kind::EVENT,
+            crate::event_streams::handle::kind::EVENTS,
             Arc::new(crate::event_streams::handle::HandleEvent::new(
                 app.db.clone(),
                 app.twilio.clone(),

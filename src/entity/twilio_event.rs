@@ -13,6 +13,10 @@ pub struct Model {
     /// The CloudEvents `data`, as received.
     pub data: Json,
     pub received_at: DateTimeUtc,
+    /// When the event was acted on; `None` while it waits (or after a failed attempt).
+    pub handled_at: Option<DateTimeUtc>,
+    /// `done`, or `skipped: ` and why.
+    pub outcome: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -1,7 +1,13 @@
-//! The job that acts on one received event (seed 001's Call Event Processing): calls answered,
-//! completed and summarised, recordings completed, and SMS. Every branch is idempotent: the job
-//! may run again after a crash, and the same call is described by several events.
+//! The job that acts on a delivery's new events (seed 001's Call Event Processing): calls
+//! answered, completed and summarised, recordings completed, and SMS.
+//!
+//! The events are acted on one after the other, in the order Twilio sent them (an answered call
+//! before its completion). Each one's outcome is written on its row; a failed one is left
+//! unhandled and the job fails with it, so the next attempt acts on the failed ones only. Every
+//! branch is idempotent besides: a job may run again after a crash, and several events describe
+//! the same call.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -14,6 +20,7 @@ use loquent_twilio::event_stream::{
 };
 use loquent_twilio::recordings::{RecordingStatus, StartRecording};
 use loquent_twilio::twiml::{Method, RecordingChannels, RecordingEvent};
+use sea_orm::sea_query::Expr;
 use sea_orm::{ColumnTrait, DatabaseConnection, EntityTrait, QueryFilter};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
@@ -29,17 +36,17 @@ use crate::phone_numbers::answering::recording_enabled;
 use crate::recordings::completed::{Completed, recording_completed};
 
 pub mod kind {
-    /// One received Event Streams event.
-    pub const EVENT: &str = "twilio_event";
+    /// The new events of one Event Streams delivery.
+    pub const EVENTS: &str = "twilio.events";
 }
 
-/// Attempts of an event's job before it is marked failed.
+/// Attempts of a delivery's job before it is marked failed.
 pub const ATTEMPTS: i32 = 5;
 
-/// A [`kind::EVENT`] job's payload: the `twilio_event` row.
+/// A [`kind::EVENTS`] job's payload: the `twilio_event` rows, in delivery order.
 #[derive(Debug, Serialize, Deserialize)]
-pub struct EventJob {
-    pub event: Uuid,
+pub struct EventsJob {
+    pub events: Vec<Uuid>,
 }
 
 pub struct HandleEvent {
@@ -336,22 +343,9 @@ fn status_of(message: &MessageStatus, at: DateTime<Utc>) -> Option<SmsEvent<'_>>
     })
 }
 
-#[async_trait::async_trait]
-impl Handler for HandleEvent {
-    async fn run(&self, job: &job::Model) -> Result<Outcome, String> {
-        let payload: EventJob = serde_json::from_value(job.payload.clone())
-            .map_err(|e| format!("this job does not name an event: {e}"))?;
-        let org_id = job
-            .organization_id
-            .ok_or("this job names no organization")?;
-        let Some(row) = twilio_event::Entity::find_by_id(payload.event)
-            .filter(twilio_event::Column::OrganizationId.eq(org_id))
-            .one(&self.db)
-            .await
-            .map_err(database)?
-        else {
-            return skipped("the event no longer exists");
-        };
+impl HandleEvent {
+    /// Acts on one stored event.
+    async fn handle(&self, org_id: Uuid, row: twilio_event::Model) -> Result<Outcome, String> {
         let received = row.received_at;
         let event = CloudEvent {
             specversion: "1.0".to_owned(),
@@ -391,6 +385,78 @@ impl Handler for HandleEvent {
             TwilioEvent::Unknown { event_type, .. } => {
                 skipped(format!("{event_type} is not an event Loquent acts on"))
             }
+        }
+    }
+
+    /// Writes what became of the events: the ones done in one statement, each skipped one with
+    /// its reason.
+    async fn mark(&self, done: Vec<Uuid>, skipped: Vec<(Uuid, String)>) -> Result<(), String> {
+        let now = Utc::now();
+        let set = |outcome: String| {
+            twilio_event::Entity::update_many()
+                .col_expr(twilio_event::Column::HandledAt, Expr::value(now))
+                .col_expr(twilio_event::Column::Outcome, Expr::value(outcome))
+        };
+        if !done.is_empty() {
+            set("done".to_owned())
+                .filter(twilio_event::Column::Id.is_in(done))
+                .exec(&self.db)
+                .await
+                .map_err(database)?;
+        }
+        for (id, why) in skipped {
+            set(format!("skipped: {why}"))
+                .filter(twilio_event::Column::Id.eq(id))
+                .exec(&self.db)
+                .await
+                .map_err(database)?;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait::async_trait]
+impl Handler for HandleEvent {
+    async fn run(&self, job: &job::Model) -> Result<Outcome, String> {
+        let payload: EventsJob = serde_json::from_value(job.payload.clone())
+            .map_err(|e| format!("this job does not name events: {e}"))?;
+        let org_id = job
+            .organization_id
+            .ok_or("this job names no organization")?;
+        let mut rows: HashMap<Uuid, twilio_event::Model> = twilio_event::Entity::find()
+            .filter(twilio_event::Column::OrganizationId.eq(org_id))
+            .filter(twilio_event::Column::Id.is_in(payload.events.iter().copied()))
+            .filter(twilio_event::Column::HandledAt.is_null())
+            .all(&self.db)
+            .await
+            .map_err(database)?
+            .into_iter()
+            .map(|row| (row.id, row))
+            .collect();
+        let (mut done, mut passed, mut failed) = (Vec::new(), Vec::new(), Vec::new());
+        for id in &payload.events {
+            // Handled by an earlier attempt, or never stored (a racing delivery's).
+            let Some(row) = rows.remove(id) else {
+                continue;
+            };
+            let event_id = row.event_id.clone();
+            match self.handle(org_id, row).await {
+                Ok(Outcome::Skipped(why)) => passed.push((*id, why)),
+                Ok(_) => done.push(*id),
+                Err(error) => {
+                    tracing::warn!(%org_id, %event_id, %error, "event not handled; will try again");
+                    failed.push(format!("{event_id}: {error}"));
+                }
+            }
+        }
+        self.mark(done, passed).await?;
+        match failed.first() {
+            None => Ok(Outcome::Done),
+            Some(first) => Err(format!(
+                "{} of {} events failed (the others are done); first: {first}",
+                failed.len(),
+                payload.events.len()
+            )),
         }
     }
 }

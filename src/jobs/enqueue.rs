@@ -71,27 +71,6 @@ pub async fn enqueue(conn: &impl ConnectionTrait, new: NewJob) -> Result<Enqueue
     }
 }
 
-/// Inserts `jobs`, queued, in one statement (inside the caller's transaction, so they land with
-/// the rows that cause them); a job whose `dedupe_key` exists already is left out. Returns how
-/// many were inserted.
-pub async fn enqueue_many(conn: &impl ConnectionTrait, jobs: Vec<NewJob>) -> Result<u64, JobError> {
-    if jobs.is_empty() {
-        return Ok(0);
-    }
-    let rows = jobs
-        .into_iter()
-        .map(|new| row(Uuid::now_v7(), new, status::QUEUED, None));
-    let inserted = job::Entity::insert_many(rows)
-        // No conflict target, as in `enqueue`.
-        .on_conflict(OnConflict::new().do_nothing().to_owned())
-        .exec_without_returning(conn)
-        .await?;
-    if inserted > 0 {
-        notify(conn).await?;
-    }
-    Ok(inserted)
-}
-
 /// The row of a new job.
 pub(super) fn row(id: Uuid, new: NewJob, status: &str, group: Option<Uuid>) -> job::ActiveModel {
     let now = Utc::now();

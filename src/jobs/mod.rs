@@ -23,7 +23,7 @@ mod retry;
 mod runner;
 
 pub use claim::claim;
-pub use enqueue::{Enqueued, NewJob, enqueue, enqueue_many};
+pub use enqueue::{Enqueued, NewJob, enqueue};
 pub use finish::{complete, fail, later, skip};
 pub use group::{GroupCounts, counts, enqueue_group, release};
 pub use retry::{failed, of_call, retry};

@@ -1,5 +1,6 @@
 //! Twilio Event Streams (seed 001): the events received, kept once per event id so that Twilio's
-//! retries add nothing; and the SMS messages the messaging events describe.
+//! retries add nothing, with what became of each; and the SMS messages the messaging events
+//! describe.
 //! Frozen once released: change the schema with a new migration, never by editing this one.
 
 use sea_orm_migration::prelude::*;
@@ -30,6 +31,10 @@ impl MigrationTrait for Migration {
                     .col(string("event_type"))
                     .col(json_binary("data"))
                     .col(timestamp_with_time_zone("received_at"))
+                    // Set once the event has been acted on, with `outcome`: `done`, or
+                    // `skipped: ` and why. NULL while it waits or after a failed attempt.
+                    .col(timestamp_with_time_zone_null("handled_at"))
+                    .col(text_null("outcome"))
                     .foreign_key(&mut organization_fk("twilio_event"))
                     .to_owned(),
             )
