@@ -234,11 +234,11 @@ pub fn router(state: AppState) -> Router {
             post(dashboard::twilio::sync_all),
         )
         .route(
-            "/settings/twilio/events/{kind}/setup",
+            "/settings/twilio/events/setup",
             post(dashboard::twilio::set_up_events),
         )
         .route(
-            "/settings/twilio/events/{kind}/remove",
+            "/settings/twilio/events/remove",
             post(dashboard::twilio::remove_events),
         )
         .route(

@@ -68,6 +68,7 @@ pub fn runner(app: &App) -> Runner {
                 app.db.clone(),
                 app.twilio.clone(),
                 Arc::clone(&app.jobs_wake),
+                app.events.clone(),
             )),
             steps,
         )

@@ -803,12 +803,19 @@ pub async fn sync_history(
     }
 }
 
-/// Which events a Setup or Remove button acts on (`/settings/twilio/events/{kind}/...`).
+/// Which events a Setup or Remove button acts on: `call` or `sms`.
+#[derive(Deserialize)]
+pub struct EventsForm {
+    kind: String,
+}
+
 fn stream_kind(kind: &str) -> Result<Kind, ApiError> {
     match kind {
         "call" => Ok(Kind::Call),
         "sms" => Ok(Kind::Sms),
-        _ => Err(ApiError::NotFound("event kind")),
+        other => Err(ApiError::Unprocessable(format!(
+            "choose call or sms events, not {other:?}"
+        ))),
     }
 }
 
@@ -816,12 +823,11 @@ fn stream_kind(kind: &str) -> Result<Kind, ApiError> {
 pub async fn set_up_events(
     State(state): State<AppState>,
     page: PageMember,
-    Path(kind): Path<String>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    CsrfForm(form): CsrfForm<EventsForm>,
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Twilio:Collection:Create")?;
-        let kind = stream_kind(&kind)?;
+        let kind = stream_kind(&form.kind)?;
         let streams = Streams::of(&state.db, &state.twilio, page.member.org_id()).await?;
         let wanted = Wanted {
             call: kind == Kind::Call,
@@ -845,12 +851,11 @@ pub async fn set_up_events(
 pub async fn remove_events(
     State(state): State<AppState>,
     page: PageMember,
-    Path(kind): Path<String>,
-    CsrfForm(_): CsrfForm<NoFields>,
+    CsrfForm(form): CsrfForm<EventsForm>,
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Twilio:Collection:Delete")?;
-        let kind = stream_kind(&kind)?;
+        let kind = stream_kind(&form.kind)?;
         let streams = Streams::of(&state.db, &state.twilio, page.member.org_id()).await?;
         streams
             .remove(page.member.org_id(), kind)

@@ -33,6 +33,7 @@ use crate::jobs::{Handler, Outcome};
 use crate::messages::{SmsEvent, record};
 use crate::orgs::twilio::{TwilioAccounts, TwilioFailure, reload};
 use crate::phone_numbers::answering::recording_enabled;
+use crate::realtime::EventHub;
 use crate::recordings::completed::{Completed, recording_completed};
 
 pub mod kind {
@@ -54,6 +55,8 @@ pub struct HandleEvent {
     twilio: TwilioAccounts,
     /// This process's job runner, woken when a recording's processing is queued.
     wake: Arc<Notify>,
+    /// Open calls pages follow the calls events add or change.
+    events: EventHub,
 }
 
 /// A failed step, as the job's error says it.
@@ -79,8 +82,38 @@ fn seconds(value: Option<u64>) -> Option<i32> {
 }
 
 impl HandleEvent {
-    pub fn new(db: DatabaseConnection, twilio: TwilioAccounts, wake: Arc<Notify>) -> Self {
-        Self { db, twilio, wake }
+    pub fn new(
+        db: DatabaseConnection,
+        twilio: TwilioAccounts,
+        wake: Arc<Notify>,
+        events: EventHub,
+    ) -> Self {
+        Self {
+            db,
+            twilio,
+            wake,
+            events,
+        }
+    }
+
+    /// `call.updated` for the organization's open pages; best effort (the row is stored).
+    async fn publish(&self, org_id: Uuid, call: &crate::entity::call::Model) {
+        let event = serde_json::json!({
+            "call_id": call.id,
+            "call_sid": call.call_sid,
+            "status": call.status,
+            "duration_secs": call.duration_secs,
+        });
+        if let Err(e) = self.events.publish(org_id, "call.updated", event).await {
+            tracing::warn!(error = %e, "could not publish call.updated");
+        }
+    }
+
+    /// Publishes the call's row as it now is.
+    async fn publish_sid(&self, org_id: Uuid, call_sid: &CallSid) {
+        if let Ok(Some(call)) = crate::calls::start::find(&self.db, org_id, call_sid).await {
+            self.publish(org_id, &call).await;
+        }
     }
 
     async fn client(&self, org_id: Uuid) -> Result<loquent_twilio::TwilioClient, String> {
@@ -94,7 +127,7 @@ impl HandleEvent {
         let Some(call_sid) = event.call_sid() else {
             return skipped("the event names no call");
         };
-        let (row, _) = ensure(
+        let (row, created) = ensure(
             &self.db,
             org_id,
             &ExternalCall {
@@ -109,6 +142,9 @@ impl HandleEvent {
         )
         .await
         .map_err(database)?;
+        if created {
+            self.publish(org_id, &row).await;
+        }
         // Fail-closed (seed 001): a number we do not know is not recorded, nor is anything when
         // the setting cannot be read.
         let Some(number_id) = row.phone_number_id else {
@@ -183,7 +219,11 @@ impl HandleEvent {
             crate::calls::status::StatusOutcome::UnknownCall => {
                 skipped("no call with this SID; its call summary will add it")
             }
-            _ => Ok(Outcome::Done),
+            crate::calls::status::StatusOutcome::Recorded => {
+                self.publish_sid(org_id, &call_sid).await;
+                Ok(Outcome::Done)
+            }
+            crate::calls::status::StatusOutcome::FinalKept => Ok(Outcome::Done),
         }
     }
 
@@ -217,7 +257,7 @@ impl HandleEvent {
             .as_ref()
             .and_then(|p| p.address())
             .unwrap_or_default();
-        let (_, created) = ensure(
+        let (row, created) = ensure(
             &self.db,
             org_id,
             &ExternalCall {
@@ -233,10 +273,14 @@ impl HandleEvent {
         )
         .await
         .map_err(database)?;
-        if !created {
-            record_status(&self.db, org_id, &call_sid, status, duration)
-                .await
-                .map_err(database)?;
+        if created {
+            self.publish(org_id, &row).await;
+        } else if record_status(&self.db, org_id, &call_sid, status, duration)
+            .await
+            .map_err(database)?
+            == crate::calls::status::StatusOutcome::Recorded
+        {
+            self.publish_sid(org_id, &call_sid).await;
         }
         Ok(Outcome::Done)
     }
@@ -268,7 +312,7 @@ impl HandleEvent {
                 .status
                 .filter(|s| s.is_terminal())
                 .unwrap_or(CallStatus::Completed);
-            ensure(
+            let (row, _) = ensure(
                 &self.db,
                 org_id,
                 &ExternalCall {
@@ -283,6 +327,7 @@ impl HandleEvent {
             )
             .await
             .map_err(database)?;
+            self.publish(org_id, &row).await;
         }
         match recording_completed(
             &self.db,

@@ -123,14 +123,15 @@ impl<C: ConnectionTrait> Streams<'_, C> {
             state.sms_events_active = false;
         }
         state.sink_sid = Some(sink.as_str().to_owned());
-        let live: Vec<String> = self
+        // (SID, description) of the sink's subscriptions.
+        let live: Vec<(String, Option<String>)> = self
             .client
             .list_subscriptions(Some(&sink))
             .try_collect::<Vec<_>>()
             .await
             .map_err(TwilioFailure::to("list the event subscriptions"))?
             .into_iter()
-            .filter_map(|s| s.sid.map(|sid| sid.as_str().to_owned()))
+            .filter_map(|s| Some((s.sid?.as_str().to_owned(), s.description)))
             .collect();
         for (kind, on) in [(Kind::Call, wanted.call), (Kind::Sms, wanted.sms)] {
             if !on {
@@ -146,7 +147,20 @@ impl<C: ConnectionTrait> Streams<'_, C> {
                     &mut state.sms_events_active,
                 ),
             };
-            if sid.as_ref().is_some_and(|s| live.contains(s)) {
+            if sid
+                .as_ref()
+                .is_some_and(|s| live.iter().any(|(l, _)| l == s))
+            {
+                *active = true;
+                continue;
+            }
+            // One of ours that was never stored (the database restored from before it was
+            // made): reused, not doubled.
+            if let Some((found, _)) = live
+                .iter()
+                .find(|(_, d)| d.as_deref() == Some(kind.description()))
+            {
+                *sid = Some(found.clone());
                 *active = true;
                 continue;
             }

@@ -5,6 +5,9 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt;
+use tokio_tungstenite::tungstenite::Message;
+
 use loquent::calls::after::kind as after;
 use loquent::entity::{call, job, message, twilio_event};
 use loquent::event_streams::handle::kind;
@@ -187,6 +190,8 @@ fn delivered(report: &CallReport) -> Vec<String> {
 #[tokio::test]
 async fn a_trunk_call_known_only_by_its_call_summary_gets_a_row_in_the_calls_list() {
     let s = streamed(2, 71, 0, true, false).await;
+    let cookie = crate::realtime::session_cookie(&s.app, &s.owner).await;
+    let mut socket = crate::realtime::connect(&s.app, &cookie).await;
     let report = s.trunk_call(1, 200, &[]).await;
     // No status callbacks asked for: only Voice Insights knows of the call.
     assert_eq!(
@@ -196,6 +201,22 @@ async fn a_trunk_call_known_only_by_its_call_summary_gets_a_row_in_the_calls_lis
     let jobs = s.settled(&[kind::EVENTS]).await;
     assert_eq!(jobs.len(), 1);
     assert_eq!(jobs[0].status, "done", "{:?}", jobs[0].last_error);
+
+    // An open calls page hears of it.
+    let event = loop {
+        let next = tokio::time::timeout(Duration::from_secs(5), socket.next())
+            .await
+            .expect("a call.updated event");
+        let Some(Ok(Message::Text(text))) = next else {
+            panic!("the socket ended: {next:?}");
+        };
+        let event: Value = serde_json::from_str(&text).unwrap();
+        if event["type"] == "call.updated" {
+            break event;
+        }
+    };
+    assert_eq!(event["payload"]["call_sid"], report.call_sid.as_str());
+    assert_eq!(event["payload"]["status"], "completed");
 
     let page: Value = s.owner.get_json(&s.app, "/api/calls").await;
     let items = page["items"].as_array().unwrap();

@@ -130,10 +130,37 @@ async fn a_sink_already_delivering_here_is_reused() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
     let existing: Value = res.json().await.unwrap();
+    // And our SMS subscription on it, made before a database restore forgot its SID.
+    let res = reqwest::Client::new()
+        .post(format!(
+            "{}/v1/Subscriptions",
+            app.sandbox().twilio_events_base()
+        ))
+        .basic_auth(&who.account.account_sid, Some(&who.account.auth_token))
+        .form(&[
+            ("Description", "Loquent SMS events"),
+            ("SinkSid", existing["sid"].as_str().unwrap()),
+            (
+                "Types",
+                &json!({"type": "com.twilio.messaging.inbound-message.received",
+                        "schema_version": 1})
+                .to_string(),
+            ),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let subscription: Value = res.json().await.unwrap();
 
     let state = ok(setup(&app, &who, false, true).await).await;
     assert_eq!(state["sink_sid"], existing["sid"]);
+    assert_eq!(state["sms_subscription_sid"], subscription["sid"]);
     assert_eq!(on_twilio(&app, &who.account, "Sinks").await.len(), 1);
+    assert_eq!(
+        on_twilio(&app, &who.account, "Subscriptions").await.len(),
+        1
+    );
 }
 
 #[tokio::test]
@@ -238,7 +265,7 @@ async fn the_twilio_page_sets_up_and_removes_each_kind_with_errors_in_place() {
 
     let res = who
         .owner
-        .post_form(&app, "/settings/twilio/events/call/setup", &[])
+        .post_form(&app, "/settings/twilio/events/setup", &[("kind", "call")])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let state: Value = who.owner.get_json(&app, "/api/twilio/event-streams").await;
@@ -263,7 +290,7 @@ async fn the_twilio_page_sets_up_and_removes_each_kind_with_errors_in_place() {
         .unwrap();
     let res = who
         .owner
-        .post_form(&app, "/settings/twilio/events/sms/setup", &[])
+        .post_form(&app, "/settings/twilio/events/setup", &[("kind", "sms")])
         .await;
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let html = res.text().await.unwrap();
@@ -281,18 +308,18 @@ async fn the_twilio_page_sets_up_and_removes_each_kind_with_errors_in_place() {
     assert!(html.contains("<h2>Event Streams</h2>"));
     assert!(!html.contains("id=\"call-events-remove\""));
     let res = reader
-        .post_form(&app, "/settings/twilio/events/call/remove", &[])
+        .post_form(&app, "/settings/twilio/events/remove", &[("kind", "call")])
         .await;
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = who
         .owner
-        .post_form(&app, "/settings/twilio/events/fax/setup", &[])
+        .post_form(&app, "/settings/twilio/events/setup", &[("kind", "fax")])
         .await;
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
     let res = who
         .owner
-        .post_form(&app, "/settings/twilio/events/call/remove", &[])
+        .post_form(&app, "/settings/twilio/events/remove", &[("kind", "call")])
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     let state: Value = who.owner.get_json(&app, "/api/twilio/event-streams").await;
