@@ -107,6 +107,29 @@ impl Streamed {
         res.json().await.unwrap()
     }
 
+    /// `GET /2010-04-01/Accounts/{account}/{path}` with the account's credentials.
+    async fn on_twilio(&self, path: &str) -> Value {
+        reqwest::Client::new()
+            .get(format!(
+                "{}/2010-04-01/Accounts/{}/{path}",
+                self.sandbox.twilio_api_base(),
+                self.account.account_sid
+            ))
+            .basic_auth(&self.account.account_sid, Some(&self.account.auth_token))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The SID of a call of the account's seeded history.
+    async fn history_call(&self) -> String {
+        let calls = self.on_twilio("Calls.json").await;
+        calls["calls"][0]["sid"].as_str().unwrap().to_owned()
+    }
+
     async fn sandbox_post(&self, path: &str, body: Value) -> Value {
         let res = reqwest::Client::new()
             .post(format!("{}{path}", self.sandbox.twilio_api_base()))
@@ -342,29 +365,10 @@ async fn an_answered_call_is_not_recorded_when_recording_is_off() {
 async fn a_recording_event_for_an_unknown_call_fetches_it_and_runs_the_pipeline_once() {
     // A call from the account's history, with a recording, that no event ever named.
     let s = streamed(1, 74, 1, false, true).await;
-    let twilio = |path: String| {
-        reqwest::Client::new()
-            .get(format!(
-                "{}/2010-04-01/Accounts/{}/{path}",
-                s.sandbox.twilio_api_base(),
-                s.account.account_sid
-            ))
-            .basic_auth(&s.account.account_sid, Some(&s.account.auth_token))
-            .send()
-    };
-    let calls: Value = twilio("Calls.json".into())
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let call_sid = calls["calls"][0]["sid"].as_str().unwrap().to_owned();
-    let recordings: Value = twilio(format!("Calls/{call_sid}/Recordings.json"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let call_sid = s.history_call().await;
+    let recordings = s
+        .on_twilio(&format!("Calls/{call_sid}/Recordings.json"))
+        .await;
     let recording_sid = recordings["recordings"][0]["sid"]
         .as_str()
         .unwrap()
@@ -610,19 +614,7 @@ async fn a_failed_event_is_tried_again_alone_and_a_bare_event_is_accepted() {
     // describe it for now.
     let s = streamed(1, 77, 1, false, true).await;
     let api = s.sandbox.twilio_api_base();
-    let calls: Value = reqwest::Client::new()
-        .get(format!(
-            "{api}/2010-04-01/Accounts/{}/Calls.json",
-            s.account.account_sid
-        ))
-        .basic_auth(&s.account.account_sid, Some(&s.account.auth_token))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let call_sid = calls["calls"][0]["sid"].as_str().unwrap().to_owned();
+    let call_sid = s.history_call().await;
     let faults = format!("{api}/sandbox/faults");
     let res = reqwest::Client::new()
         .post(&faults)
