@@ -18,8 +18,6 @@ use utoipa::{Modify, OpenApi};
 use crate::auth::session;
 use crate::error::ErrorBody;
 
-mod mirrored;
-
 #[derive(OpenApi)]
 #[openapi(
     info(

@@ -136,27 +136,27 @@ impl Default for CallQuery {
 }
 
 /// A call's contact, as lists show it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CallContact {
     pub id: Uuid,
     pub name: Option<String>,
 }
 
 /// The organization's number a call came in on (or went out from).
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct CallNumber {
     pub id: Uuid,
+    /// E.164.
     pub number: String,
 }
 
 /// One call in a list: seed 003's `Call` and what a list shows beside it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CallItem {
     pub id: Uuid,
-    /// `"{from} -> {to}"`: the caller's number, then the callee's, as Twilio reports them (so
-    /// for an inbound call the contact's number comes first, for an outbound call ours does).
-    /// Built from `from_number` and `to_number`, which every writer (live calls, history sync,
-    /// Twilio events) stores with Twilio's meaning, so it reads the same whatever made the call.
+    /// `"{from} -> {to}"`: the caller's number, then the callee's, as Twilio reports them (for
+    /// an inbound call the contact's number comes first, for an outbound call ours does), the
+    /// same whether the call was live, synced from history or made by a Twilio event.
     pub from_to_number: String,
     pub from_number: String,
     pub to_number: String,
@@ -177,10 +177,10 @@ pub struct CallItem {
 }
 
 /// One page of calls.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CallPage {
     pub items: Vec<CallItem>,
-    /// Where the next page starts; `None` on the last page.
+    /// Where the next page starts (the `cursor` of the next request); `null` on the last page.
     pub next_cursor: Option<String>,
 }
 
