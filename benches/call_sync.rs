@@ -223,11 +223,7 @@ async fn bench() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    loquent::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     if let Ok(job) = std::env::var(CHILD_ENV) {
         // `SYNC_TRACE=1` shows the sync's own log (its phase times) on stderr.
         if std::env::var_os("SYNC_TRACE").is_some() {
@@ -245,11 +241,5 @@ fn main() -> ExitCode {
             }
         };
     }
-    match runtime.block_on(bench()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("call sync benchmark: {e}");
-            ExitCode::from(2)
-        }
-    }
+    support::exit("call sync benchmark", runtime.block_on(bench()))
 }

@@ -198,20 +198,10 @@ async fn bench() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    loquent::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
+    let runtime = support::runtime();
     if let Ok(url) = std::env::var(WORKER_ENV) {
         runtime.block_on(work(&url));
         return ExitCode::SUCCESS;
     }
-    match runtime.block_on(bench()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("jobs benchmark: {e}");
-            ExitCode::from(2)
-        }
-    }
+    support::exit("jobs benchmark", runtime.block_on(bench()))
 }

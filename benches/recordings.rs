@@ -306,16 +306,6 @@ async fn bench() -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    loquent::install_crypto_provider();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    match runtime.block_on(bench()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("recordings benchmark: {e}");
-            ExitCode::from(2)
-        }
-    }
+    let runtime = support::runtime();
+    support::exit("recordings benchmark", runtime.block_on(bench()))
 }

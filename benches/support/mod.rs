@@ -1,6 +1,29 @@
-//! What the benchmarks share: a throwaway PostgreSQL database per run.
+//! What the benchmarks share: their runtime and exit code, and a throwaway PostgreSQL database
+//! per run.
+
+use std::process::ExitCode;
 
 use sea_orm::ConnectionTrait;
+
+/// A multi-threaded runtime, the process's crypto provider installed first.
+pub fn runtime() -> tokio::runtime::Runtime {
+    loquent::install_crypto_provider();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// The exit code of a run (2 on failure), its error on stderr under the benchmark's `name`.
+pub fn exit(name: &str, outcome: Result<(), String>) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
 
 /// A new database on `server` (`postgres://user@host:port`): its URL and its name.
 pub async fn fresh_pg(server: &str) -> Result<(String, String), String> {
