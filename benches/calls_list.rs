@@ -19,9 +19,9 @@
 //!
 //! Seeding goes through the tables the application writes (`call`, `contact`, `contact_phone`,
 //! `phone_number`, `analyzer`, `call_analysis`) with multi-row inserts of 1,000 rows, 20,000
-//! calls per transaction, so SQLite's FTS triggers fill `call_search` as for any insert. On
-//! PostgreSQL the `call` table's secondary indexes (the transcript GIN index among them) are
-//! dropped for the load and created again from their own `pg_get_indexdef`, as a bulk load
+//! calls per transaction, so the search triggers fill the search documents (`call_search_doc`,
+//! and SQLite's `call_search`) as for any insert. On PostgreSQL the secondary indexes of `call`
+//! and `call_search_doc` (the transcript GIN index among them) are dropped for the load and created again from their own `pg_get_indexdef`, as a bulk load
 //! would, then the tables are analysed (autovacuum would do it on its own within minutes).
 //! SQLite is measured as the application leaves it: no `ANALYZE`.
 //!
@@ -621,14 +621,15 @@ async fn seed_org(
     Ok(())
 }
 
-/// PostgreSQL: the `call` table's secondary indexes, dropped for a bulk load; returns the
-/// statements that create them again.
+/// PostgreSQL: the secondary indexes of `call` and of its search documents, dropped for a bulk
+/// load; returns the statements that create them again.
 async fn drop_call_indexes(db: &DatabaseConnection) -> Result<Vec<String>, String> {
     let rows = db
         .query_all_raw(Statement::from_string(
             DatabaseBackend::Postgres,
             "SELECT indexname, indexdef FROM pg_indexes \
-             WHERE schemaname = 'public' AND tablename = 'call' AND indexname <> 'call_pkey'",
+             WHERE schemaname = 'public' AND tablename IN ('call', 'call_search_doc') \
+             AND indexname NOT LIKE '%\\_pkey'",
         ))
         .await
         .map_err(|e| e.to_string())?;

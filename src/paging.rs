@@ -14,7 +14,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Condition;
+use sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use sea_orm::{ColumnTrait, Value};
 use uuid::Uuid;
 
@@ -51,11 +51,19 @@ impl Cursor {
     /// the cursor (the `OR` hides the range), and a page 10,000 rows deep first reads and drops
     /// the 10,000 rows above it (see docs/PERFORMANCE.md, "Calls list").
     pub fn before<C: ColumnTrait>(&self, created_at: C, id: C) -> Condition {
+        self.before_columns(
+            Expr::col(created_at.as_column_ref()),
+            Expr::col(id.as_column_ref()),
+        )
+    }
+
+    /// [`Self::before`] on any two expressions, such as another table's copy of the columns.
+    pub fn before_columns(&self, created_at: Expr, id: Expr) -> Condition {
         Condition::all()
-            .add(created_at.lte(Value::from(self.created_at)))
+            .add(created_at.clone().lte(Value::from(self.created_at)))
             .add(
                 Condition::any()
-                    .add(created_at.lt(Value::from(self.created_at)))
+                    .add(created_at.clone().lt(Value::from(self.created_at)))
                     .add(
                         Condition::all()
                             .add(created_at.eq(Value::from(self.created_at)))

@@ -9,6 +9,7 @@ use std::str::FromStr;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use loquent_twilio::calls::CallStatus;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
 };
@@ -190,7 +191,19 @@ pub async fn list(
     org_id: Uuid,
     query: &CallQuery,
 ) -> Result<CallPage, CallLookupError> {
-    let mut select = call::Entity::find().filter(call::Column::OrganizationId.eq(org_id));
+    // A search brings its own scope, matching and paging columns (see `search::Reading`); a
+    // plain list pages on the call's own.
+    let (mut select, created_at, id) = match &query.search {
+        Some(terms) => {
+            let reading = search::plan(db, terms).await?;
+            search::calls(db.get_database_backend(), org_id, terms, reading)
+        }
+        None => (
+            call::Entity::find().filter(call::Column::OrganizationId.eq(org_id)),
+            Expr::col((call::Entity, call::Column::CreatedAt)),
+            Expr::col((call::Entity, call::Column::Id)),
+        ),
+    };
     if let Some(id) = query.phone_number_id {
         select = select.filter(call::Column::PhoneNumberId.eq(id));
     }
@@ -214,15 +227,12 @@ pub async fn list(
         Some(false) => select = select.filter(call::Column::RecordingUrl.is_null()),
         None => {}
     }
-    if let Some(terms) = &query.search {
-        select = select.filter(search::matching(db.get_database_backend(), terms));
-    }
     if let Some(cursor) = &query.cursor {
-        select = select.filter(cursor.before(call::Column::CreatedAt, call::Column::Id));
+        select = select.filter(cursor.before_columns(created_at.clone(), id.clone()));
     }
     let rows = select
-        .order_by_desc(call::Column::CreatedAt)
-        .order_by_desc(call::Column::Id)
+        .order_by_desc(created_at)
+        .order_by_desc(id)
         .limit(query.limit + 1)
         .all(db)
         .await?;

@@ -1,5 +1,6 @@
-//! Text search in call transcripts, one function per database over the index the
-//! `call_search` migration keeps in sync (FTS5 on SQLite, a GIN expression index on PostgreSQL).
+//! Text search in call transcripts, one function per database over the search documents the
+//! `call_search` and `search_doc` migrations keep in sync (FTS5 on SQLite, a GIN-indexed
+//! `tsvector` on PostgreSQL).
 //!
 //! What matches, on both: a query is split into words at every character that is not a letter
 //! or a digit, exactly as the index splits transcripts; a call matches when its transcript has,
@@ -7,8 +8,14 @@
 //! kept (`cafe` does not find `café`). So `leak kitch` finds "my kitchen tap is leaking" on
 //! either database, and the same data gives the same results.
 
-use sea_orm::DatabaseBackend;
-use sea_orm::sea_query::{Expr, SimpleExpr};
+use sea_orm::sea_query::{Alias, Expr, ExprTrait, JoinType};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DatabaseBackend, DbErr, EntityTrait, QueryFilter, QueryTrait,
+    Select, Statement,
+};
+use uuid::Uuid;
+
+use crate::entity::call;
 
 /// The most words a query may have.
 pub const MAX_WORDS: usize = 16;
@@ -51,70 +58,167 @@ impl SearchTerms {
     }
 }
 
-/// The condition "the call's transcript matches `terms`" on `backend`.
-pub fn matching(backend: DatabaseBackend, terms: &SearchTerms) -> SimpleExpr {
-    match backend {
-        DatabaseBackend::Postgres => matching_postgres(terms),
-        _ => matching_sqlite(terms),
+/// The table of search documents, one per transcribed call: `call_id`, `organization_id` and
+/// `created_at` copied from the call (the `search_doc` migration's triggers keep them), and the
+/// words.
+pub const DOC: &str = "call_search_doc";
+
+/// Up to this many matching documents (every organization's), a search reads the matches and
+/// sorts them; beyond, it walks the organization's documents newest first.
+pub const FEW: u64 = 2_000;
+
+/// How a search reads its page, chosen by how many documents match (see [`plan`]).
+///
+/// Neither database can tell from its statistics how many calls a prefix query matches (and a
+/// prepared statement's generic plan does not even see the words), and each reading is fast
+/// only on its side of the line: measured on 1,000,000 calls (docs/PERFORMANCE.md, "Calls list"),
+/// reading and sorting a word in 17,000 transcripts took 50 ms (PostgreSQL) to 145 ms (SQLite),
+/// walking took 2 to 5 ms; for a word in 16 transcripts, walking took 95 ms (SQLite) to 275 ms
+/// (PostgreSQL), reading them 0.4 to 6 ms. Counting the matches up to [`FEW`] first costs a
+/// millisecond or two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reading {
+    /// At most [`FEW`] matches: collect them all (through the word index), keep the
+    /// organization's, read those calls by primary key and sort them.
+    Collect,
+    /// More: walk the organization's documents newest first (`idx_call_search_doc_org_created`)
+    /// and test each, stopping at a page. The page is ordered and cursored on the documents'
+    /// copies of `created_at` and the call id, which equal the call's.
+    Walk,
+}
+
+/// The reading for `terms`: one capped count of the matching documents.
+pub async fn plan(db: &impl ConnectionTrait, terms: &SearchTerms) -> Result<Reading, DbErr> {
+    let backend = db.get_database_backend();
+    let sql = match backend {
+        DatabaseBackend::Postgres => format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM \"{DOC}\" \
+             WHERE words @@ to_tsquery('simple', $1) LIMIT {limit}) AS m",
+            limit = FEW + 1
+        ),
+        _ => format!(
+            "SELECT COUNT(*) AS n FROM (SELECT 1 FROM call_search \
+             WHERE call_search MATCH ? LIMIT {limit}) AS m",
+            limit = FEW + 1
+        ),
+    };
+    let row = db
+        .query_one_raw(Statement::from_sql_and_values(
+            backend,
+            sql,
+            [query_text(backend, terms).into()],
+        ))
+        .await?;
+    let n: i64 = match row {
+        Some(row) => row.try_get("", "n")?,
+        None => 0,
+    };
+    Ok(if u64::try_from(n).unwrap_or(0) <= FEW {
+        Reading::Collect
+    } else {
+        Reading::Walk
+    })
+}
+
+/// The organization's calls whose transcripts match `terms`, read as `reading` says, and the
+/// expressions to order and page them on (`created_at`, id).
+pub fn calls(
+    backend: DatabaseBackend,
+    org_id: Uuid,
+    terms: &SearchTerms,
+    reading: Reading,
+) -> (Select<call::Entity>, Expr, Expr) {
+    let text = query_text(backend, terms);
+    match reading {
+        Reading::Collect => {
+            let (scope, matching) = match backend {
+                // `id = ANY(ARRAY(...))`: the matches are collected once through the GIN
+                // index, and the calls read by primary key.
+                DatabaseBackend::Postgres => (
+                    call::Column::OrganizationId.eq(org_id),
+                    Expr::cust_with_values(
+                        format!(
+                            "\"call\".\"id\" = ANY(ARRAY(SELECT call_id FROM \"{DOC}\" \
+                             WHERE words @@ to_tsquery('simple', $1)))"
+                        ),
+                        [text],
+                    ),
+                ),
+                // The unary `+` keeps SQLite off the organization's index, which it would
+                // otherwise walk (in order, so it needs no sort) testing every call: without
+                // statistics it cannot know the matches are few.
+                _ => (
+                    Expr::cust_with_values("+\"call\".\"organization_id\" = ?", [org_id]),
+                    Expr::cust_with_values(
+                        format!(
+                            "\"call\".\"id\" IN (SELECT call_id FROM \"{DOC}\" WHERE doc IN \
+                             (SELECT rowid FROM call_search WHERE call_search MATCH ?))"
+                        ),
+                        [text],
+                    ),
+                ),
+            };
+            (
+                call::Entity::find().filter(scope).filter(matching),
+                Expr::col((call::Entity, call::Column::CreatedAt)),
+                Expr::col((call::Entity, call::Column::Id)),
+            )
+        }
+        Reading::Walk => {
+            let doc = || Alias::new(DOC);
+            let matching = match backend {
+                DatabaseBackend::Postgres => Expr::cust_with_values(
+                    format!("\"{DOC}\".\"words\" @@ to_tsquery('simple', $1)"),
+                    [text],
+                ),
+                // The matches' FTS5 row numbers are the documents' own keys: collected once,
+                // then each document walked past is tested without reading a row.
+                _ => Expr::cust_with_values(
+                    format!(
+                        "\"{DOC}\".\"doc\" IN \
+                         (SELECT rowid FROM call_search WHERE call_search MATCH ?)"
+                    ),
+                    [text],
+                ),
+            };
+            let mut select = call::Entity::find();
+            QueryTrait::query(&mut select).join(
+                JoinType::InnerJoin,
+                doc(),
+                Expr::col((doc(), Alias::new("call_id"))).equals((call::Entity, call::Column::Id)),
+            );
+            (
+                select
+                    .filter(call::Column::OrganizationId.eq(org_id))
+                    .filter(Expr::col((doc(), Alias::new("organization_id"))).eq(org_id))
+                    .filter(matching),
+                Expr::col((doc(), Alias::new("created_at"))),
+                Expr::col((doc(), Alias::new("call_id"))),
+            )
+        }
     }
 }
 
-/// SQLite: FTS5 `MATCH` with each word quoted (its characters are only letters and digits, so
-/// quoting cannot be escaped) and a prefix star; FTS5 ANDs the phrases.
-///
-/// The matches are turned into `call` rowids (through the primary key's index alone) before
-/// they meet the page's scan: the rowid is in every index of `call`, so walking the
-/// organization's calls newest first tests each against the matches without reading the row.
-/// Tested by `id`, every call walked past was read whole, transcript included: 1.4 s and more
-/// for a rare word among 1,000,000 calls (see docs/PERFORMANCE.md, "Calls list").
-pub fn matching_sqlite(terms: &SearchTerms) -> SimpleExpr {
-    let query = terms
-        .words()
-        .iter()
-        .map(|w| format!("\"{w}\"*"))
-        .collect::<Vec<_>>()
-        .join(" ");
-    Expr::cust_with_values(
-        "\"call\".\"rowid\" IN (SELECT c.rowid FROM \"call\" c WHERE c.id IN \
-         (SELECT d.call_id FROM call_search s \
-         JOIN call_search_doc d ON d.doc = s.rowid WHERE call_search MATCH ?))",
-        [query],
-    )
+/// The words as each database's query language takes them. SQLite: FTS5 phrases, each word
+/// quoted (its characters are only letters and digits, so quoting cannot be escaped) with a
+/// prefix star; FTS5 ANDs them. PostgreSQL: `to_tsquery` prefixes (`w:*`) joined by `&`; its
+/// placeholder is `$1` (sea-query numbers PostgreSQL's, and reads `?` there as an operator).
+fn query_text(backend: DatabaseBackend, terms: &SearchTerms) -> String {
+    match backend {
+        DatabaseBackend::Postgres => terms
+            .words()
+            .iter()
+            .map(|w| format!("{w}:*"))
+            .collect::<Vec<_>>()
+            .join(" & "),
+        _ => terms
+            .words()
+            .iter()
+            .map(|w| format!("\"{w}\"*"))
+            .collect::<Vec<_>>()
+            .join(" "),
+    }
 }
-
-/// PostgreSQL: `to_tsquery` of the words as prefixes (`w:*`) joined by `&`, against the very
-/// expression the `idx_call_transcription_search` index holds (change one, change both). The
-/// placeholder is `$1`: sea-query numbers PostgreSQL's, and reads `?` there as an operator.
-///
-/// The matching calls are collected first, through that index alone, in an `ARRAY(...)`
-/// sub-query that PostgreSQL runs once; the page is then read by primary key, and the list's own
-/// conditions (the organization first) keep only the caller's calls. Written as a plain filter,
-/// the planner, which cannot estimate how many calls a prefix query matches, walked the
-/// organization's calls newest first and computed every transcript's words until it had a
-/// page: 30 s and more for a rare word among 1,000,000 calls. The sub-query leaves the
-/// organization out on purpose: with it, the prepared statement's generic plan ANDed the
-/// organization's million-row bitmap into every search (130 ms for a word in 10 calls; see
-/// docs/PERFORMANCE.md, "Calls list"). Inside the sub-query `"call"` is its own row.
-pub fn matching_postgres(terms: &SearchTerms) -> SimpleExpr {
-    let query = terms
-        .words()
-        .iter()
-        .map(|w| format!("{w}:*"))
-        .collect::<Vec<_>>()
-        .join(" & ");
-    Expr::cust_with_values(
-        format!(
-            "\"call\".\"id\" = ANY(ARRAY(SELECT \"call\".\"id\" FROM \"call\" \
-             WHERE {POSTGRES_DOCUMENT} @@ to_tsquery('simple', $1)))"
-        ),
-        [query],
-    )
-}
-
-/// The words of a call's transcript on PostgreSQL: the expression `idx_call_transcription_search`
-/// indexes, with its column qualified.
-const POSTGRES_DOCUMENT: &str = "to_tsvector('simple', regexp_replace(coalesce(\"call\".\"transcription\", ''), \
-     '[^[:alnum:]\\u0080-\\U0010FFFF]+', ' ', 'g'))";
 
 #[cfg(test)]
 mod tests {
@@ -137,13 +241,6 @@ mod tests {
             SearchTerms::parse(&"a".repeat(MAX_CHARS + 1)),
             Err(InvalidSearch::TooLong)
         );
-    }
-
-    #[test]
-    fn the_postgres_query_reads_the_indexed_expression() {
-        let indexed = crate::migration::postgres_search_index();
-        let ours = POSTGRES_DOCUMENT.replace("\"call\".\"transcription\"", "transcription");
-        assert!(indexed.contains(&ours), "{indexed}\n{ours}");
     }
 
     #[test]

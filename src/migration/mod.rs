@@ -8,15 +8,9 @@ mod m20261206_000010_call_search;
 mod m20261206_000020_call_sync;
 mod m20261206_000030_call_list;
 mod m20261207_000001_event_streams;
+mod m20261207_000010_search_doc;
 
 pub struct Migrator;
-
-/// The statement that creates PostgreSQL's transcript search index, for the test that keeps
-/// `calls::search`'s query on the indexed expression.
-#[cfg(test)]
-pub(crate) fn postgres_search_index() -> &'static str {
-    m20261206_000010_call_search::POSTGRES_UP[0]
-}
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
@@ -28,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_call_sync::Migration),
             Box::new(m20261206_000030_call_list::Migration),
             Box::new(m20261207_000001_event_streams::Migration),
+            Box::new(m20261207_000010_search_doc::Migration),
         ]
     }
 }

@@ -375,6 +375,173 @@ async fn transcript_search_finds_the_same_calls_on_both_databases_and_follows_ne
     }
 }
 
+/// A word in more transcripts than `search::FEW` is read by walking the organization's
+/// documents newest first (a rarer one by collecting its matches): both readings give the same
+/// order as the plain list, ties on the time broken by id, through every page and with filters,
+/// and neither shows another organization's calls.
+#[tokio::test]
+async fn a_common_word_pages_through_every_match_in_order() {
+    use loquent::entity::call;
+    use sea_orm::EntityTrait;
+
+    let app = TestApp::builder().start().await;
+    let acme = app.owner("Acme").await;
+    let globex = app.owner("Globex").await;
+    let acme_org: Uuid = acme.org_id().parse().unwrap();
+    let globex_org: Uuid = globex.org_id().parse().unwrap();
+    let common = usize::try_from(loquent::calls::search::FEW).unwrap() + 150;
+    // Acme: `common` calls about the gutter, pairs sharing a time; one in seven outbound, one
+    // in ten also about a ladder. Globex: the same words in 300 calls of its own.
+    let mut rows = Vec::new();
+    let mut expected: Vec<(DateTime<Utc>, Uuid, bool, bool)> = Vec::new();
+    for i in 0..common + 300 {
+        let org = if i < common { acme_org } else { globex_org };
+        let created_at = at(1, 0) + chrono::Duration::seconds(i64::try_from(i / 2).unwrap());
+        let id = Uuid::now_v7();
+        let outbound = i % 7 == 0;
+        let ladder = i % 10 == 0;
+        let text = if ladder {
+            "Caller: The gutter needs a ladder."
+        } else {
+            "Caller: The gutter overflows."
+        };
+        if org == acme_org {
+            expected.push((created_at, id, outbound, ladder));
+        }
+        rows.push(call::ActiveModel {
+            id: Set(id),
+            organization_id: Set(org),
+            phone_number_id: Set(None),
+            call_sid: Set(format!("CA{}", Uuid::new_v4().simple())),
+            direction: Set(if outbound { "outbound" } else { "inbound" }.to_owned()),
+            from_number: Set("+15557654321".to_owned()),
+            to_number: Set("+15550100200".to_owned()),
+            from_to_number: Set("+15557654321".to_owned()),
+            contact_id: Set(None),
+            status: Set("completed".to_owned()),
+            started_at: Set(Some(created_at)),
+            duration_secs: Set(Some(30)),
+            recording_sid: Set(None),
+            recording_url: Set(None),
+            transcription: Set(Some(text.to_owned())),
+            transcript_segments: Set(None),
+            transcript_source: Set(Some("recording".to_owned())),
+            created_at: Set(created_at),
+            updated_at: Set(created_at),
+        });
+    }
+    for chunk in rows.chunks(200) {
+        call::Entity::insert_many(chunk.to_vec())
+            .exec(&app.app.db)
+            .await
+            .unwrap();
+    }
+    expected.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
+    let ids = |keep: &dyn Fn(&(DateTime<Utc>, Uuid, bool, bool)) -> bool| -> Vec<String> {
+        expected
+            .iter()
+            .filter(|c| keep(c))
+            .map(|c| c.1.to_string())
+            .collect()
+    };
+
+    // The walk: every match, newest first, each once.
+    assert_eq!(ids_all(&app, &acme, "q=gutter").await, ids(&|_| true));
+    assert_eq!(
+        ids_all(&app, &acme, "q=gutter%20caller").await,
+        ids(&|_| true)
+    );
+    assert_eq!(
+        ids_all(&app, &acme, "q=gutter&direction=outbound").await,
+        ids(&|c| c.2)
+    );
+    // The collected reading (a few hundred matches) agrees.
+    assert_eq!(ids_all(&app, &acme, "q=ladder").await, ids(&|c| c.3));
+    assert_eq!(
+        ids_all(&app, &acme, "q=ladder&direction=outbound").await,
+        ids(&|c| c.2 && c.3)
+    );
+    // The other organization sees only its own.
+    assert_eq!(ids_all(&app, &globex, "q=gutter").await.len(), 300);
+}
+
+async fn ids_all(app: &TestApp, member: &Member, query: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut q = format!("{query}&limit=200");
+        if let Some(c) = &cursor {
+            q.push_str(&format!("&cursor={c}"));
+        }
+        let page = page(app, member, &q).await;
+        found.extend(ids(&page));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => return found,
+        }
+    }
+}
+
+/// The `search_doc` migration undone and applied again, with transcripts written under the
+/// schema before it: every transcript is found after the upgrade, in the right organization and
+/// order, and a moved call date reorders the results.
+#[tokio::test]
+async fn transcripts_written_before_the_search_documents_are_found_after_the_upgrade() {
+    use loquent::migration::Migrator;
+    use sea_orm_migration::MigratorTrait;
+
+    let app = TestApp::builder().start().await;
+    let acme = app.owner("Acme").await;
+    let globex = app.owner("Globex").await;
+    let acme_org: Uuid = acme.org_id().parse().unwrap();
+    let globex_org: Uuid = globex.org_id().parse().unwrap();
+    let call = |org, minute, text: &'static str| {
+        let app = &app;
+        async move {
+            insert_call(
+                app,
+                org,
+                CallSeed {
+                    created_at: at(3, minute),
+                    transcript: Some(segments(&[("Caller", text)])),
+                    ..CallSeed::default()
+                },
+            )
+            .await
+            .id
+            .to_string()
+        }
+    };
+    let first = call(acme_org, 1, "The gutter overflows.").await;
+    Migrator::down(&app.app.db, Some(1)).await.unwrap();
+    let second = call(acme_org, 2, "Another gutter question.").await;
+    call(globex_org, 3, "Our gutter too.").await;
+    let untouched = call(acme_org, 4, "Nothing about drains.").await;
+    Migrator::up(&app.app.db, None).await.unwrap();
+
+    assert_eq!(
+        ids(&page(&app, &acme, "q=gutter").await),
+        vec![second.clone(), first.clone()]
+    );
+    assert_eq!(ids(&page(&app, &acme, "q=drains").await), vec![untouched]);
+    assert_eq!(ids(&page(&app, &globex, "q=gutter").await).len(), 1);
+
+    // A call whose time is corrected moves in the results as in the list.
+    use sea_orm::EntityTrait;
+    let model = loquent::entity::call::Entity::find_by_id(first.parse::<Uuid>().unwrap())
+        .one(&app.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    let mut moved: loquent::entity::call::ActiveModel = model.into();
+    moved.created_at = Set(at(3, 30));
+    moved.update(&app.app.db).await.unwrap();
+    assert_eq!(
+        ids(&page(&app, &acme, "q=gutter").await),
+        vec![first, second]
+    );
+}
+
 fn urlencode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
