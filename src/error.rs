@@ -45,6 +45,12 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Upstream(String),
+    /// Too many attempts: none is checked before `retry_after_secs` have passed.
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: i64,
+    },
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -63,6 +69,7 @@ impl ApiError {
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
+            Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,6 +89,7 @@ impl ApiError {
             Self::PayloadTooLarge => "payload_too_large",
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Upstream(_) => "upstream_error",
+            Self::TooManyRequests { .. } => "too_many_requests",
             Self::Internal(_) => "internal",
         }
     }
@@ -142,7 +150,17 @@ impl IntoResponse for ApiError {
                 fields,
             },
         };
-        (self.status(), axum::Json(body)).into_response()
+        let mut response = (self.status(), axum::Json(body)).into_response();
+        if let Self::TooManyRequests {
+            retry_after_secs, ..
+        } = &self
+        {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*retry_after_secs),
+            );
+        }
+        response
     }
 }
 

@@ -110,6 +110,11 @@ fn spawn_housekeeping(state: AppState) {
                 Ok(_) => {}
                 Err(e) => tracing::warn!(error = %e, "could not purge expired sessions"),
             }
+            match users::throttle::purge_quiet(&app.db, chrono::Utc::now()).await {
+                Ok(n) if n > 0 => tracing::info!(removed = n, "purged quiet sign-in counts"),
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not purge sign-in counts"),
+            }
         }
     });
 }

@@ -31,23 +31,35 @@ impl Listener for Connections {
 }
 
 /// A duplicate of the accepted connection's descriptor (one `dup` per connection, closed with
-/// the last request of the connection that holds it). `None` when it could not be duplicated.
+/// the last request of the connection that holds it; `None` when it could not be duplicated),
+/// and the address of its peer.
 #[derive(Clone, Debug)]
-pub struct ConnectionSocket(Option<Arc<OwnedFd>>);
+pub struct ConnectionSocket {
+    fd: Option<Arc<OwnedFd>>,
+    peer: Option<SocketAddr>,
+}
 
 impl ConnectionSocket {
     /// Duplicates `socket`'s descriptor.
-    pub fn of(socket: &impl AsFd) -> Self {
-        Self(socket.as_fd().try_clone_to_owned().ok().map(Arc::new))
+    pub fn of(socket: &impl AsFd, peer: Option<SocketAddr>) -> Self {
+        Self {
+            fd: socket.as_fd().try_clone_to_owned().ok().map(Arc::new),
+            peer,
+        }
     }
 
     pub fn fd(&self) -> Option<&Arc<OwnedFd>> {
-        self.0.as_ref()
+        self.fd.as_ref()
+    }
+
+    /// Who connected: the client, or the proxy in front of us.
+    pub fn peer(&self) -> Option<SocketAddr> {
+        self.peer
     }
 }
 
 impl Connected<IncomingStream<'_, Connections>> for ConnectionSocket {
     fn connect_info(stream: IncomingStream<'_, Connections>) -> Self {
-        Self::of(stream.io())
+        Self::of(stream.io(), Some(*stream.remote_addr()))
     }
 }

@@ -1,5 +1,5 @@
 //! The `loquent` command: `serve` (default), `worker`, `migrate`, `sync`, `user create`,
-//! `sandbox`.
+//! `user reset-password`, `sandbox`.
 
 use std::process::ExitCode;
 
@@ -73,6 +73,15 @@ enum UserCommand {
         /// The organization's name.
         #[arg(long)]
         org: String,
+    },
+    /// Set a user's password (for one who forgot theirs) and sign them out everywhere.
+    ResetPassword {
+        /// The user's e-mail address.
+        #[arg(long)]
+        email: String,
+        /// The new password (at least 8 characters).
+        #[arg(long, env = "LOQUENT_USER_PASSWORD", hide_env_values = true)]
+        password: String,
     },
 }
 
@@ -187,6 +196,20 @@ async fn run(command: Command, config: Config) -> anyhow::Result<()> {
             println!(
                 "created organization {} ({}) owned by {}",
                 account.organization.name, account.organization.id, account.user.email
+            );
+            Ok(())
+        }
+        Command::User {
+            command: UserCommand::ResetPassword { email, password },
+        } => {
+            let db = loquent::db::connect(&config).await?;
+            loquent::db::migrate(&db).await?;
+            let (user, ended) = loquent::users::password::reset(&db, &email, &password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "set a new password for {}; ended {ended} session(s)",
+                user.email
             );
             Ok(())
         }

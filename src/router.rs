@@ -33,6 +33,7 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/login", post(api::auth::login))
         .route("/auth/logout", post(api::auth::logout))
         .route("/auth/me", get(api::auth::current))
+        .route("/auth/sign-ins", get(api::auth::sign_ins))
         .route("/members", get(api::members::list).post(api::members::add))
         .route(
             "/members/{id}",
@@ -152,6 +153,7 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::auth_pages::login_page).post(dashboard::auth_pages::login),
         )
         .route("/logout", post(dashboard::auth_pages::logout))
+        .route("/account", get(dashboard::account::page))
         .route("/calls", get(dashboard::calls::list))
         .route("/calls/{id}", get(dashboard::calls::detail))
         .route("/calls/{id}/rerun", post(dashboard::calls::rerun))

@@ -1,16 +1,19 @@
 //! `/api/auth/*`: sign-up, sign-in, sign-out and "who am I".
 
-use axum::extract::State;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, Unauthorized};
 use crate::app::AppState;
-use crate::auth::{CurrentMember, session};
+use crate::auth::{CurrentMember, RequestClient, session};
 use crate::entity::{organization, user};
 use crate::error::{ApiError, ErrorBody, Json};
+use crate::paging;
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct SignupRequest {
@@ -155,14 +158,20 @@ pub async fn signup(
             (the same whether or not the account exists).", body = ErrorBody),
         (status = 403, response = Forbidden),
         (status = 422, response = InvalidInput),
+        (status = 429, description = "`too_many_requests`: too many attempts for this e-mail or \
+            from this address (the same whether or not the account exists); `Retry-After` says \
+            how many seconds to wait.", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds before the next attempt is \
+            checked."))),
     ),
 )]
 pub async fn login(
     State(state): State<AppState>,
+    RequestClient(client): RequestClient,
     Json(req): Json<LoginRequest>,
 ) -> Result<Response, ApiError> {
     let (user, member) =
-        crate::users::login::authenticate(&state.db, &req.email, &req.password).await?;
+        crate::users::login::authenticate(&state.db, &req.email, &req.password, &client).await?;
     sign_in(&state, StatusCode::OK, user.id, member.organization_id).await
 }
 
@@ -210,4 +219,77 @@ pub async fn logout(
 )]
 pub async fn current(member: CurrentMember) -> Json<MeResponse> {
     Json(me(&member))
+}
+
+/// The query of `GET /api/auth/sign-ins`.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SignInParams {
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1 to 200; 50 when absent.
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    limit: Option<String>,
+}
+
+/// One password sign-in to the account.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignInView {
+    id: Uuid,
+    /// `false`: a wrong password (or an account without an organization).
+    succeeded: bool,
+    /// The client's address, as the server saw it (see `LOQUENT_TRUSTED_PROXIES`).
+    address: Option<String>,
+    user_agent: Option<String>,
+    created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct SignInPage {
+    items: Vec<SignInView>,
+    /// Where the next page starts; `null` on the last page.
+    next_cursor: Option<String>,
+}
+
+/// The signed-in user's own sign-in history.
+///
+/// Every password sign-in to the account, successful or not, newest first (attempts refused
+/// for being too many are not listed: they never reached the password).
+#[utoipa::path(
+    get,
+    path = "/api/auth/sign-ins",
+    tag = "auth",
+    operation_id = "auth_sign_ins",
+    params(SignInParams),
+    responses(
+        (status = 200, description = "A page of sign-ins.", body = SignInPage),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
+pub async fn sign_ins(
+    State(state): State<AppState>,
+    member: CurrentMember,
+    params: Result<Query<SignInParams>, QueryRejection>,
+) -> Result<Json<SignInPage>, ApiError> {
+    let Query(params) = params.map_err(|e| ApiError::BadRequest(e.body_text()))?;
+    let bad = |e: paging::PagingError| ApiError::BadRequest(e.to_string());
+    let cursor = paging::parse_cursor(params.cursor.as_deref()).map_err(bad)?;
+    let limit = paging::parse_limit(params.limit.as_deref()).map_err(bad)?;
+    let (rows, next_cursor) =
+        crate::users::sign_ins::of_user(&state.db, member.user.id, cursor.as_ref(), limit).await?;
+    Ok(Json(SignInPage {
+        items: rows
+            .into_iter()
+            .map(|r| SignInView {
+                id: r.id,
+                succeeded: r.succeeded,
+                address: r.address,
+                user_agent: r.user_agent,
+                created_at: r.created_at,
+            })
+            .collect(),
+        next_cursor,
+    }))
 }

@@ -41,6 +41,7 @@ use crate::error::ErrorBody;
         super::auth::login,
         super::auth::logout,
         super::auth::current,
+        super::auth::sign_ins,
         super::members::list,
         super::members::add,
         super::members::update,

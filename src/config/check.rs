@@ -19,6 +19,24 @@ pub(super) fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr,
         .map_err(|_| D::Error::custom("expected an address like 127.0.0.1:8080"))
 }
 
+/// `10.0.0.1, 192.168.0.0/16, ::1`: addresses (one host each) and networks.
+pub(super) fn ip_networks<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    String::deserialize(d)?
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            s.parse::<ipnet::IpNet>()
+                .or_else(|_| s.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| {
+                    D::Error::custom(format!(
+                        "`{s}` is not an address or network (like 10.0.0.1 or 10.0.0.0/8)"
+                    ))
+                })
+        })
+        .collect()
+}
+
 pub(super) fn http_url<'de, D: Deserializer<'de>>(d: D) -> Result<Url, D::Error> {
     parse_http_url(&String::deserialize(d)?).map_err(D::Error::custom)
 }

@@ -125,6 +125,12 @@ pub struct Server {
     pub session_ttl_hours: u32,
     #[serde(default, deserialize_with = "check::log_format")]
     pub log_format: LogFormat,
+    /// Reverse proxies in front of the server (addresses or networks, comma-separated): a
+    /// request from one of them is taken to come from the address it names last in
+    /// `X-Forwarded-For` that is not itself a trusted proxy. Unset, the connection's address is
+    /// the client's and `X-Forwarded-For` is ignored (anyone can send it).
+    #[serde(default, deserialize_with = "check::ip_networks")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 impl Server {

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::{PageError, render};
 use crate::app::AppState;
 use crate::auth::csrf::{CsrfForm, CsrfToken};
-use crate::auth::{CurrentMember, session};
+use crate::auth::{CurrentMember, RequestClient, session};
 use crate::error::ApiError;
 
 #[derive(Template)]
@@ -135,9 +135,10 @@ pub async fn login_page(Extension(csrf): Extension<CsrfToken>) -> Response {
 pub async fn login(
     State(state): State<AppState>,
     Extension(csrf): Extension<CsrfToken>,
+    RequestClient(client): RequestClient,
     CsrfForm(form): CsrfForm<LoginForm>,
 ) -> Result<Response, PageError> {
-    let result = crate::users::login::authenticate(&state.db, &form.email, &form.password)
+    let result = crate::users::login::authenticate(&state.db, &form.email, &form.password, &client)
         .await
         .map_err(ApiError::from);
     match result {
@@ -153,6 +154,23 @@ pub async fn login(
                 error: Some(e.to_string()),
             });
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
+        }
+        Err(
+            e @ ApiError::TooManyRequests {
+                retry_after_secs, ..
+            },
+        ) => {
+            let page = render(&LoginPage {
+                csrf: &csrf.0,
+                email: &form.email,
+                error: Some(e.to_string()),
+            });
+            Ok((
+                StatusCode::TOO_MANY_REQUESTS,
+                [(header::RETRY_AFTER, retry_after_secs.to_string())],
+                page,
+            )
+                .into_response())
         }
         Err(e) => Err(e.into()),
     }

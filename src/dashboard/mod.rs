@@ -1,5 +1,6 @@
 //! Server-rendered dashboard pages (askama templates in `templates/`).
 
+pub mod account;
 pub mod agents;
 pub mod analyzers;
 pub mod auth_pages;

@@ -19,6 +19,8 @@ pub mod phone_number_analyzer;
 pub mod report_recipient;
 pub mod role;
 pub mod session;
+pub mod sign_in;
+pub mod sign_in_throttle;
 pub mod todo;
 pub mod twilio_event;
 pub mod user;

@@ -17,8 +17,13 @@ impl From<UserError> for ApiError {
             | UserError::WeakPassword(_)
             | UserError::InvalidOrgName(_) => Self::Unprocessable(err.to_string()),
             UserError::EmailTaken(_) => Self::Conflict(err.to_string()),
+            UserError::UnknownUser(_) => Self::NotFound("account"),
             UserError::WrongCredentials => Self::InvalidCredentials(err.to_string()),
             UserError::NoOrganization => Self::NoOrganization,
+            UserError::Throttled(throttled) => Self::TooManyRequests {
+                message: err.to_string(),
+                retry_after_secs: throttled.retry_after_secs(),
+            },
             UserError::Hashing(e) => Self::Internal(e),
             UserError::Database(e) => e.into(),
         }

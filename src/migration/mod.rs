@@ -9,6 +9,7 @@ mod m20261206_000020_call_sync;
 mod m20261206_000030_call_list;
 mod m20261207_000001_event_streams;
 mod m20261207_000010_search_doc;
+mod m20261207_000020_sign_in;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000030_call_list::Migration),
             Box::new(m20261207_000001_event_streams::Migration),
             Box::new(m20261207_000010_search_doc::Migration),
+            Box::new(m20261207_000020_sign_in::Migration),
         ]
     }
 }

@@ -139,7 +139,7 @@ mod tests {
             .unwrap();
         caller.set_nodelay(true).unwrap();
         let (mut server, _) = listener.accept().await.unwrap();
-        let connection = ConnectionSocket::of(&server);
+        let connection = ConnectionSocket::of(&server, None);
         // A provider that sends every frame as it comes gains nothing from a threshold.
         assert!(WakeThreshold::raise(&connection, 100, 1).is_none());
         let mut threshold = WakeThreshold::raise(&connection, 100, 3).expect("SO_RCVLOWAT taken");

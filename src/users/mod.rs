@@ -2,7 +2,10 @@
 
 pub mod email;
 pub mod login;
+pub mod password;
+pub mod sign_ins;
 pub mod signup;
+pub mod throttle;
 
 pub use email::{EmailAddress, InvalidEmail};
 
@@ -18,13 +21,34 @@ pub enum UserError {
     InvalidOrgName(&'static str),
     #[error("an account with the e-mail {0} already exists")]
     EmailTaken(EmailAddress),
+    #[error("there is no account with the e-mail {0}")]
+    UnknownUser(EmailAddress),
     /// Deliberately the same whether or not the account exists.
     #[error("e-mail or password is incorrect")]
     WrongCredentials,
     #[error("this account is not a member of any organization")]
     NoOrganization,
+    /// The same whether or not the account exists.
+    #[error("too many sign-in attempts; try again in {}", wait_words(.0.retry_after_secs()))]
+    Throttled(throttle::Throttled),
     #[error("password hashing failed")]
     Hashing(#[source] anyhow::Error),
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
+}
+
+/// "12 seconds", "3 minutes": how long to wait, for a person.
+fn wait_words(secs: i64) -> String {
+    match secs {
+        1 => "1 second".to_owned(),
+        s if s < 60 => format!("{s} seconds"),
+        s => {
+            let minutes = (s + 59) / 60;
+            if minutes == 1 {
+                "1 minute".to_owned()
+            } else {
+                format!("{minutes} minutes")
+            }
+        }
+    }
 }

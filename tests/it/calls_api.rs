@@ -393,7 +393,13 @@ async fn a_common_word_pages_through_every_match_in_order() {
     // Acme: `common` calls about the gutter, pairs sharing a time; one in seven outbound, one
     // in ten also about a ladder. Globex: the same words in 300 calls of its own.
     let mut rows = Vec::new();
-    let mut expected: Vec<(DateTime<Utc>, Uuid, bool, bool)> = Vec::new();
+    struct Seeded {
+        at: DateTime<Utc>,
+        id: Uuid,
+        outbound: bool,
+        ladder: bool,
+    }
+    let mut expected: Vec<Seeded> = Vec::new();
     for i in 0..common + 300 {
         let org = if i < common { acme_org } else { globex_org };
         let created_at = at(1, 0) + chrono::Duration::seconds(i64::try_from(i / 2).unwrap());
@@ -406,7 +412,12 @@ async fn a_common_word_pages_through_every_match_in_order() {
             "Caller: The gutter overflows."
         };
         if org == acme_org {
-            expected.push((created_at, id, outbound, ladder));
+            expected.push(Seeded {
+                at: created_at,
+                id,
+                outbound,
+                ladder,
+            });
         }
         rows.push(call::ActiveModel {
             id: Set(id),
@@ -436,12 +447,12 @@ async fn a_common_word_pages_through_every_match_in_order() {
             .await
             .unwrap();
     }
-    expected.sort_by(|a, b| (b.0, b.1).cmp(&(a.0, a.1)));
-    let ids = |keep: &dyn Fn(&(DateTime<Utc>, Uuid, bool, bool)) -> bool| -> Vec<String> {
+    expected.sort_by_key(|c| std::cmp::Reverse((c.at, c.id)));
+    let ids = |keep: &dyn Fn(&Seeded) -> bool| -> Vec<String> {
         expected
             .iter()
             .filter(|c| keep(c))
-            .map(|c| c.1.to_string())
+            .map(|c| c.id.to_string())
             .collect()
     };
 
@@ -453,13 +464,13 @@ async fn a_common_word_pages_through_every_match_in_order() {
     );
     assert_eq!(
         ids_all(&app, &acme, "q=gutter&direction=outbound").await,
-        ids(&|c| c.2)
+        ids(&|c| c.outbound)
     );
     // The collected reading (a few hundred matches) agrees.
-    assert_eq!(ids_all(&app, &acme, "q=ladder").await, ids(&|c| c.3));
+    assert_eq!(ids_all(&app, &acme, "q=ladder").await, ids(&|c| c.ladder));
     assert_eq!(
         ids_all(&app, &acme, "q=ladder&direction=outbound").await,
-        ids(&|c| c.2 && c.3)
+        ids(&|c| c.outbound && c.ladder)
     );
     // The other organization sees only its own.
     assert_eq!(ids_all(&app, &globex, "q=gutter").await.len(), 300);

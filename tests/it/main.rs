@@ -34,6 +34,7 @@ mod phone_numbers;
 mod realtime;
 mod recordings;
 mod reports;
+mod sign_in;
 mod tenancy;
 mod todos;
 mod twilio_page;

@@ -321,6 +321,11 @@ impl TestApp {
         format!("ws://{}{}", self.addr, path)
     }
 
+    /// The database this server uses, for a `loquent` command an operator would run beside it.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
+    }
+
     pub fn is_postgres(&self) -> bool {
         self.pg.is_some() || self.database_url.starts_with("postgres")
     }
