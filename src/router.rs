@@ -34,6 +34,11 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(api::auth::logout))
         .route("/auth/me", get(api::auth::current))
         .route("/auth/sign-ins", get(api::auth::sign_ins))
+        .route("/auth/organizations", get(api::auth::organizations))
+        .route(
+            "/auth/switch-organization",
+            post(api::auth::switch_organization),
+        )
         .route("/members", get(api::members::list).post(api::members::add))
         .route(
             "/members/{id}",
@@ -154,6 +159,10 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/logout", post(dashboard::auth_pages::logout))
         .route("/account", get(dashboard::account::page))
+        .route(
+            "/switch-organization",
+            post(dashboard::account::switch_organization),
+        )
         .route("/calls", get(dashboard::calls::list))
         .route("/calls/{id}", get(dashboard::calls::detail))
         .route("/calls/{id}/rerun", post(dashboard::calls::rerun))

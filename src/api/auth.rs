@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, Unauthorized};
+use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{CurrentMember, RequestClient, session};
 use crate::entity::{organization, user};
@@ -292,4 +292,90 @@ pub async fn sign_ins(
             .collect(),
         next_cursor,
     }))
+}
+
+/// One of the signed-in person's organizations.
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct OrganizationChoice {
+    id: Uuid,
+    name: String,
+    is_owner: bool,
+    /// The organization this session acts for.
+    current: bool,
+}
+
+/// The organizations the signed-in person belongs to, by name.
+///
+/// The session acts for one of them (`current`); `POST /api/auth/switch-organization` changes
+/// which.
+#[utoipa::path(
+    get,
+    path = "/api/auth/organizations",
+    tag = "auth",
+    operation_id = "auth_organizations",
+    responses(
+        (status = 200, description = "The person's organizations.",
+            body = Vec<OrganizationChoice>),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+    ),
+)]
+pub async fn organizations(
+    State(state): State<AppState>,
+    member: CurrentMember,
+) -> Result<Json<Vec<OrganizationChoice>>, ApiError> {
+    let current = member.org_id();
+    let list = crate::orgs::membership::of_user(&state.db, member.user.id).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|m| OrganizationChoice {
+                id: m.organization_id,
+                name: m.name,
+                is_owner: m.is_owner,
+                current: m.organization_id == current,
+            })
+            .collect(),
+    ))
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct SwitchOrganizationRequest {
+    organization_id: Uuid,
+}
+
+/// Makes this session act for another of the person's organizations.
+///
+/// Every request of the session after this one is scoped to that organization, with the
+/// person's roles there. The person's other sessions keep theirs.
+#[utoipa::path(
+    post,
+    path = "/api/auth/switch-organization",
+    tag = "auth",
+    operation_id = "auth_switch_organization",
+    request_body = SwitchOrganizationRequest,
+    responses(
+        (status = 200, description = "Switched; the member in the new organization.",
+            body = MeResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+    ),
+)]
+pub async fn switch_organization(
+    State(state): State<AppState>,
+    member: CurrentMember,
+    Json(req): Json<SwitchOrganizationRequest>,
+) -> Result<Json<MeResponse>, ApiError> {
+    crate::orgs::membership::switch(
+        &state.db,
+        member.session_id,
+        member.user.id,
+        req.organization_id,
+    )
+    .await?;
+    let switched = CurrentMember::from_session_id(&state.db, member.session_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    Ok(Json(me(&switched)))
 }

@@ -42,6 +42,8 @@ use crate::error::ErrorBody;
         super::auth::logout,
         super::auth::current,
         super::auth::sign_ins,
+        super::auth::organizations,
+        super::auth::switch_organization,
         super::members::list,
         super::members::add,
         super::members::update,

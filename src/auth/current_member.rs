@@ -58,6 +58,27 @@ impl CurrentMember {
         else {
             return Ok(None);
         };
+        Self::from_session(db, session).await
+    }
+
+    /// [`Self::from_token`] for a session known by its id (after it was changed).
+    pub async fn from_session_id(
+        db: &DatabaseConnection,
+        session_id: Uuid,
+    ) -> Result<Option<Self>, ApiError> {
+        match crate::entity::session::Entity::find_by_id(session_id)
+            .one(db)
+            .await?
+        {
+            Some(session) => Self::from_session(db, session).await,
+            None => Ok(None),
+        }
+    }
+
+    async fn from_session(
+        db: &DatabaseConnection,
+        session: crate::entity::session::Model,
+    ) -> Result<Option<Self>, ApiError> {
         let now = Utc::now();
         if session.expires_at <= now {
             return Ok(None);

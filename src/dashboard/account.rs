@@ -1,13 +1,15 @@
-//! The signed-in person's own account page: who they are and their sign-in history.
+//! The signed-in person's own account page (who they are, their sign-in history) and the
+//! header's organization switcher.
 
 use askama::Template;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::{Chrome, PageError, PageMember, render};
 use crate::app::AppState;
+use crate::auth::csrf::CsrfForm;
 use crate::error::ApiError;
 use crate::paging;
 
@@ -62,4 +64,27 @@ pub async fn page(
         sign_ins,
         older,
     }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SwitchForm {
+    organization_id: uuid::Uuid,
+}
+
+/// The header's organization switcher: this session acts for the chosen organization from now
+/// on, and the person lands on its calls.
+pub async fn switch_organization(
+    State(state): State<AppState>,
+    page: PageMember,
+    CsrfForm(form): CsrfForm<SwitchForm>,
+) -> Result<Response, PageError> {
+    crate::orgs::membership::switch(
+        &state.db,
+        page.member.session_id,
+        page.member.user.id,
+        form.organization_id,
+    )
+    .await
+    .map_err(ApiError::from)?;
+    Ok(Redirect::to("/calls").into_response())
 }

@@ -35,6 +35,14 @@ pub struct Chrome {
     /// stays off the socket on a page opened at another address (`localhost` for `127.0.0.1`):
     /// the upgrade would be refused, and retried, for nothing.
     pub realtime_origin: String,
+    /// The person's organizations, for the switcher (shown when there are several).
+    pub organizations: Vec<OrganizationOption>,
+}
+
+pub struct OrganizationOption {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub current: bool,
 }
 
 /// A signed-in member on a dashboard page: without a session the browser is sent to sign in.
@@ -42,6 +50,7 @@ pub struct PageMember {
     pub member: CurrentMember,
     pub csrf: String,
     realtime_origin: String,
+    organizations: Vec<crate::orgs::membership::Membership>,
 }
 
 impl PageMember {
@@ -53,6 +62,15 @@ impl PageMember {
             active,
             flash: None,
             realtime_origin: self.realtime_origin.clone(),
+            organizations: self
+                .organizations
+                .iter()
+                .map(|m| OrganizationOption {
+                    id: m.organization_id,
+                    name: m.name.clone(),
+                    current: m.organization_id == self.member.org_id(),
+                })
+                .collect(),
         }
     }
 }
@@ -71,6 +89,9 @@ impl FromRequestParts<AppState> for PageMember {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
         match CurrentMember::from_request_parts(parts, state).await {
             Ok(member) => Ok(Self {
+                organizations: crate::orgs::membership::of_user(&state.db, member.user.id)
+                    .await
+                    .map_err(|e| PageError::from(ApiError::from(e)).into_response())?,
                 member,
                 csrf: csrf_of(parts),
                 realtime_origin: state

@@ -1,6 +1,7 @@
 //! Organizations (tenants), their members and roles.
 
 pub mod members;
+pub mod membership;
 pub mod roles;
 pub mod twilio;
 

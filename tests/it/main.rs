@@ -30,6 +30,7 @@ mod live_calls;
 mod members;
 mod openapi;
 mod ops;
+mod organizations;
 mod phone_numbers;
 mod realtime;
 mod recordings;

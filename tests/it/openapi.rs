@@ -452,6 +452,8 @@ async fn real_answers_match_the_schemas_the_document_declares() {
         ("/api/analyzers", "/api/analyzers"),
         ("/api/todos", "/api/todos"),
         ("/api/auth/me", "/api/auth/me"),
+        ("/api/auth/sign-ins", "/api/auth/sign-ins"),
+        ("/api/auth/organizations", "/api/auth/organizations"),
         ("/api/members", "/api/members"),
         ("/api/roles", "/api/roles"),
         ("/api/permissions", "/api/permissions"),
@@ -472,6 +474,15 @@ async fn real_answers_match_the_schemas_the_document_declares() {
     ] {
         c.check(o, M::GET, path, route, None, S::OK).await;
     }
+    c.check(
+        o,
+        M::POST,
+        "/api/auth/switch-organization",
+        "/api/auth/switch-organization",
+        Some(json!({"organization_id": org})),
+        S::OK,
+    )
+    .await;
     c.check(
         o,
         M::POST,
@@ -565,7 +576,7 @@ async fn real_answers_match_the_schemas_the_document_declares() {
         S::CONFLICT,
     )
     .await;
-    assert_eq!(c.checked, 35, "every answer above was checked");
+    assert_eq!(c.checked, 38, "every answer above was checked");
 }
 
 #[tokio::test]
