@@ -45,6 +45,9 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     #[error("{0}")]
     Upstream(String),
+    /// Something this server is not set up to do (what to set up is in the message).
+    #[error("{0}")]
+    Unavailable(String),
     /// Too many attempts: none is checked before `retry_after_secs` have passed.
     #[error("{message}")]
     TooManyRequests {
@@ -70,6 +73,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::Upstream(_) => StatusCode::BAD_GATEWAY,
             Self::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +94,7 @@ impl ApiError {
             Self::UnsupportedMediaType(_) => "unsupported_media_type",
             Self::Upstream(_) => "upstream_error",
             Self::TooManyRequests { .. } => "too_many_requests",
+            Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",
         }
     }

@@ -34,6 +34,11 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/logout", post(api::auth::logout))
         .route("/auth/me", get(api::auth::current))
         .route("/auth/sign-ins", get(api::auth::sign_ins))
+        .route("/auth/password-reset", post(api::auth::password_reset))
+        .route(
+            "/auth/password-reset/confirm",
+            post(api::auth::password_reset_confirm),
+        )
         .route("/auth/organizations", get(api::auth::organizations))
         .route(
             "/auth/switch-organization",
@@ -158,6 +163,14 @@ pub fn router(state: AppState) -> Router {
             get(dashboard::auth_pages::login_page).post(dashboard::auth_pages::login),
         )
         .route("/logout", post(dashboard::auth_pages::logout))
+        .route(
+            "/forgot-password",
+            get(dashboard::auth_pages::forgot_page).post(dashboard::auth_pages::forgot),
+        )
+        .route(
+            "/reset-password",
+            get(dashboard::auth_pages::reset_page).post(dashboard::auth_pages::reset),
+        )
         .route("/account", get(dashboard::account::page))
         .route(
             "/switch-organization",

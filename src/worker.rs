@@ -98,6 +98,14 @@ pub fn runner(app: &App) -> Runner {
             )),
             steps,
         )
+        .handler(
+            crate::users::reset::KIND,
+            Arc::new(crate::users::reset::SendResetLink {
+                db: app.db.clone(),
+                mailer: app.mailer.clone(),
+                public_url: app.config.server.public_url.clone(),
+            }),
+        )
         .handler_with_limit(
             crate::calls::after::kind::SEND_REPORT,
             Arc::new(crate::reports::send::SendReport {

@@ -379,3 +379,99 @@ pub async fn switch_organization(
         .ok_or(ApiError::Unauthorized)?;
     Ok(Json(me(&switched)))
 }
+
+/// What an operator runs when this server cannot mail reset links.
+pub const NO_MAIL_RESET: &str = "this server cannot send e-mail (no LOQUENT_SMTP_URL): ask the \
+     person who runs it to set a new password with `loquent user reset-password --email ...`";
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordResetRequest {
+    email: String,
+}
+
+#[derive(Serialize, utoipa::ToSchema)]
+pub struct PasswordResetAccepted {
+    message: &'static str,
+}
+
+/// What a reset request is answered, whether or not the account exists.
+pub const RESET_SENT: &str = "if an account has this e-mail, a link to choose a new password is \
+     on its way; it works once, for an hour";
+
+/// Mails a link to choose a new password.
+///
+/// Answered the same whether or not an account has the e-mail. Throttled like sign-in, per
+/// e-mail and per address.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password-reset",
+    tag = "auth",
+    operation_id = "auth_password_reset",
+    security(()),
+    request_body = PasswordResetRequest,
+    responses(
+        (status = 202, description = "Accepted; the link is mailed if the account exists.",
+            body = PasswordResetAccepted),
+        (status = 400, response = BadRequest),
+        (status = 422, response = InvalidInput),
+        (status = 429, description = "`too_many_requests`: asked too often for this e-mail or \
+            from this address; `Retry-After` says how many seconds to wait.", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds to wait."))),
+        (status = 503, description = "`unavailable`: this server cannot send e-mail; the \
+            message says how an operator sets a password instead.", body = ErrorBody),
+    ),
+)]
+pub async fn password_reset(
+    State(state): State<AppState>,
+    RequestClient(client): RequestClient,
+    Json(req): Json<PasswordResetRequest>,
+) -> Result<Response, ApiError> {
+    if state.mailer.is_none() {
+        return Err(ApiError::Unavailable(NO_MAIL_RESET.to_owned()));
+    }
+    crate::users::reset::request(&state.db, &req.email, &client, Utc::now()).await?;
+    state.jobs_wake.notify_one();
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(PasswordResetAccepted {
+            message: RESET_SENT,
+        }),
+    )
+        .into_response())
+}
+
+#[derive(Deserialize, utoipa::ToSchema)]
+pub struct PasswordResetConfirm {
+    /// The `token` of the mailed link.
+    token: String,
+    /// The new password (8 to 256 characters).
+    password: String,
+}
+
+/// Sets a new password through a mailed link.
+///
+/// The link works once, within an hour. Every session of the user ends; sign in again with the
+/// new password.
+#[utoipa::path(
+    post,
+    path = "/api/auth/password-reset/confirm",
+    tag = "auth",
+    operation_id = "auth_password_reset_confirm",
+    security(()),
+    request_body = PasswordResetConfirm,
+    responses(
+        (status = 204, description = "The password is changed."),
+        (status = 400, body = ErrorBody, description = "`bad_request`: the link was used \
+            already, has expired or is not one we sent."),
+        (status = 422, response = InvalidInput),
+    ),
+)]
+pub async fn password_reset_confirm(
+    State(state): State<AppState>,
+    Json(req): Json<PasswordResetConfirm>,
+) -> Result<StatusCode, ApiError> {
+    let user =
+        crate::users::reset::complete(&state.db, &req.token, &req.password, Utc::now()).await?;
+    tracing::info!(user_id = %user.id, "password reset through a mailed link");
+    Ok(StatusCode::NO_CONTENT)
+}

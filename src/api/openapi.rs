@@ -42,6 +42,8 @@ use crate::error::ErrorBody;
         super::auth::logout,
         super::auth::current,
         super::auth::sign_ins,
+        super::auth::password_reset,
+        super::auth::password_reset_confirm,
         super::auth::organizations,
         super::auth::switch_organization,
         super::members::list,

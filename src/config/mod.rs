@@ -277,7 +277,8 @@ impl Ai {
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Mail {
-    /// `smtp://` or `smtps://`, credentials included; unset, no call reports are mailed.
+    /// `smtp://` or `smtps://`, credentials included; unset, no call reports or password-reset
+    /// links are mailed.
     #[serde(default, deserialize_with = "check::smtp_url")]
     pub smtp_url: Option<Secret<String>>,
     /// The From of the call reports, `Name <address>` or a bare address; unset, `Loquent

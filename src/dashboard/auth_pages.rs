@@ -2,7 +2,7 @@
 
 use askama::Template;
 use axum::Extension;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -28,6 +28,7 @@ struct LoginPage<'a> {
     csrf: &'a str,
     email: &'a str,
     error: Option<String>,
+    notice: Option<&'static str>,
 }
 
 #[derive(Deserialize)]
@@ -124,11 +125,23 @@ pub async fn signup(
     }
 }
 
-pub async fn login_page(Extension(csrf): Extension<CsrfToken>) -> Response {
+#[derive(Debug, Default, Deserialize)]
+pub struct LoginParams {
+    reset: Option<String>,
+}
+
+pub async fn login_page(
+    Extension(csrf): Extension<CsrfToken>,
+    Query(params): Query<LoginParams>,
+) -> Response {
     render(&LoginPage {
         csrf: &csrf.0,
         email: "",
         error: None,
+        notice: params
+            .reset
+            .is_some()
+            .then_some("Your password is changed. Sign in with the new one."),
     })
 }
 
@@ -152,6 +165,7 @@ pub async fn login(
                 csrf: &csrf.0,
                 email: &form.email,
                 error: Some(e.to_string()),
+                notice: None,
             });
             Ok((StatusCode::UNAUTHORIZED, page).into_response())
         }
@@ -164,6 +178,7 @@ pub async fn login(
                 csrf: &csrf.0,
                 email: &form.email,
                 error: Some(e.to_string()),
+                notice: None,
             });
             Ok((
                 StatusCode::TOO_MANY_REQUESTS,
@@ -195,4 +210,162 @@ pub async fn logout(
         Redirect::to("/login"),
     )
         .into_response())
+}
+
+#[derive(Template)]
+#[template(path = "forgot_password.html")]
+struct ForgotPage<'a> {
+    csrf: &'a str,
+    email: &'a str,
+    /// Whether this server can mail links; without, the page says what an operator runs.
+    can_mail: bool,
+    sent: bool,
+    error: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ForgotForm {
+    #[serde(default)]
+    email: String,
+}
+
+pub async fn forgot_page(
+    State(state): State<AppState>,
+    Extension(csrf): Extension<CsrfToken>,
+) -> Response {
+    render(&ForgotPage {
+        csrf: &csrf.0,
+        email: "",
+        can_mail: state.mailer.is_some(),
+        sent: false,
+        error: None,
+    })
+}
+
+pub async fn forgot(
+    State(state): State<AppState>,
+    Extension(csrf): Extension<CsrfToken>,
+    RequestClient(client): RequestClient,
+    CsrfForm(form): CsrfForm<ForgotForm>,
+) -> Result<Response, PageError> {
+    let page = |sent: bool, error: Option<String>| ForgotPage {
+        csrf: &csrf.0,
+        email: &form.email,
+        can_mail: state.mailer.is_some(),
+        sent,
+        error,
+    };
+    if state.mailer.is_none() {
+        return Ok((StatusCode::SERVICE_UNAVAILABLE, render(&page(false, None))).into_response());
+    }
+    let result = crate::users::reset::request(&state.db, &form.email, &client, chrono::Utc::now())
+        .await
+        .map_err(ApiError::from);
+    match result {
+        Ok(()) => {
+            state.jobs_wake.notify_one();
+            Ok(render(&page(true, None)))
+        }
+        Err(
+            e @ ApiError::TooManyRequests {
+                retry_after_secs, ..
+            },
+        ) => Ok((
+            StatusCode::TOO_MANY_REQUESTS,
+            [(header::RETRY_AFTER, retry_after_secs.to_string())],
+            render(&page(false, Some(e.to_string()))),
+        )
+            .into_response()),
+        Err(e @ ApiError::Unprocessable(_)) => Ok((
+            StatusCode::UNPROCESSABLE_ENTITY,
+            render(&page(false, Some(e.to_string()))),
+        )
+            .into_response()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "reset_password.html")]
+struct ResetPage<'a> {
+    csrf: &'a str,
+    token: &'a str,
+    /// False: the link does not work; the page says so and offers a new one.
+    open: bool,
+    error: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetParams {
+    #[serde(default)]
+    token: String,
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    #[serde(default)]
+    token: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    confirm: String,
+}
+
+pub async fn reset_page(
+    State(state): State<AppState>,
+    Extension(csrf): Extension<CsrfToken>,
+    Query(params): Query<ResetParams>,
+) -> Result<Response, PageError> {
+    let open = crate::users::reset::is_open(&state.db, &params.token, chrono::Utc::now()).await?;
+    let page = render(&ResetPage {
+        csrf: &csrf.0,
+        token: &params.token,
+        open,
+        error: None,
+    });
+    Ok(if open {
+        page
+    } else {
+        (StatusCode::BAD_REQUEST, page).into_response()
+    })
+}
+
+pub async fn reset(
+    State(state): State<AppState>,
+    Extension(csrf): Extension<CsrfToken>,
+    CsrfForm(form): CsrfForm<ResetForm>,
+) -> Result<Response, PageError> {
+    let again = |status: StatusCode, open: bool, error: String| {
+        (
+            status,
+            render(&ResetPage {
+                csrf: &csrf.0,
+                token: &form.token,
+                open,
+                error: Some(error),
+            }),
+        )
+            .into_response()
+    };
+    if form.password != form.confirm {
+        return Ok(again(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            true,
+            "the two passwords differ: type the same one twice".to_owned(),
+        ));
+    }
+    let result =
+        crate::users::reset::complete(&state.db, &form.token, &form.password, chrono::Utc::now())
+            .await
+            .map_err(ApiError::from);
+    match result {
+        Ok(_) => Ok(Redirect::to("/login?reset=done").into_response()),
+        Err(e @ ApiError::Unprocessable(_)) => {
+            Ok(again(StatusCode::UNPROCESSABLE_ENTITY, true, e.to_string()))
+        }
+        Err(e @ ApiError::BadRequest(_)) => {
+            Ok(again(StatusCode::BAD_REQUEST, false, e.to_string()))
+        }
+        Err(e) => Err(e.into()),
+    }
 }

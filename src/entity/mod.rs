@@ -14,6 +14,7 @@ pub mod message;
 pub mod organization;
 pub mod organization_twilio_settings;
 pub mod password_credential;
+pub mod password_reset;
 pub mod phone_number;
 pub mod phone_number_analyzer;
 pub mod report_recipient;

@@ -18,6 +18,7 @@ impl From<UserError> for ApiError {
             | UserError::InvalidOrgName(_) => Self::Unprocessable(err.to_string()),
             UserError::EmailTaken(_) => Self::Conflict(err.to_string()),
             UserError::UnknownUser(_) => Self::NotFound("account"),
+            UserError::InvalidResetLink => Self::BadRequest(err.to_string()),
             UserError::WrongCredentials => Self::InvalidCredentials(err.to_string()),
             UserError::NoOrganization => Self::NoOrganization,
             UserError::Throttled(throttled) => Self::TooManyRequests {

@@ -1,5 +1,6 @@
 //! Sign-in protection (issue 23): the attempts counted per account and per client address, in
-//! the database so every server process sees the same counts; and each user's sign-in history.
+//! the database so every server process sees the same counts; each user's sign-in history; and
+//! password-reset links (only a hash of each link's token is kept).
 //! Frozen once released: change the schema with a new migration, never by editing this one.
 
 use sea_orm_migration::prelude::*;
@@ -55,10 +56,34 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        manager
+            .create_table(
+                Table::create()
+                    .table(Alias::new("password_reset"))
+                    .col(uuid("id").primary_key())
+                    .col(uuid("user_id"))
+                    // The SHA-256 of the link's token; set by the job that mails the link, which
+                    // makes the token (a retried job makes a new one).
+                    .col(string_null("token_hash").unique_key())
+                    .col(timestamp_with_time_zone("expires_at"))
+                    .col(timestamp_with_time_zone_null("used_at"))
+                    .col(timestamp_with_time_zone("created_at"))
+                    .foreign_key(
+                        ForeignKey::create()
+                            .from(Alias::new("password_reset"), Alias::new("user_id"))
+                            .to(Alias::new("user"), Alias::new("id"))
+                            .on_delete(ForeignKeyAction::Cascade),
+                    )
+                    .to_owned(),
+            )
+            .await?;
         Ok(())
     }
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .drop_table(Table::drop().table(Alias::new("password_reset")).to_owned())
+            .await?;
         manager
             .drop_table(Table::drop().table(Alias::new("sign_in")).to_owned())
             .await?;

@@ -3,6 +3,7 @@
 pub mod email;
 pub mod login;
 pub mod password;
+pub mod reset;
 pub mod sign_ins;
 pub mod signup;
 pub mod throttle;
@@ -23,6 +24,10 @@ pub enum UserError {
     EmailTaken(EmailAddress),
     #[error("there is no account with the e-mail {0}")]
     UnknownUser(EmailAddress),
+    #[error(
+        "this password reset link does not work: it was used already, has expired or was copied incompletely; ask for a new one"
+    )]
+    InvalidResetLink,
     /// Deliberately the same whether or not the account exists.
     #[error("e-mail or password is incorrect")]
     WrongCredentials,

@@ -1,5 +1,5 @@
 //! Changing a user's password from outside their session: the operator's
-//! `loquent user reset-password`.
+//! `loquent user reset-password`, and the e-mailed reset link (`users::reset`).
 
 use chrono::Utc;
 use sea_orm::sea_query::OnConflict;
@@ -26,8 +26,20 @@ pub async fn reset(
     let hash = password::hash(new_password.to_owned())
         .await
         .map_err(UserError::Hashing)?;
-    let now = Utc::now();
     let txn = db.begin().await?;
+    let ended = set(&txn, &user, hash).await?;
+    txn.commit().await?;
+    Ok((user, ended))
+}
+
+/// In `txn`: `user`'s password becomes `hash`, every session of theirs ends and their account's
+/// sign-in wait is lifted. Returns how many sessions ended.
+pub(super) async fn set(
+    txn: &impl sea_orm::ConnectionTrait,
+    user: &user::Model,
+    hash: String,
+) -> Result<u64, UserError> {
+    let now = Utc::now();
     password_credential::Entity::insert(password_credential::ActiveModel {
         user_id: Set(user.id),
         password_hash: Set(hash),
@@ -42,14 +54,13 @@ pub async fn reset(
             ])
             .to_owned(),
     )
-    .exec_without_returning(&txn)
+    .exec_without_returning(txn)
     .await?;
     let ended = session::Entity::delete_many()
         .filter(session::Column::UserId.eq(user.id))
-        .exec(&txn)
+        .exec(txn)
         .await?
         .rows_affected;
-    throttle::forget(&txn, &Key::account(address.as_str())).await?;
-    txn.commit().await?;
-    Ok((user, ended))
+    throttle::forget(txn, &Key::account(&user.email)).await?;
+    Ok(ended)
 }

@@ -93,6 +93,19 @@ impl Key {
         Self(format!("address:{network}"))
     }
 
+    /// The account an e-mail names, counted for another kind of attempt than signing in
+    /// (`purpose`, such as `reset-account`): its own count and wait.
+    pub fn with_purpose(purpose: &str, email: &str) -> Self {
+        let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
+        Self(format!("{purpose}:{}", hex(&digest)))
+    }
+
+    /// This key, counted separately for `purpose`.
+    #[must_use]
+    pub fn for_purpose(self, purpose: &str) -> Self {
+        Self(format!("{purpose}-{}", self.0))
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }

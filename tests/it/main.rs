@@ -31,6 +31,7 @@ mod members;
 mod openapi;
 mod ops;
 mod organizations;
+mod password_reset;
 mod phone_numbers;
 mod realtime;
 mod recordings;
