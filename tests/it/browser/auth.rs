@@ -53,3 +53,67 @@ async fn a_person_signs_up_signs_out_and_signs_back_in() {
     let unexpected: Vec<_> = errors.iter().filter(|e| !e.contains("401")).collect();
     assert!(unexpected.is_empty(), "console errors: {unexpected:?}");
 }
+
+/// A person who forgot their password asks for a link on the sign-in page, follows the mailed
+/// link (received by a real SMTP server process) and signs in with the new password.
+#[tokio::test]
+async fn a_person_resets_a_forgotten_password_through_the_mailed_link() {
+    let smtp = crate::reports::Smtp::start().await;
+    let browser = Driver::start().await;
+    let app = TestApp::builder()
+        .with_setting("LOQUENT_SMTP_URL", &smtp.url())
+        .start()
+        .await;
+    let owner = app.owner("Acme Plumbing").await;
+
+    browser.goto(&app.url("/login")).await;
+    browser.click("#forgot").await;
+    browser.wait_for_path("/forgot-password").await;
+    browser.type_into("#email", &owner.email).await;
+    browser.click("#submit").await;
+    assert!(
+        browser
+            .wait_for_text("#sent", "on its way")
+            .await
+            .contains(&owner.email)
+    );
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let text = loop {
+        if let Some(m) = smtp.messages().first() {
+            break m["text"].as_str().unwrap().to_owned();
+        }
+        assert!(std::time::Instant::now() < deadline, "no mail arrived");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    };
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/reset-password?token="))
+        .expect("the link")
+        .to_owned();
+    assert!(link.starts_with(&app.url("/reset-password")), "{link}");
+
+    browser.goto(&link).await;
+    browser.type_into("#password", "my new secret words").await;
+    browser.type_into("#confirm", "my new secret words").await;
+    browser.click("#submit").await;
+    browser.wait_for_path("/login?reset=done").await;
+    assert!(
+        browser
+            .text_of("[role=status]")
+            .await
+            .contains("Your password is changed")
+    );
+    browser.type_into("#email", &owner.email).await;
+    browser.type_into("#password", "my new secret words").await;
+    browser.click("#submit").await;
+    browser.wait_for_path("/calls").await;
+
+    // The link worked once.
+    browser.goto(&link).await;
+    assert!(browser.text_of("#invalid").await.contains("does not work"));
+    let errors = browser.console_errors().await;
+    // The spent link's page answers 400, which Chromium logs as a failed resource load.
+    let unexpected: Vec<_> = errors.iter().filter(|e| !e.contains("400")).collect();
+    assert!(unexpected.is_empty(), "console errors: {unexpected:?}");
+}
