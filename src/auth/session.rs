@@ -16,8 +16,9 @@ use crate::entity::session;
 
 pub const COOKIE: &str = "loquent_session";
 
-/// Long enough that sessions are not guessable, short enough for a cookie.
-fn new_token() -> String {
+/// Long enough that sessions (and mailed links) are not guessable, short enough for a cookie or
+/// a URL: 32 random bytes as 43 URL-safe characters.
+pub fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 

@@ -10,8 +10,6 @@
 //! - The link works once, within the hour: the new password ends every session of the user,
 //!   lifts their sign-in wait and retires their other links.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, DbErr, EntityTrait,
@@ -98,11 +96,6 @@ pub async fn request(
     .map_err(|e| UserError::Database(DbErr::Custom(e.to_string())))?;
     txn.commit().await?;
     Ok(())
-}
-
-/// The link's token: 32 random bytes, URL-safe.
-fn new_token() -> String {
-    URL_SAFE_NO_PAD.encode(rand::random::<[u8; 32]>())
 }
 
 fn token_hash(token: &str) -> String {
@@ -235,7 +228,7 @@ impl Handler for SendResetLink {
         else {
             return Ok(Outcome::Skipped("the user is gone".to_owned()));
         };
-        let token = new_token();
+        let token = crate::auth::session::new_token();
         password_reset::Entity::update_many()
             .col_expr(
                 password_reset::Column::TokenHash,

@@ -16,7 +16,6 @@ use std::net::IpAddr;
 use chrono::{DateTime, Duration, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, Set};
-use sha2::{Digest, Sha256};
 
 use crate::entity::sign_in_throttle;
 
@@ -74,8 +73,7 @@ impl Key {
     /// The account an e-mail names, as typed (trimmed, lower-cased), whether or not it exists.
     /// Only a hash is stored: the table does not list the e-mails people tried.
     pub fn account(email: &str) -> Self {
-        let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
-        Self(format!("account:{}", hex(&digest)))
+        Self::with_purpose("account", email)
     }
 
     /// A client address; an IPv6 address by its /64, which one host usually holds whole.
@@ -96,8 +94,8 @@ impl Key {
     /// The account an e-mail names, counted for another kind of attempt than signing in
     /// (`purpose`, such as `reset-account`): its own count and wait.
     pub fn with_purpose(purpose: &str, email: &str) -> Self {
-        let digest = Sha256::digest(email.trim().to_lowercase().as_bytes());
-        Self(format!("{purpose}:{}", hex(&digest)))
+        let digest = crate::auth::session::token_hash(&email.trim().to_lowercase());
+        Self(format!("{purpose}:{digest}"))
     }
 
     /// This key, counted separately for `purpose`.
@@ -109,14 +107,6 @@ impl Key {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    bytes.iter().fold(String::with_capacity(64), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
 }
 
 /// An attempt refused: none is checked before `retry_after` has passed.
