@@ -44,7 +44,18 @@ pub fn router(state: AppState) -> Router {
             "/auth/switch-organization",
             post(api::auth::switch_organization),
         )
-        .route("/members", get(api::members::list).post(api::members::add))
+        .route("/members", get(api::members::list))
+        .route(
+            "/invitations",
+            get(api::invitations::list).post(api::invitations::create),
+        )
+        .route("/invitations/preview", post(api::invitations::preview))
+        .route("/invitations/accept", post(api::invitations::accept))
+        .route("/invitations/{id}/resend", post(api::invitations::resend))
+        .route(
+            "/invitations/{id}",
+            axum::routing::delete(api::invitations::revoke),
+        )
         .route(
             "/members/{id}",
             axum::routing::put(api::members::update).delete(api::members::remove),
@@ -171,6 +182,10 @@ pub fn router(state: AppState) -> Router {
             "/reset-password",
             get(dashboard::auth_pages::reset_page).post(dashboard::auth_pages::reset),
         )
+        .route(
+            "/invitation",
+            get(dashboard::invitation::show).post(dashboard::invitation::accept),
+        )
         .route("/account", get(dashboard::account::page))
         .route(
             "/switch-organization",
@@ -213,9 +228,15 @@ pub fn router(state: AppState) -> Router {
         .route("/todos/{id}/approve", post(dashboard::todos::approve))
         .route("/todos/{id}/dismiss", post(dashboard::todos::dismiss))
         .route("/settings", get(dashboard::settings::overview))
+        .route("/settings/members", get(dashboard::settings::members))
+        .route("/settings/invitations", post(dashboard::settings::invite))
         .route(
-            "/settings/members",
-            get(dashboard::settings::members).post(dashboard::settings::add_member),
+            "/settings/invitations/{id}/resend",
+            post(dashboard::settings::resend_invitation),
+        )
+        .route(
+            "/settings/invitations/{id}/revoke",
+            post(dashboard::settings::revoke_invitation),
         )
         .route(
             "/settings/members/{id}/roles",

@@ -99,6 +99,14 @@ pub fn runner(app: &App) -> Runner {
             steps,
         )
         .handler(
+            crate::orgs::invitations::KIND,
+            Arc::new(crate::orgs::invitations::SendInvitation {
+                db: app.db.clone(),
+                mailer: app.mailer.clone(),
+                public_url: app.config.server.public_url.clone(),
+            }),
+        )
+        .handler(
             crate::users::reset::KIND,
             Arc::new(crate::users::reset::SendResetLink {
                 db: app.db.clone(),

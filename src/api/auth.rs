@@ -70,7 +70,7 @@ impl From<&organization::Model> for OrganizationView {
     }
 }
 
-fn me(member: &CurrentMember) -> MeResponse {
+pub(crate) fn me(member: &CurrentMember) -> MeResponse {
     let permissions = if member.member.is_owner {
         vec!["*:*:*".to_owned()]
     } else {
@@ -89,7 +89,7 @@ fn me(member: &CurrentMember) -> MeResponse {
 }
 
 /// Signs in `user` to `org` and answers with the session cookie and their profile.
-async fn sign_in(
+pub(crate) async fn sign_in(
     state: &AppState,
     status: StatusCode,
     user_id: Uuid,

@@ -19,14 +19,6 @@ permissions! {
 }
 
 #[derive(Deserialize, utoipa::ToSchema)]
-pub struct AddMemberRequest {
-    email: String,
-    password: Option<String>,
-    #[serde(default)]
-    role_ids: Vec<Uuid>,
-}
-
-#[derive(Deserialize, utoipa::ToSchema)]
 pub struct UpdateMemberRequest {
     role_ids: Vec<Uuid>,
 }
@@ -58,46 +50,6 @@ async fn view(state: &AppState, org: Uuid, id: Uuid) -> Result<MemberView, ApiEr
         .into_iter()
         .find(|m| m.id == id)
         .ok_or(ApiError::NotFound("member"))
-}
-
-/// Adds a member.
-///
-/// By e-mail: an existing account, or a new one with `password` as its first password;
-/// `role_ids` are roles of the organization.
-#[utoipa::path(
-    post,
-    path = "/api/members",
-    tag = "members",
-    operation_id = "members_add",
-    request_body = AddMemberRequest,
-    responses(
-        (status = 201, description = "The new member.", body = MemberView),
-        (status = 400, response = BadRequest),
-        (status = 401, response = Unauthorized),
-        (status = 403, response = Forbidden),
-        (status = 404, response = NotFound),
-        (status = 409, body = ErrorBody, description = "`conflict`: the account is already a \
-            member."),
-        (status = 422, response = InvalidInput),
-    ),
-)]
-pub async fn add(
-    State(state): State<AppState>,
-    member: Allowed<AddMember>,
-    Json(req): Json<AddMemberRequest>,
-) -> Result<(StatusCode, Json<MemberView>), ApiError> {
-    let id = members::add_member(
-        &state.db,
-        member.org_id(),
-        &req.email,
-        req.password.as_deref(),
-        &req.role_ids,
-    )
-    .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(view(&state, member.org_id(), id).await?),
-    ))
 }
 
 /// Replaces the member's roles.

@@ -8,6 +8,7 @@ pub mod call_sync;
 pub mod calls;
 pub mod contacts;
 pub mod event_streams;
+pub mod invitations;
 pub mod jobs;
 pub mod members;
 pub mod openapi;

@@ -47,9 +47,14 @@ use crate::error::ErrorBody;
         super::auth::organizations,
         super::auth::switch_organization,
         super::members::list,
-        super::members::add,
         super::members::update,
         super::members::remove,
+        super::invitations::list,
+        super::invitations::create,
+        super::invitations::resend,
+        super::invitations::revoke,
+        super::invitations::preview,
+        super::invitations::accept,
         super::roles::catalog,
         super::roles::list,
         super::roles::create,
@@ -114,6 +119,8 @@ use crate::error::ErrorBody;
     tags(
         (name = "auth", description = "Signing up, in and out; who is signed in."),
         (name = "members", description = "Who belongs to the organization, with which roles."),
+        (name = "invitations", description = "Inviting people by e-mail, and accepting an \
+            invitation."),
         (name = "roles", description = "Permissions (`Resource:Level:Variant`) and roles."),
         (name = "settings", description = "The organization's settings and recording switches."),
         (name = "twilio", description = "The Twilio connection, numbers on Twilio, voice \

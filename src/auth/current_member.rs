@@ -166,6 +166,23 @@ impl FromRequestParts<AppState> for CurrentMember {
     }
 }
 
+/// `Option<CurrentMember>`: `None` without a session (or with one that ended), for the few
+/// routes that serve both signed-in and anonymous callers.
+impl axum::extract::OptionalFromRequestParts<AppState> for CurrentMember {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Option<Self>, ApiError> {
+        match <Self as FromRequestParts<AppState>>::from_request_parts(parts, state).await {
+            Ok(member) => Ok(Some(member)),
+            Err(ApiError::Unauthorized) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+}
+
 /// A permission as a type, so handler signatures state what they require.
 pub trait RequiredPermission {
     const PERMISSION: &'static str;

@@ -27,6 +27,8 @@ struct SignupPage<'a> {
 struct LoginPage<'a> {
     csrf: &'a str,
     email: &'a str,
+    /// Where to go after signing in (a path of ours), or empty for the calls.
+    next: &'a str,
     error: Option<String>,
     notice: Option<&'static str>,
 }
@@ -47,6 +49,18 @@ pub struct LoginForm {
     email: String,
     #[serde(default)]
     password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `next` when it is a path on this server, else nothing: a sign-in link must not send the
+/// person to another site (an open redirect), so `//host`, `/\host` and full URLs are refused.
+pub fn local_path(next: &str) -> Option<&str> {
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 2_048
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(next)
 }
 
 async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
@@ -76,7 +90,7 @@ pub async fn signup_page(Extension(csrf): Extension<CsrfToken>) -> Response {
     })
 }
 
-fn with_session(state: &AppState, token: &str, to: &str) -> Response {
+pub(super) fn with_session(state: &AppState, token: &str, to: &str) -> Response {
     (
         [(
             header::SET_COOKIE,
@@ -128,6 +142,8 @@ pub async fn signup(
 #[derive(Debug, Default, Deserialize)]
 pub struct LoginParams {
     reset: Option<String>,
+    #[serde(default)]
+    next: String,
 }
 
 pub async fn login_page(
@@ -137,6 +153,7 @@ pub async fn login_page(
     render(&LoginPage {
         csrf: &csrf.0,
         email: "",
+        next: local_path(&params.next).unwrap_or_default(),
         error: None,
         notice: params
             .reset
@@ -158,12 +175,17 @@ pub async fn login(
         Ok((user, member)) => {
             let token =
                 session::start(&state.db, &state.config, user.id, member.organization_id).await?;
-            Ok(with_session(&state, &token, "/calls"))
+            Ok(with_session(
+                &state,
+                &token,
+                local_path(&form.next).unwrap_or("/calls"),
+            ))
         }
         Err(e @ (ApiError::InvalidCredentials(_) | ApiError::NoOrganization)) => {
             let page = render(&LoginPage {
                 csrf: &csrf.0,
                 email: &form.email,
+                next: local_path(&form.next).unwrap_or_default(),
                 error: Some(e.to_string()),
                 notice: None,
             });
@@ -177,6 +199,7 @@ pub async fn login(
             let page = render(&LoginPage {
                 csrf: &csrf.0,
                 email: &form.email,
+                next: local_path(&form.next).unwrap_or_default(),
                 error: Some(e.to_string()),
                 notice: None,
             });
@@ -192,12 +215,16 @@ pub async fn login(
 }
 
 #[derive(Deserialize)]
-pub struct EmptyForm {}
+pub struct LogoutForm {
+    /// Where to go once signed out (a path of ours), else the sign-in page.
+    #[serde(default)]
+    next: String,
+}
 
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
-    CsrfForm(_): CsrfForm<EmptyForm>,
+    CsrfForm(form): CsrfForm<LogoutForm>,
 ) -> Result<Response, PageError> {
     if let Some(token) = session::read_cookie(&headers, session::COOKIE) {
         session::end(&state.db, token).await?;
@@ -207,7 +234,7 @@ pub async fn logout(
             header::SET_COOKIE,
             session::clear_session_cookie(&state.config),
         )],
-        Redirect::to("/login"),
+        Redirect::to(local_path(&form.next).unwrap_or("/login")),
     )
         .into_response())
 }
@@ -367,5 +394,28 @@ pub async fn reset(
             Ok(again(StatusCode::BAD_REQUEST, false, e.to_string()))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::local_path;
+
+    #[test]
+    fn next_is_a_path_of_ours_or_nothing() {
+        for ours in ["/calls", "/invitation?token=abc", "/"] {
+            assert_eq!(local_path(ours), Some(ours));
+        }
+        for foreign in [
+            "",
+            "calls",
+            "https://evil.example.com/",
+            "//evil.example.com",
+            "/\\evil.example.com",
+            "/ok\r\nSet-Cookie: x",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(local_path(foreign), None, "{foreign:?}");
+        }
     }
 }

@@ -6,6 +6,7 @@ pub mod analyzers;
 pub mod auth_pages;
 pub mod calls;
 pub mod contacts;
+pub mod invitation;
 pub mod jobs;
 pub mod lists;
 pub mod reports;

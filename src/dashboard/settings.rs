@@ -11,6 +11,7 @@ use crate::app::AppState;
 use crate::auth::Permission;
 use crate::auth::csrf::CsrfForm;
 use crate::error::{ApiError, Path};
+use crate::orgs::invitations::{self, InvitationStatus, InvitationView};
 use crate::orgs::members::{self, MemberView};
 use crate::orgs::roles::{self, RoleView};
 
@@ -28,9 +29,14 @@ struct SettingsPage {
 struct MembersPage {
     chrome: Chrome,
     members: Vec<MemberView>,
+    invitations: Vec<InvitationView>,
     roles: Vec<RoleView>,
     catalog: Vec<(String, Vec<String>)>,
     can_manage: bool,
+    /// Whether links are mailed; without SMTP the page hands each new link to the inviter.
+    can_mail: bool,
+    /// A link just made without SMTP: (the invited e-mail, the link), shown this once.
+    new_link: Option<(String, String)>,
     error: Option<String>,
 }
 
@@ -41,6 +47,14 @@ impl MembersPage {
     )]
     fn has_role(&self, member: &MemberView, role: &RoleView) -> bool {
         member.roles.iter().any(|r| r.id == role.id)
+    }
+
+    #[expect(
+        clippy::unused_self,
+        reason = "askama calls it as a method of the page (`self.until(t)`)"
+    )]
+    fn until(&self, at: &chrono::DateTime<chrono::Utc>) -> String {
+        at.format("%Y-%m-%d %H:%M UTC").to_string()
     }
 }
 
@@ -91,6 +105,9 @@ async fn members_page(
     let org = page.member.org_id();
     Ok(MembersPage {
         members: members::list_members(&state.db, org).await?,
+        invitations: invitations::list(&state.db, org, chrono::Utc::now()).await?,
+        can_mail: state.mailer.is_some(),
+        new_link: None,
         roles: roles::list_roles(&state.db, org)
             .await?
             .into_iter()
@@ -159,24 +176,85 @@ async fn act(
     }
 }
 
-pub async fn add_member(
+pub async fn invite(
     State(state): State<AppState>,
     page: PageMember,
     CsrfForm(form): CsrfForm<Vec<(String, String)>>,
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Member:Collection:Create")?;
-        let password = first(&form, "password");
-        members::add_member(
+        let sent = invitations::invite(
             &state.db,
             page.member.org_id(),
+            page.member.user.id,
             &first(&form, "email"),
-            Some(password.as_str()).filter(|p| !p.is_empty()),
             &role_ids(&form)?,
+            crate::api::invitations::delivery(&state),
+            chrono::Utc::now(),
         )
-        .await
-        .map(|_| ())
-        .map_err(ApiError::from)
+        .await?;
+        Ok::<_, ApiError>(sent)
+    }
+    .await;
+    sent(&state, &page, result).await
+}
+
+/// After an invitation was made or resent: its link in place when it was not mailed (a
+/// redirect would lose it), else back to the list, which shows it.
+async fn sent(
+    state: &AppState,
+    page: &PageMember,
+    result: Result<invitations::Sent, ApiError>,
+) -> Result<Response, PageError> {
+    let sent = match result {
+        Ok(sent) => sent,
+        Err(e) => return members_with_error(state, page, e).await,
+    };
+    let email = sent.invitation.email.clone();
+    let view = crate::api::invitations::sent_view(state, sent)?;
+    match view.link {
+        Some(link) => {
+            let mut body = members_page(state, page, None).await?;
+            body.new_link = Some((email, link));
+            Ok(render(&body))
+        }
+        None => Ok(Redirect::to("/settings/members").into_response()),
+    }
+}
+
+pub async fn resend_invitation(
+    State(state): State<AppState>,
+    page: PageMember,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let result = async {
+        page.member.require("Member:Collection:Create")?;
+        let sent = invitations::resend(
+            &state.db,
+            page.member.org_id(),
+            id,
+            crate::api::invitations::delivery(&state),
+            chrono::Utc::now(),
+        )
+        .await?;
+        Ok::<_, ApiError>(sent)
+    }
+    .await;
+    sent(&state, &page, result).await
+}
+
+pub async fn revoke_invitation(
+    State(state): State<AppState>,
+    page: PageMember,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let result = async {
+        page.member.require("Member:Collection:Create")?;
+        invitations::revoke(&state.db, page.member.org_id(), id, chrono::Utc::now())
+            .await
+            .map_err(ApiError::from)
     }
     .await;
     act(&state, &page, result).await

@@ -7,6 +7,8 @@ pub mod call_analysis;
 pub mod call_sync;
 pub mod contact;
 pub mod contact_phone;
+pub mod invitation;
+pub mod invitation_role;
 pub mod job;
 pub mod member;
 pub mod member_role;

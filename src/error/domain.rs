@@ -35,10 +35,13 @@ impl From<OrgError> for ApiError {
     fn from(err: OrgError) -> Self {
         match err {
             OrgError::NotFound(what) => Self::NotFound(what),
-            OrgError::NeedsInitialPassword(_) | OrgError::InvalidRoleName => {
-                Self::Unprocessable(err.to_string())
-            }
+            OrgError::InvalidRoleName => Self::Unprocessable(err.to_string()),
+            OrgError::InvalidInvitation => Self::BadRequest(err.to_string()),
             OrgError::AlreadyMember(_)
+            | OrgError::AlreadyInvited(_)
+            | OrgError::TooManyInvitations(_)
+            | OrgError::InvitationForAnother { .. }
+            | OrgError::SignInToAccept(_)
             | OrgError::OwnerCannotBeRemoved
             | OrgError::RoleNameTaken(_) => Self::Conflict(err.to_string()),
             OrgError::Account(e) => e.into(),

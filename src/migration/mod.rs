@@ -10,6 +10,7 @@ mod m20261206_000030_call_list;
 mod m20261207_000001_event_streams;
 mod m20261207_000010_search_doc;
 mod m20261207_000020_sign_in;
+mod m20261207_000030_invitation;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000001_event_streams::Migration),
             Box::new(m20261207_000010_search_doc::Migration),
             Box::new(m20261207_000020_sign_in::Migration),
+            Box::new(m20261207_000030_invitation::Migration),
         ]
     }
 }

@@ -11,10 +11,7 @@ use uuid::Uuid;
 
 use super::OrgError;
 use super::roles::find_role;
-use crate::auth::password;
 use crate::entity::{member, member_role, role, user};
-use crate::users::signup::{create_user, find_user_by_email};
-use crate::users::{EmailAddress, UserError};
 
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct MemberView {
@@ -86,66 +83,6 @@ pub async fn find_member(
         .one(db)
         .await?
         .ok_or(OrgError::NotFound("member"))
-}
-
-/// Adds a person to `org`. An existing account joins as it is; for a new e-mail an account is
-/// created with the initial password the administrator gives them.
-pub async fn add_member(
-    db: &DatabaseConnection,
-    org: Uuid,
-    email: &str,
-    initial_password: Option<&str>,
-    role_ids: &[Uuid],
-) -> Result<Uuid, OrgError> {
-    let email: EmailAddress = email.parse().map_err(UserError::from)?;
-    let existing = find_user_by_email(db, &email).await?;
-    let hash = match (&existing, initial_password) {
-        (Some(_), _) => None,
-        (None, Some(pw)) => {
-            password::check_strength(pw).map_err(UserError::WeakPassword)?;
-            Some(
-                password::hash(pw.to_owned())
-                    .await
-                    .map_err(UserError::Hashing)?,
-            )
-        }
-        (None, None) => {
-            return Err(OrgError::NeedsInitialPassword(email));
-        }
-    };
-    let role_ids = role_ids.to_vec();
-    crate::db::write_transaction::<_, _, Uuid, OrgError>(db, |txn| {
-        Box::pin(async move {
-            let user = match (existing, hash) {
-                (Some(user), _) => user,
-                (None, Some(hash)) => create_user(txn, &email, hash).await?,
-                (None, None) => unreachable!("checked above"),
-            };
-            let already = member::Entity::find()
-                .filter(member::Column::OrganizationId.eq(org))
-                .filter(member::Column::UserId.eq(user.id))
-                .one(txn)
-                .await?;
-            if already.is_some() {
-                return Err(OrgError::AlreadyMember(email));
-            }
-            let now = Utc::now();
-            let member = member::ActiveModel {
-                id: Set(Uuid::now_v7()),
-                organization_id: Set(org),
-                user_id: Set(user.id),
-                is_owner: Set(false),
-                created_at: Set(now),
-                updated_at: Set(now),
-            }
-            .insert(txn)
-            .await?;
-            assign_roles(txn, org, member.id, &role_ids).await?;
-            Ok(member.id)
-        })
-    })
-    .await
-    .map_err(crate::db::transaction_error)
 }
 
 /// Replaces a member's roles. Every role must belong to `org`.

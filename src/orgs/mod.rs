@@ -1,5 +1,6 @@
 //! Organizations (tenants), their members and roles.
 
+pub mod invitations;
 pub mod members;
 pub mod membership;
 pub mod roles;
@@ -13,10 +14,25 @@ pub enum OrgError {
     /// Another organization's member or role is "not found" too, never "forbidden".
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("{0} has no account yet: give an initial password")]
-    NeedsInitialPassword(EmailAddress),
     #[error("{0} is already a member")]
     AlreadyMember(EmailAddress),
+    #[error("{0} already has a pending invitation: resend it or revoke it")]
+    AlreadyInvited(EmailAddress),
+    #[error("the organization has {0} pending invitations already: revoke some first")]
+    TooManyInvitations(u64),
+    #[error(
+        "this invitation link does not work: it was used already, was revoked, has expired or was copied incompletely; ask for a new one"
+    )]
+    InvalidInvitation,
+    #[error(
+        "this invitation is for {invited}, and you are signed in as {signed_in}: sign out, then open the link again"
+    )]
+    InvitationForAnother {
+        invited: EmailAddress,
+        signed_in: String,
+    },
+    #[error("{0} has an account already: sign in with it to accept the invitation")]
+    SignInToAccept(EmailAddress),
     #[error("the organization's owner cannot be removed")]
     OwnerCannotBeRemoved,
     #[error("role name must be 1 to 60 characters")]

@@ -158,7 +158,7 @@ async fn pages_send_strangers_to_sign_in_and_members_without_permission_get_403(
 }
 
 #[tokio::test]
-async fn members_page_adds_a_member_and_creates_a_role() {
+async fn members_page_invites_a_member_and_creates_a_role() {
     let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let html = owner.page(&app, "/settings/members").await;
@@ -185,30 +185,69 @@ async fn members_page_adds_a_member_and_creates_a_role() {
     // A bad e-mail shows the page again with the reason, not a blank error.
     let res = owner
         .client
-        .post(app.url("/settings/members"))
-        .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", "not an email"),
-            ("password", "long enough"),
-        ])
+        .post(app.url("/settings/invitations"))
+        .form(&[("csrf_token", token.as_str()), ("email", "not an email")])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(res.text().await.unwrap().contains("not a valid e-mail"));
 
+    // Without SMTP the page hands over the link, once; the invitation is listed as pending.
     let res = owner
         .client
-        .post(app.url("/settings/members"))
+        .post(app.url("/settings/invitations"))
+        .form(&[("csrf_token", token.as_str()), ("email", "bob@example.com")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("pass this link to bob@example.com yourself"));
+    let start = html.find("id=\"invitation-link\"").unwrap();
+    let link = &html[start..];
+    let link = &link[link.find("value=\"").unwrap() + 7..];
+    let link = &link[..link.find('"').unwrap()];
+    let invite_token = crate::support::token_of_link(link);
+    let html = owner.page(&app, "/settings/members").await;
+    assert!(html.contains("<td>bob@example.com</td>"));
+    assert!(html.contains("works until"));
+    assert!(!html.contains("invitation-link"), "shown only once");
+
+    // Bob opens it, chooses his password and lands in Acme's dashboard, signed in.
+    let bob = TestApp::client();
+    let html = bob
+        .get(app.url(&format!("/invitation?token={invite_token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("to join <strong>Acme</strong>"), "{html}");
+    let res = bob
+        .post(app.url("/invitation"))
         .form(&[
-            ("csrf_token", token.as_str()),
-            ("email", "bob@example.com"),
-            ("password", "long enough"),
+            ("csrf_token", token_in(&html).as_str()),
+            ("token", invite_token.as_str()),
+            ("password", "bob's own password"),
+            ("confirm", "bob's own password"),
         ])
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(res.headers()["location"], "/calls");
+    let me: serde_json::Value = bob
+        .get(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["organization"]["name"], "Acme");
+    assert_eq!(me["user"]["email"], "bob@example.com");
     let html = owner.page(&app, "/settings/members").await;
-    assert!(html.contains("bob@example.com"));
+    assert!(html.contains("<td>bob@example.com</td>") && !html.contains("works until"));
 }

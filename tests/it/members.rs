@@ -32,11 +32,7 @@ async fn owner_adds_a_member_with_a_role_and_the_member_gets_exactly_its_permiss
     let message = api_error(res, StatusCode::FORBIDDEN).await;
     assert!(message.contains("Role:Collection:Create"));
     let res = member
-        .post_json(
-            &app,
-            "/api/members",
-            &json!({"email": "x@example.com", "password": "long enough"}),
-        )
+        .post_json(&app, "/api/invitations", &json!({"email": "x@example.com"}))
         .await;
     api_error(res, StatusCode::FORBIDDEN).await;
 }
@@ -163,26 +159,4 @@ async fn owner_cannot_be_removed_but_members_can() {
         .await
         .unwrap();
     api_error(res, StatusCode::UNAUTHORIZED).await;
-}
-
-#[tokio::test]
-async fn adding_an_unknown_person_needs_an_initial_password() {
-    let app = TestApp::new().await;
-    let owner = app.owner("Acme").await;
-    let res = owner
-        .post_json(&app, "/api/members", &json!({"email": "new@example.com"}))
-        .await;
-    let message = api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-    assert!(message.contains("initial password"));
-
-    // Someone who already has an account elsewhere joins with it.
-    let other = app.owner("Other").await;
-    let res = owner
-        .post_json(&app, "/api/members", &json!({"email": other.email}))
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
-    let again = owner
-        .post_json(&app, "/api/members", &json!({"email": other.email}))
-        .await;
-    api_error(again, StatusCode::CONFLICT).await;
 }

@@ -455,6 +455,7 @@ async fn real_answers_match_the_schemas_the_document_declares() {
         ("/api/auth/sign-ins", "/api/auth/sign-ins"),
         ("/api/auth/organizations", "/api/auth/organizations"),
         ("/api/members", "/api/members"),
+        ("/api/invitations", "/api/invitations"),
         ("/api/roles", "/api/roles"),
         ("/api/permissions", "/api/permissions"),
         ("/api/phones", "/api/phones"),
@@ -576,7 +577,45 @@ async fn real_answers_match_the_schemas_the_document_declares() {
         S::CONFLICT,
     )
     .await;
-    assert_eq!(c.checked, 38, "every answer above was checked");
+    let sent = c
+        .check(
+            o,
+            M::POST,
+            "/api/invitations",
+            "/api/invitations",
+            Some(json!({"email": "schema@example.com"})),
+            S::CREATED,
+        )
+        .await;
+    let token = crate::support::token_of_link(sent["link"].as_str().unwrap());
+    c.check(
+        None,
+        M::POST,
+        "/api/invitations/preview",
+        "/api/invitations/preview",
+        Some(json!({"token": token})),
+        S::OK,
+    )
+    .await;
+    c.check(
+        None,
+        M::POST,
+        "/api/invitations/accept",
+        "/api/invitations/accept",
+        Some(json!({"token": token, "password": "schema password"})),
+        S::CREATED,
+    )
+    .await;
+    c.check(
+        None,
+        M::POST,
+        "/api/invitations/accept",
+        "/api/invitations/accept",
+        Some(json!({"token": token, "password": "schema password"})),
+        S::BAD_REQUEST,
+    )
+    .await;
+    assert_eq!(c.checked, 43, "every answer above was checked");
 }
 
 #[tokio::test]

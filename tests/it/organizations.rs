@@ -45,8 +45,8 @@ async fn a_person_in_two_organizations_switches_between_them() {
         .id
         .to_string();
 
-    // Globex adds Ann's existing account (no password asked) with a role that lists calls
-    // and nothing else.
+    // Globex invites Ann, who joins with her existing account (no new password) and a role
+    // that lists calls and nothing else.
     let role: Value = globex
         .post_json(
             &app,
@@ -57,16 +57,10 @@ async fn a_person_in_two_organizations_switches_between_them() {
         .json()
         .await
         .unwrap();
-    let res = globex
-        .post_json(
-            &app,
-            "/api/members",
-            &json!({"email": ann.email, "role_ids": [role["id"]]}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let token = app.invite(&globex, &ann.email, &[role["id"].clone()]).await;
+    app.accept_signed_in(&ann, &token).await;
 
-    // Ann's session still acts for Acme; she sees both organizations.
+    // Ann's first session still acts for Acme; she sees both organizations.
     let orgs: Value = ann.get_json(&app, "/api/auth/organizations").await;
     assert_eq!(
         orgs,
@@ -165,14 +159,8 @@ async fn the_dashboard_header_switches_the_organization() {
         .json()
         .await
         .unwrap();
-    let res = globex
-        .post_json(
-            &app,
-            "/api/members",
-            &json!({"email": ann.email, "role_ids": [role["id"]]}),
-        )
-        .await;
-    assert_eq!(res.status(), StatusCode::CREATED);
+    let token = app.invite(&globex, &ann.email, &[role["id"].clone()]).await;
+    app.accept_signed_in(&ann, &token).await;
     let html = ann.page(&app, "/calls").await;
     assert!(html.contains("data-testid=\"org-switcher\""));
     assert!(html.contains(&format!(

@@ -3,7 +3,7 @@
 //! hour, ends every session; requests are throttled; without SMTP the pages say what an
 //! operator runs.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -51,17 +51,8 @@ async fn login(app: &TestApp, email: &str, password: &str) -> StatusCode {
         .status()
 }
 
-/// Waits for the `n`-th message to arrive; returns all of them.
 async fn mail(smtp: &Smtp, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let messages = smtp.messages();
-        if messages.len() >= n {
-            return messages;
-        }
-        assert!(Instant::now() < deadline, "{n} messages did not arrive");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    smtp.wait_for(n).await
 }
 
 /// The link's token in a message's text.

@@ -33,11 +33,13 @@ impl Redactor {
     /// An HTML page with its CSRF token, ids, tokens, timestamps and ports replaced.
     pub fn html(&mut self, html: &str) -> String {
         let html = replace_after(html, "name=\"csrf_token\" value=\"", '"', "[csrf]");
+        let html = replace_after(&html, "name=\"token\" value=\"", '"', "[token]");
         self.text(&html)
     }
 
     /// Any text: UUIDs (`[id-N]`), runs of 32 hex digits (e-mail tags, Twilio SIDs' tails:
-    /// `[hex]`), RFC 3339 and `YYYY-MM-DD HH:MM UTC` timestamps (`[timestamp]`), local ports.
+    /// `[hex]`), RFC 3339 and `YYYY-MM-DD HH:MM UTC` timestamps (`[timestamp]`), links' tokens
+    /// (`token=[token]`), local ports.
     pub fn text(&mut self, text: &str) -> String {
         let bytes = text.as_bytes();
         let mut out = String::with_capacity(text.len());
@@ -54,6 +56,14 @@ impl Redactor {
             } else if let Some(len) = hex_run_at(bytes, i) {
                 out.push_str("[hex]");
                 i += len;
+            } else if text[i..].starts_with("token=") {
+                // A link's token (43 base64url characters).
+                let len = bytes[i + 6..]
+                    .iter()
+                    .take_while(|b| b.is_ascii_alphanumeric() || **b == b'-' || **b == b'_')
+                    .count();
+                out.push_str(if len == 43 { "token=[token]" } else { "token=" });
+                i += if len == 43 { 6 + len } else { 6 };
             } else if text[i..].starts_with("127.0.0.1:") {
                 let digits = bytes[i + 10..]
                     .iter()

@@ -52,6 +52,23 @@ impl Smtp {
         format!("smtp://127.0.0.1:{}", self.server.port)
     }
 
+    /// Waits (up to 20 s) until at least `n` messages have arrived; returns them all.
+    pub async fn wait_for(&self, n: usize) -> Vec<Value> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let messages = self.messages();
+            if messages.len() >= n {
+                return messages;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{n} messages did not arrive (have {})",
+                messages.len()
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+    }
+
     /// The messages received, parsed by Python's `email` package: headers (with aiosmtpd's
     /// `X-RcptTo`, the envelope's recipients), content type and the decoded text and HTML parts.
     pub fn messages(&self) -> Vec<Value> {
@@ -551,7 +568,9 @@ async fn the_settings_page_adds_and_removes_recipients() {
     assert!(!page.contains("desk@example.com"), "{page}");
 
     // Without the permission the page is refused.
-    let nobody = app.member_with(&owner, &["Agent:Collection:List"]).await;
+    let nobody = app
+        .member_with_mailed(&owner, &["Agent:Collection:List"], &smtp)
+        .await;
     let res = nobody
         .client
         .get(app.url("/settings/reports"))

@@ -129,11 +129,55 @@ async fn accounts_members_roles_and_settings() {
     let res = owner
         .post_json(
             &app,
-            "/api/members",
-            &json!({"email": "grace@acme.example.com", "password": "member password 1", "role_ids": [role["id"]]}),
+            "/api/invitations",
+            &json!({"email": "grace@acme.example.com", "role_ids": [role["id"]]}),
         )
         .await;
-    let member = snap(&mut r, "members_add", res).await;
+    let sent = snap(&mut r, "invitations_create", res).await;
+    snap(
+        &mut r,
+        "invitations_list",
+        get(&app, &owner, "/api/invitations").await,
+    )
+    .await;
+    let token = crate::support::token_of_link(sent["link"].as_str().unwrap());
+    let res = owner
+        .post_json(&app, "/api/invitations/preview", &json!({"token": token}))
+        .await;
+    snap(&mut r, "invitations_preview", res).await;
+    let res = TestApp::client()
+        .post(app.url("/api/invitations/accept"))
+        .json(&json!({"token": token, "password": "member password 1"}))
+        .send()
+        .await
+        .unwrap();
+    snap(&mut r, "invitations_accept", res).await;
+    let res = owner
+        .post_json(
+            &app,
+            "/api/invitations",
+            &json!({"email": "hopper@acme.example.com"}),
+        )
+        .await;
+    let other = res.json::<Value>().await.unwrap()["invitation"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = owner
+        .post_json(
+            &app,
+            &format!("/api/invitations/{other}/resend"),
+            &json!({}),
+        )
+        .await;
+    snap(&mut r, "invitations_resend", res).await;
+    let res = delete(&app, &owner, &format!("/api/invitations/{other}")).await;
+    snap(&mut r, "invitations_revoke", res).await;
+    let members: Vec<Value> = owner.get_json(&app, "/api/members").await;
+    let member = members
+        .into_iter()
+        .find(|m| m["email"] == "grace@acme.example.com")
+        .unwrap();
     let member_path = format!("/api/members/{}", id(&member));
     let res = put(&app, &owner, &member_path, &json!({"role_ids": []})).await;
     snap(&mut r, "members_update", res).await;

@@ -161,14 +161,29 @@ async fn the_dashboard_of_an_organization_with_an_agent_and_numbers() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let role: serde_json::Value = res.json().await.unwrap();
-    let res = owner
-        .post_json(
-            &app,
-            "/api/members",
-            &json!({"email": "grace@acme.example.com", "password": "member password 1", "role_ids": [role["id"]]}),
-        )
+    let token = app
+        .invite(&owner, "grace@acme.example.com", &[role["id"].clone()])
         .await;
+    // The page the invitation's link opens, for a person without an account.
+    let html = TestApp::client()
+        .get(app.url(&format!("/invitation?token={token}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    insta::assert_snapshot!("page_invitation", Redactor::new().html(&html));
+    let res = TestApp::client()
+        .post(app.url("/api/invitations/accept"))
+        .json(&json!({"token": token, "password": "member password 1"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(res.status(), StatusCode::CREATED);
+    // And one still pending.
+    app.invite(&owner, "hopper@acme.example.com", &[role["id"].clone()])
+        .await;
     seed_history(
         &app,
         owner.org_id().parse().unwrap(),

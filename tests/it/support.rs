@@ -363,8 +363,28 @@ impl TestApp {
         Member { client, email, me }
     }
 
-    /// Adds a member with the given permissions (through a fresh role) to `owner`'s organization.
+    /// Adds a member with the given permissions (through a fresh role) to `owner`'s organization:
+    /// invited, and the invitation accepted with a new account.
     pub async fn member_with(&self, owner: &Member, permissions: &[&str]) -> Member {
+        self.member_through(owner, permissions, None).await
+    }
+
+    /// [`Self::member_with`] on a server that mails invitations (to `smtp`).
+    pub async fn member_with_mailed(
+        &self,
+        owner: &Member,
+        permissions: &[&str],
+        smtp: &crate::reports::Smtp,
+    ) -> Member {
+        self.member_through(owner, permissions, Some(smtp)).await
+    }
+
+    async fn member_through(
+        &self,
+        owner: &Member,
+        permissions: &[&str],
+        smtp: Option<&crate::reports::Smtp>,
+    ) -> Member {
         let role: Value = owner
             .client
             .post(self.url("/api/roles"))
@@ -376,32 +396,103 @@ impl TestApp {
             .await
             .expect("role json");
         let email = format!("member-{}@example.com", uuid::Uuid::new_v4().simple());
-        let res = owner
-            .client
-            .post(self.url("/api/members"))
-            .json(
-                &json!({"email": email, "password": "member password 1", "role_ids": [role["id"]]}),
-            )
+        let sent = self
+            .send_invitation(owner, &email, &[role["id"].clone()])
+            .await;
+        let token = match (sent["link"].as_str(), smtp) {
+            (Some(link), _) => token_of_link(link),
+            (None, Some(smtp)) => {
+                let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+                loop {
+                    let mailed = smtp
+                        .messages()
+                        .into_iter()
+                        .find(|m| m["to"] == email.as_str());
+                    if let Some(m) = mailed {
+                        break token_of_link(m["text"].as_str().expect("a text part"));
+                    }
+                    assert!(std::time::Instant::now() < deadline, "no invitation mailed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                }
+            }
+            (None, None) => panic!("the invitation was mailed: use member_with_mailed"),
+        };
+        let client = Self::client();
+        let res = client
+            .post(self.url("/api/invitations/accept"))
+            .json(&json!({"token": token, "password": "member password 1"}))
             .send()
             .await
-            .expect("add member");
+            .expect("accept");
         assert_eq!(
             res.status(),
             StatusCode::CREATED,
             "{}",
             res.text().await.unwrap_or_default()
         );
+        let me: Value = res.json().await.expect("me");
+        Member { client, email, me }
+    }
+
+    async fn send_invitation(&self, admin: &Member, email: &str, role_ids: &[Value]) -> Value {
+        let res = admin
+            .post_json(
+                self,
+                "/api/invitations",
+                &json!({"email": email, "role_ids": role_ids}),
+            )
+            .await;
+        assert_eq!(
+            res.status(),
+            StatusCode::CREATED,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        res.json().await.expect("invitation")
+    }
+
+    /// Invites `email` to `admin`'s organization with `role_ids`; returns the link's token. The
+    /// test server cannot mail, so the answer carries the link.
+    pub async fn invite(&self, admin: &Member, email: &str, role_ids: &[Value]) -> String {
+        let sent = self.send_invitation(admin, email, role_ids).await;
+        token_of_link(sent["link"].as_str().expect("a link, without SMTP"))
+    }
+
+    /// `person` (who has an account) accepts the invitation of `token` on a fresh sign-in of
+    /// theirs, so their other sessions keep their organization; returns that client.
+    pub async fn accept_signed_in(&self, person: &Member, token: &str) -> reqwest::Client {
         let client = Self::client();
         let res = client
             .post(self.url("/api/auth/login"))
-            .json(&json!({"email": email, "password": "member password 1"}))
+            .json(&json!({"email": person.email, "password": "correct horse battery"}))
             .send()
             .await
             .expect("login");
         assert_eq!(res.status(), StatusCode::OK);
-        let me: Value = res.json().await.expect("me");
-        Member { client, email, me }
+        let res = client
+            .post(self.url("/api/invitations/accept"))
+            .json(&json!({"token": token}))
+            .send()
+            .await
+            .expect("accept");
+        assert_eq!(
+            res.status(),
+            StatusCode::OK,
+            "{}",
+            res.text().await.unwrap_or_default()
+        );
+        client
     }
+}
+
+/// The `token` of an invitation or reset link.
+pub fn token_of_link(link: &str) -> String {
+    let start = link.find("token=").expect("a token in the link") + "token=".len();
+    link[start..]
+        .split(|c: char| c == '&' || c.is_whitespace())
+        .next()
+        .unwrap_or_default()
+        .to_owned()
 }
 
 impl Drop for TestApp {

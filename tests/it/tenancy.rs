@@ -10,6 +10,9 @@ use crate::support::{Member, TestApp};
 /// Ids of things that belong to the victim organization.
 struct Victim {
     member_id: String,
+    invitation_id: String,
+    /// The pending invitation's link: an attack that resent it would retire it.
+    invitation_token: String,
     role_id: String,
     phone_id: String,
     agent_id: String,
@@ -46,6 +49,34 @@ fn cases() -> Vec<Case> {
             path: |v| format!("/api/members/{}", v.member_id),
             body: None,
             page: false,
+        },
+        Case {
+            route: "/invitations/{id}/resend",
+            method: Method::POST,
+            path: |v| format!("/api/invitations/{}/resend", v.invitation_id),
+            body: Some(json!({})),
+            page: false,
+        },
+        Case {
+            route: "/invitations/{id}",
+            method: Method::DELETE,
+            path: |v| format!("/api/invitations/{}", v.invitation_id),
+            body: None,
+            page: false,
+        },
+        Case {
+            route: "/settings/invitations/{id}/resend",
+            method: Method::POST,
+            path: |v| format!("/settings/invitations/{}/resend", v.invitation_id),
+            body: None,
+            page: true,
+        },
+        Case {
+            route: "/settings/invitations/{id}/revoke",
+            method: Method::POST,
+            path: |v| format!("/settings/invitations/{}/revoke", v.invitation_id),
+            body: None,
+            page: true,
         },
         Case {
             route: "/roles/{id}",
@@ -356,6 +387,8 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         .find(|m| m["email"] == member.email.as_str())
         .unwrap();
     let roles: Vec<Value> = owner.get_json(app, "/api/roles").await;
+    let invitation_token = app.invite(owner, "victim-invitee@example.com", &[]).await;
+    let invitations: Vec<Value> = owner.get_json(app, "/api/invitations").await;
     let agent: Value = owner
         .post_json(
             app,
@@ -418,6 +451,8 @@ async fn victim(app: &TestApp, owner: &Member) -> Victim {
         recipient_id: recipient["id"].as_str().unwrap().to_owned(),
         todo_id,
         member_id: row["id"].as_str().unwrap().to_owned(),
+        invitation_id: invitations[0]["id"].as_str().unwrap().to_owned(),
+        invitation_token,
         role_id: roles[0]["id"].as_str().unwrap().to_owned(),
         phone_id: phones[0]["id"].as_str().unwrap().to_owned(),
         agent_id: agent["id"].as_str().unwrap().to_owned(),
@@ -535,6 +570,15 @@ async fn another_organizations_ids_are_not_found() {
     // And nothing of the victim's changed.
     let members: Vec<Value> = victim_owner.get_json(&app, "/api/members").await;
     assert_eq!(members.len(), 2);
+    let invitations: Vec<Value> = victim_owner.get_json(&app, "/api/invitations").await;
+    assert_eq!(invitations.len(), 1, "not revoked");
+    let res = TestApp::client()
+        .post(app.url("/api/invitations/preview"))
+        .json(&json!({"token": ids.invitation_token}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "not resent");
     let role = victim_owner
         .client
         .get(app.url(&format!("/api/roles/{}", ids.role_id)))

@@ -117,3 +117,83 @@ async fn a_person_resets_a_forgotten_password_through_the_mailed_link() {
     let unexpected: Vec<_> = errors.iter().filter(|e| !e.contains("400")).collect();
     assert!(unexpected.is_empty(), "console errors: {unexpected:?}");
 }
+
+/// An administrator invites a person from the members page; the person opens the mailed link
+/// (received by a real SMTP server process), chooses a password and lands in the organization.
+#[tokio::test]
+async fn an_invited_person_joins_through_the_mailed_link() {
+    let smtp = crate::reports::Smtp::start().await;
+    let browser = Driver::start().await;
+    let app = TestApp::builder()
+        .with_setting("LOQUENT_SMTP_URL", &smtp.url())
+        .start()
+        .await;
+
+    browser
+        .sign_up(&app, "Acme Plumbing", "ada@example.com")
+        .await;
+    browser.goto(&app.url("/settings/members")).await;
+    browser
+        .type_into("#create-role input[name=name]", "Dispatch")
+        .await;
+    browser
+        .click("#create-role input[value='Call:Collection:List']")
+        .await;
+    browser.click("#create-role button[type=submit]").await;
+    browser.wait_for_text("#invite fieldset", "Dispatch").await;
+    browser
+        .type_into("#invite input[name=email]", "grace@example.com")
+        .await;
+    browser.click("#invite input[name=role_id]").await;
+    browser.click("#invite button[type=submit]").await;
+    browser.wait_for_path("/settings/members").await;
+    let row = browser
+        .wait_for_text("#invitations", "grace@example.com")
+        .await;
+    assert!(
+        row.contains("works until") && row.contains("Dispatch"),
+        "{row}"
+    );
+    browser.click("#logout").await;
+    browser.wait_for_path("/login").await;
+
+    let message = smtp.wait_for(1).await.remove(0);
+    assert_eq!(message["to"], "grace@example.com");
+    let link = message["text"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .find(|w| w.contains("/invitation?token="))
+        .expect("the link")
+        .to_owned();
+    assert!(link.starts_with(&app.url("/invitation")), "{link}");
+
+    browser.goto(&link).await;
+    assert!(
+        browser
+            .text_of("#invited")
+            .await
+            .contains("ada@example.com invited grace@example.com to join Acme Plumbing")
+    );
+    browser.type_into("#password", "grace's own words").await;
+    browser.type_into("#confirm", "grace's own words").await;
+    browser.click("#accept").await;
+    browser.wait_for_path("/calls").await;
+    let page = browser.source().await;
+    assert!(
+        page.contains("grace@example.com"),
+        "signed in as Grace: {page}"
+    );
+    assert!(page.contains("Acme Plumbing"));
+    assert!(
+        page.contains("<h1>Calls</h1>"),
+        "Grace may list calls: {page}"
+    );
+
+    // The link worked once.
+    browser.goto(&link).await;
+    assert!(browser.text_of("#invalid").await.contains("does not work"));
+    let errors = browser.console_errors().await;
+    let unexpected: Vec<_> = errors.iter().filter(|e| !e.contains("400")).collect();
+    assert!(unexpected.is_empty(), "console errors: {unexpected:?}");
+}
