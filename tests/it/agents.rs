@@ -91,16 +91,6 @@ async fn stored_token(app: &TestApp, id: &str) -> Option<String> {
     RealtimeConfig::from_json(&row.realtime_config).lookup_token(&app.app.secrets)
 }
 
-/// A CSRF token for dashboard posts, as a browser gets it from any page.
-async fn csrf(app: &TestApp, member: &Member) -> String {
-    let html = member.page(app, "/agents").await;
-    let start = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("form token")
-        + 25;
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
-
 #[tokio::test]
 async fn an_agent_is_created_read_replaced_and_deleted() {
     let app = TestApp::new().await;
@@ -410,7 +400,7 @@ async fn each_action_needs_its_permission() {
     assert!(html.contains(" disabled"));
     assert!(!html.contains("id=\"save\""));
     assert!(!html.contains("/delete"));
-    let token = csrf(&app, &reader).await;
+    let token = reader.csrf(&app).await;
     let res = reader
         .client
         .post(app.url(&path.replace("/api", "")))
@@ -490,7 +480,7 @@ async fn the_agent_form_shows_each_problem_beside_its_field_and_keeps_what_was_t
     let owner = app.owner("Acme").await;
     let new = owner.page(&app, "/agents/new").await;
     assert!(new.contains("action=\"/agents\""));
-    let token = csrf(&app, &owner).await;
+    let token = owner.csrf(&app).await;
     let form = |numbers: &'static str, voice: &'static str| {
         vec![
             ("csrf_token", token.clone()),

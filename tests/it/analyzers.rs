@@ -466,22 +466,12 @@ async fn active_default_analyzers_are_attached_to_numbers_imported_or_bought_lat
     assert!(attached(&other).await.is_empty(), "not a default");
 }
 
-/// A CSRF token for dashboard posts, as a browser gets it from any page.
-async fn csrf(app: &TestApp, member: &Member) -> String {
-    let html = member.page(app, "/analyzers").await;
-    let start = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("form token")
-        + 25;
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
-
 #[tokio::test]
 async fn the_analyzer_pages_create_edit_attach_and_delete_through_forms() {
     let app = TestApp::builder().with_sandbox().start().await;
     let TwilioOwner { owner, phones, .. } = app.owner_on_twilio("Acme", 2, 35).await;
     let (first, second) = (id(&phones[0]).to_owned(), id(&phones[1]).to_owned());
-    let token = csrf(&app, &owner).await;
+    let token = owner.csrf(&app).await;
     let empty = owner.page(&app, "/analyzers").await;
     assert!(empty.contains("No analyzers yet."));
     assert!(empty.contains("href=\"/analyzers/new\""));

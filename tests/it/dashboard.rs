@@ -2,15 +2,7 @@
 
 use reqwest::StatusCode;
 
-use crate::support::TestApp;
-
-fn token_in(html: &str) -> String {
-    let start = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("csrf field")
-        + 25;
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
+use crate::support::{TestApp, csrf_in};
 
 #[tokio::test]
 async fn sign_up_form_creates_the_organization_and_lands_on_calls() {
@@ -18,7 +10,7 @@ async fn sign_up_form_creates_the_organization_and_lands_on_calls() {
     let browser = TestApp::client();
     let page = browser.get(app.url("/signup")).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    let token = token_in(&page.text().await.unwrap());
+    let token = csrf_in(&page.text().await.unwrap());
 
     let res = browser
         .post(app.url("/signup"))
@@ -99,7 +91,7 @@ async fn wrong_password_shows_the_form_again_with_an_error() {
     let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let browser = TestApp::client();
-    let token = token_in(
+    let token = csrf_in(
         &browser
             .get(app.url("/login"))
             .send()
@@ -162,7 +154,7 @@ async fn members_page_invites_a_member_and_creates_a_role() {
     let app = TestApp::new().await;
     let owner = app.owner("Acme").await;
     let html = owner.page(&app, "/settings/members").await;
-    let token = token_in(&html);
+    let token = csrf_in(&html);
 
     let res = owner
         .client
@@ -228,7 +220,7 @@ async fn members_page_invites_a_member_and_creates_a_role() {
     let res = bob
         .post(app.url("/invitation"))
         .form(&[
-            ("csrf_token", token_in(&html).as_str()),
+            ("csrf_token", csrf_in(&html).as_str()),
             ("token", invite_token.as_str()),
             ("password", "bob's own password"),
             ("confirm", "bob's own password"),

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::reports::Smtp;
-use crate::support::{Member, TestApp, api_error, token_of_link};
+use crate::support::{Member, TestApp, api_error, csrf_in, token_of_link};
 
 async fn mailing_app(smtp: &Smtp) -> TestApp {
     TestApp::builder()
@@ -487,11 +487,6 @@ async fn invitations_belong_to_their_organization_and_need_the_permission() {
         .post_json(&app, "/api/invitations", &json!({"email": "not an e-mail"}))
         .await;
     api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-}
-
-fn csrf_in(html: &str) -> String {
-    let start = html.find("name=\"csrf_token\" value=\"").expect("a form") + 25;
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
 /// The page a link opens leads a person with an account through signing in (and back), and

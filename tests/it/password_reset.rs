@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::reports::Smtp;
-use crate::support::{TestApp, api_error};
+use crate::support::{TestApp, api_error, csrf_in};
 
 const NEW_PASSWORD: &str = "a brand new password";
 
@@ -203,11 +203,6 @@ async fn asking_too_often_waits_the_same_for_every_e_mail() {
     }
     let res = ask(&app, "not an e-mail").await;
     api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
-}
-
-fn csrf_in(html: &str) -> String {
-    let start = html.find("name=\"csrf_token\" value=\"").expect("a form") + 25;
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
 }
 
 #[tokio::test]

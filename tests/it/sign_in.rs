@@ -330,8 +330,8 @@ async fn the_sign_in_form_says_when_to_try_again() {
         .text()
         .await
         .unwrap();
-    let start = html.find("name=\"csrf_token\" value=\"").unwrap() + 25;
-    let token = &html[start..start + html[start..].find('"').unwrap()];
+    let token = crate::support::csrf_in(&html);
+    let token = token.as_str();
     let res = browser
         .post(app.url("/login"))
         .form(&[

@@ -234,11 +234,8 @@ async fn a_failed_sign_in_and_the_error_pages() {
         .text()
         .await
         .unwrap();
-    let start = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("a form token")
-        + 25;
-    let token = &html[start..start + html[start..].find('"').expect("token's end")];
+    let token = crate::support::csrf_in(&html);
+    let token = token.as_str();
     let res = visitor
         .post(app.url("/login"))
         .form(&[

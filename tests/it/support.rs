@@ -485,6 +485,15 @@ impl TestApp {
     }
 }
 
+/// The CSRF token in a page's first form.
+pub fn csrf_in(html: &str) -> String {
+    let start = html
+        .find("name=\"csrf_token\" value=\"")
+        .expect("a form with its token")
+        + 25;
+    html[start..start + html[start..].find('"').expect("the token's end")].to_owned()
+}
+
 /// The `token` of an invitation or reset link.
 pub fn token_of_link(link: &str) -> String {
     let start = link.find("token=").expect("a token in the link") + "token=".len();
@@ -554,6 +563,12 @@ impl Member {
         res.text().await.expect("HTML")
     }
 
+    /// The CSRF token for this member's dashboard forms, as a browser gets it from any page (the
+    /// account page, which every member may open).
+    pub async fn csrf(&self, app: &TestApp) -> String {
+        csrf_in(&self.page(app, "/account").await)
+    }
+
     /// POST a dashboard form as this member, with the CSRF token a page gave it; redirects are
     /// not followed.
     pub async fn post_form(
@@ -562,12 +577,7 @@ impl Member {
         path: &str,
         fields: &[(&str, &str)],
     ) -> reqwest::Response {
-        let html = self.page(app, "/settings").await;
-        let start = html
-            .find("name=\"csrf_token\" value=\"")
-            .expect("a form token")
-            + 25;
-        let token = html[start..start + html[start..].find('"').unwrap()].to_owned();
+        let token = self.csrf(app).await;
         let mut form = vec![("csrf_token", token.as_str())];
         form.extend_from_slice(fields);
         self.client

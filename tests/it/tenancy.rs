@@ -517,22 +517,6 @@ async fn victim_todo(app: &TestApp, owner: &Member) -> String {
     id.to_string()
 }
 
-/// A CSRF token for dashboard posts, as a browser would get from any page.
-async fn csrf(app: &TestApp, member: &Member) -> String {
-    let res = member
-        .client
-        .get(app.url("/settings/members"))
-        .send()
-        .await
-        .unwrap();
-    let html = res.text().await.unwrap();
-    let start = html
-        .find("name=\"csrf_token\" value=\"")
-        .expect("form token")
-        + 25;
-    html[start..start + html[start..].find('"').unwrap()].to_owned()
-}
-
 #[tokio::test]
 async fn another_organizations_ids_are_not_found() {
     let app = TestApp::builder().with_sandbox().start().await;
@@ -542,7 +526,7 @@ async fn another_organizations_ids_are_not_found() {
     // A connected attacker: "not a BYO account" must not be what stops it.
     app.connect_and_import(&attacker, &app.twilio_account(1, 98).await)
         .await;
-    let token = csrf(&app, &attacker).await;
+    let token = attacker.csrf(&app).await;
 
     for case in cases() {
         let path = (case.path)(&ids);
