@@ -77,6 +77,16 @@ impl App {
 }
 
 impl App {
+    /// How invitation links go out: mailed when this server can send e-mail, else handed to
+    /// the inviter.
+    pub fn invitation_delivery(&self) -> crate::orgs::invitations::Delivery {
+        if self.mailer.is_some() {
+            crate::orgs::invitations::Delivery::Mail
+        } else {
+            crate::orgs::invitations::Delivery::Link
+        }
+    }
+
     /// What saving an agent checks beyond its input.
     pub fn agent_rules(&self) -> AgentRules<'_> {
         AgentRules {

@@ -12,9 +12,9 @@ use crate::api::auth::{MeResponse, me, sign_in};
 use crate::api::members::{AddMember, ListMembers};
 use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized};
 use crate::app::AppState;
-use crate::auth::{Allowed, CurrentMember};
+use crate::auth::{Allowed, CurrentMember, RequestClient};
 use crate::error::{ApiError, ErrorBody, Json, Path};
-use crate::orgs::invitations::{self, Acceptor, Delivery, InvitationView, Sent};
+use crate::orgs::invitations::{self, Acceptor, InvitationView, Inviter, Sent};
 
 #[derive(Deserialize, utoipa::ToSchema)]
 pub struct InviteRequest {
@@ -33,17 +33,9 @@ pub struct SentInvitation {
     pub link: Option<String>,
 }
 
-/// How links go out: mailed when this server can send e-mail, else handed to the inviter.
-pub fn delivery(state: &AppState) -> Delivery {
-    if state.mailer.is_some() {
-        Delivery::Mail
-    } else {
-        Delivery::Link
-    }
-}
-
-/// The answer for a sent invitation, with its link when it was not mailed.
-pub fn sent_view(state: &AppState, sent: Sent) -> Result<SentInvitation, ApiError> {
+/// The answer for a sent invitation, with its link when it was not mailed (else the mail job
+/// is woken).
+fn sent_view(state: &AppState, sent: Sent) -> Result<SentInvitation, ApiError> {
     let link = match sent.token {
         Some(token) => Some(
             invitations::link(&state.config.server.public_url, &token)
@@ -113,10 +105,13 @@ pub async fn create(
     let sent = invitations::invite(
         &state.db,
         member.org_id(),
-        member.user.id,
+        Inviter {
+            user_id: member.user.id,
+            permissions: member.granter(),
+        },
         &req.email,
         &req.role_ids,
-        delivery(&state),
+        state.invitation_delivery(),
         Utc::now(),
     )
     .await?;
@@ -145,8 +140,14 @@ pub async fn resend(
     member: Allowed<AddMember>,
     Path(id): Path<Uuid>,
 ) -> Result<Json<SentInvitation>, ApiError> {
-    let sent =
-        invitations::resend(&state.db, member.org_id(), id, delivery(&state), Utc::now()).await?;
+    let sent = invitations::resend(
+        &state.db,
+        member.org_id(),
+        id,
+        state.invitation_delivery(),
+        Utc::now(),
+    )
+    .await?;
     Ok(Json(sent_view(&state, sent)?))
 }
 
@@ -226,15 +227,16 @@ pub async fn preview(
 pub struct AcceptInvitation {
     /// The `token` of the invitation's link.
     token: String,
-    /// The new account's password (8 to 256 characters), when the invited e-mail has no
-    /// account. Ignored when signed in.
+    /// Not signed in: the password of the invited e-mail's account, or, without one, the new
+    /// account's password (8 to 256 characters). Ignored when signed in.
     password: Option<String>,
 }
 
 /// Accepts an invitation.
 ///
 /// Signed in as the invited e-mail's account: joins the organization, and this session acts
-/// for it from now on. Not signed in and without an account: creates the account with
+/// for it from now on. Not signed in: with the password of the invited e-mail's account (checked
+/// and throttled like sign-in), joins and signs in; without an account, creates it with
 /// `password`, joins and signs in. The link works once.
 #[utoipa::path(
     post,
@@ -244,74 +246,80 @@ pub struct AcceptInvitation {
     security((), ("session" = [])),
     request_body = AcceptInvitation,
     responses(
-        (status = 200, description = "Joined; the session acts for the organization.",
-            body = MeResponse),
+        (status = 200, description = "Joined; the session acts for the organization (a new \
+            session cookie is set when the password signed in).", body = MeResponse),
         (status = 201, description = "Account created, joined and signed in; the session \
             cookie is set.", body = MeResponse,
             headers(("Set-Cookie" = String, description = "The `loquent_session` cookie."))),
         (status = 400, body = ErrorBody, description = "`bad_request`: the link was used, \
             revoked, has expired or is not one we sent."),
+        (status = 401, description = "`invalid_credentials`: the account's password is wrong.",
+            body = ErrorBody),
         (status = 409, body = ErrorBody, description = "`conflict`: the invited e-mail has an \
-            account (sign in with it first), or the session is another person's."),
+            account and no password was given, or the session is another person's."),
         (status = 422, response = InvalidInput),
+        (status = 429, description = "`too_many_requests`: too many password attempts; \
+            `Retry-After` says how many seconds to wait.", body = ErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds to wait."))),
     ),
 )]
 pub async fn accept(
     State(state): State<AppState>,
+    RequestClient(client): RequestClient,
     current: Option<CurrentMember>,
     Json(req): Json<AcceptInvitation>,
 ) -> Result<Response, ApiError> {
     let now = Utc::now();
-    match current {
-        Some(current) => {
-            let accepted = invitations::accept(
-                &state.db,
-                &req.token,
-                Acceptor::SignedIn(&current.user),
-                now,
-            )
-            .await?;
-            crate::orgs::membership::switch(
-                &state.db,
-                current.session_id,
-                accepted.user_id,
-                accepted.organization_id,
-            )
-            .await?;
-            let member = CurrentMember::from_session_id(&state.db, current.session_id)
-                .await?
-                .ok_or(ApiError::Unauthorized)?;
-            tracing::info!(org_id = %accepted.organization_id, user_id = %accepted.user_id,
-                "invitation accepted");
-            Ok(Json(me(&member)).into_response())
-        }
-        None => {
-            let Some(password) = req.password.as_deref() else {
-                // What is wrong with the link, or that its account signs in, comes first.
-                let preview = invitations::preview(&state.db, &req.token, now).await?;
-                if preview.has_account {
-                    return Err(crate::orgs::OrgError::SignInToAccept(preview.email).into());
-                }
-                return Err(ApiError::Unprocessable(
-                    "choose a password for the new account (password)".to_owned(),
-                ));
-            };
-            let accepted = invitations::accept(
-                &state.db,
-                &req.token,
-                Acceptor::NewAccount { password },
-                now,
-            )
-            .await?;
-            tracing::info!(org_id = %accepted.organization_id, user_id = %accepted.user_id,
-                "invitation accepted with a new account");
-            sign_in(
-                &state,
-                StatusCode::CREATED,
-                accepted.user_id,
-                accepted.organization_id,
-            )
-            .await
-        }
+    if let Some(current) = current {
+        let accepted =
+            invitations::accept(&state.db, &req.token, Acceptor::Account(&current.user), now)
+                .await?;
+        crate::orgs::membership::switch(
+            &state.db,
+            current.session_id,
+            accepted.user_id,
+            accepted.organization_id,
+        )
+        .await?;
+        let member = CurrentMember::from_session_id(&state.db, current.session_id)
+            .await?
+            .ok_or(ApiError::Unauthorized)?;
+        tracing::info!(org_id = %accepted.organization_id, user_id = %accepted.user_id,
+            "invitation accepted");
+        return Ok(Json(me(&member)).into_response());
     }
+    // What is wrong with the link comes first, then whose account it is.
+    let preview = invitations::preview(&state.db, &req.token, now).await?;
+    let Some(password) = req.password.as_deref() else {
+        if preview.has_account {
+            return Err(crate::orgs::OrgError::SignInToAccept(preview.email).into());
+        }
+        return Err(ApiError::Unprocessable(
+            "choose a password for the new account (password)".to_owned(),
+        ));
+    };
+    let (accepted, status) = if preview.has_account {
+        let user = crate::users::login::check_credentials(
+            &state.db,
+            preview.email.as_str(),
+            password,
+            &client,
+        )
+        .await?;
+        let accepted =
+            invitations::accept(&state.db, &req.token, Acceptor::Account(&user), now).await?;
+        (accepted, StatusCode::OK)
+    } else {
+        let accepted = invitations::accept(
+            &state.db,
+            &req.token,
+            Acceptor::NewAccount { password },
+            now,
+        )
+        .await?;
+        (accepted, StatusCode::CREATED)
+    };
+    tracing::info!(org_id = %accepted.organization_id, user_id = %accepted.user_id,
+        "invitation accepted");
+    sign_in(&state, status, accepted.user_id, accepted.organization_id).await
 }

@@ -75,7 +75,14 @@ pub async fn update(
     Path(id): Path<Uuid>,
     Json(req): Json<UpdateMemberRequest>,
 ) -> Result<Json<MemberView>, ApiError> {
-    members::set_roles(&state.db, member.org_id(), id, &req.role_ids).await?;
+    members::set_roles(
+        &state.db,
+        member.org_id(),
+        id,
+        &req.role_ids,
+        member.granter(),
+    )
+    .await?;
     Ok(Json(view(&state, member.org_id(), id).await?))
 }
 

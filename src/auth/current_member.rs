@@ -32,6 +32,12 @@ impl CurrentMember {
         self.organization.id
     }
 
+    /// What this member may give others through roles: `None` for an owner (everything), else
+    /// their own permissions.
+    pub fn granter(&self) -> Option<&[Permission]> {
+        (!self.member.is_owner).then_some(self.permissions.as_slice())
+    }
+
     /// Owners pass every check; everyone else needs a role granting `permission`.
     pub fn can(&self, permission: &str) -> bool {
         self.member.is_owner || self.permissions.iter().any(|p| p.grants(permission))

@@ -54,30 +54,24 @@ pub struct LoginForm {
 }
 
 /// `next` when it is a path on this server, else nothing: a sign-in link must not send the
-/// person to another site (an open redirect), so `//host`, `/\host` and full URLs are refused.
+/// person to another site (an open redirect), so `//host`, `/\host` and full URLs are refused;
+/// so is anything but ASCII, which a `Location` header cannot carry.
 pub fn local_path(next: &str) -> Option<&str> {
     let ok = next.starts_with('/')
         && !next.starts_with("//")
+        && next.is_ascii()
         && next.len() <= 2_048
         && !next.chars().any(|c| c.is_control() || c == '\\');
     ok.then_some(next)
 }
 
-async fn signed_in(state: &AppState, headers: &HeaderMap) -> bool {
-    match session::read_cookie(headers, session::COOKIE) {
-        Some(token) if !token.is_empty() => matches!(
-            CurrentMember::from_token(&state.db, token).await,
-            Ok(Some(_))
-        ),
-        _ => false,
-    }
-}
-
-pub async fn home(State(state): State<AppState>, headers: HeaderMap) -> Redirect {
-    if signed_in(&state, &headers).await {
-        Redirect::to("/calls")
-    } else {
-        Redirect::to("/login")
+/// The calls for a member who may list them; the account page for one whose roles give no
+/// such page (a new member without roles yet); the sign-in page for everyone else.
+pub async fn home(current: Option<CurrentMember>) -> Redirect {
+    match current {
+        Some(member) if member.can("Call:Collection:List") => Redirect::to("/calls"),
+        Some(_) => Redirect::to("/account"),
+        None => Redirect::to("/login"),
     }
 }
 
@@ -414,6 +408,7 @@ mod tests {
             "/\\evil.example.com",
             "/ok\r\nSet-Cookie: x",
             "javascript:alert(1)",
+            "/é",
         ] {
             assert_eq!(local_path(foreign), None, "{foreign:?}");
         }

@@ -15,15 +15,15 @@ use super::auth_pages::with_session;
 use super::{PageError, render};
 use crate::app::AppState;
 use crate::auth::csrf::{CsrfForm, CsrfToken};
-use crate::auth::{CurrentMember, session};
+use crate::auth::{CurrentMember, RequestClient, session};
 use crate::error::ApiError;
-use crate::orgs::invitations::{self, Acceptor, Preview};
+use crate::orgs::invitations::{self, Accepted, Acceptor, Preview};
 
 /// What the page offers.
 enum Offer {
     /// No account has the e-mail: choose a password.
     ChoosePassword,
-    /// An account has it and nobody is signed in: sign in first.
+    /// An account has it and nobody is signed in: its password, then join.
     SignIn,
     /// Signed in as the invited person: join.
     Join,
@@ -142,61 +142,68 @@ pub async fn show(
 pub async fn accept(
     State(state): State<AppState>,
     Extension(csrf): Extension<CsrfToken>,
+    RequestClient(client): RequestClient,
     current: Option<CurrentMember>,
     CsrfForm(form): CsrfForm<AcceptForm>,
 ) -> Result<Response, PageError> {
     let now = Utc::now();
-    let result = match &current {
-        Some(member) => {
-            invitations::accept(
+    let result: Result<(Accepted, bool), ApiError> = async {
+        if let Some(member) = &current {
+            let accepted =
+                invitations::accept(&state.db, &form.token, Acceptor::Account(&member.user), now)
+                    .await?;
+            crate::orgs::membership::switch(
                 &state.db,
-                &form.token,
-                Acceptor::SignedIn(&member.user),
-                now,
+                member.session_id,
+                accepted.user_id,
+                accepted.organization_id,
             )
-            .await
+            .await?;
+            return Ok((accepted, false));
         }
-        None if form.password != form.confirm => {
-            let error = "the two passwords differ: type the same one twice".to_owned();
-            let page = page(&state, &csrf.0, &form.token, None, Some(error)).await?;
-            return Ok(respond(&page, StatusCode::UNPROCESSABLE_ENTITY));
-        }
-        None => {
-            invitations::accept(
+        let preview = invitations::preview(&state.db, &form.token, now).await?;
+        if preview.has_account {
+            let user = crate::users::login::check_credentials(
                 &state.db,
-                &form.token,
-                Acceptor::NewAccount {
-                    password: &form.password,
-                },
-                now,
+                preview.email.as_str(),
+                &form.password,
+                &client,
             )
-            .await
+            .await?;
+            let accepted =
+                invitations::accept(&state.db, &form.token, Acceptor::Account(&user), now).await?;
+            return Ok((accepted, true));
         }
-    };
-    match result.map_err(ApiError::from) {
-        Ok(accepted) => match &current {
-            Some(member) => {
-                crate::orgs::membership::switch(
-                    &state.db,
-                    member.session_id,
-                    accepted.user_id,
-                    accepted.organization_id,
-                )
-                .await
-                .map_err(ApiError::from)?;
-                Ok(Redirect::to("/calls").into_response())
-            }
-            None => {
-                let token = session::start(
-                    &state.db,
-                    &state.config,
-                    accepted.user_id,
-                    accepted.organization_id,
-                )
-                .await?;
-                Ok(with_session(&state, &token, "/calls"))
-            }
-        },
+        if form.password != form.confirm {
+            return Err(ApiError::Unprocessable(
+                "the two passwords differ: type the same one twice".to_owned(),
+            ));
+        }
+        let accepted = invitations::accept(
+            &state.db,
+            &form.token,
+            Acceptor::NewAccount {
+                password: &form.password,
+            },
+            now,
+        )
+        .await?;
+        Ok((accepted, true))
+    }
+    .await;
+    match result {
+        // Home sends the new member where their roles let them in.
+        Ok((_, false)) => Ok(Redirect::to("/").into_response()),
+        Ok((accepted, true)) => {
+            let token = session::start(
+                &state.db,
+                &state.config,
+                accepted.user_id,
+                accepted.organization_id,
+            )
+            .await?;
+            Ok(with_session(&state, &token, "/"))
+        }
         Err(e) if e.status().is_client_error() => {
             let status = e.status();
             let page = page(
@@ -207,7 +214,17 @@ pub async fn accept(
                 Some(e.to_string()),
             )
             .await?;
-            Ok(respond(&page, status))
+            let mut response = respond(&page, status);
+            if let ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } = e
+                && let Ok(value) = retry_after_secs.to_string().parse()
+            {
+                response
+                    .headers_mut()
+                    .insert(axum::http::header::RETRY_AFTER, value);
+            }
+            Ok(response)
         }
         Err(e) => Err(e.into()),
     }

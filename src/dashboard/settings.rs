@@ -186,10 +186,13 @@ pub async fn invite(
         let sent = invitations::invite(
             &state.db,
             page.member.org_id(),
-            page.member.user.id,
+            invitations::Inviter {
+                user_id: page.member.user.id,
+                permissions: page.member.granter(),
+            },
             &first(&form, "email"),
             &role_ids(&form)?,
-            crate::api::invitations::delivery(&state),
+            state.invitation_delivery(),
             chrono::Utc::now(),
         )
         .await?;
@@ -210,15 +213,18 @@ async fn sent(
         Ok(sent) => sent,
         Err(e) => return members_with_error(state, page, e).await,
     };
-    let email = sent.invitation.email.clone();
-    let view = crate::api::invitations::sent_view(state, sent)?;
-    match view.link {
-        Some(link) => {
+    match sent.token {
+        Some(token) => {
+            let link = invitations::link(&state.config.server.public_url, &token)
+                .map_err(ApiError::internal)?;
             let mut body = members_page(state, page, None).await?;
-            body.new_link = Some((email, link));
+            body.new_link = Some((sent.invitation.email, link.to_string()));
             Ok(render(&body))
         }
-        None => Ok(Redirect::to("/settings/members").into_response()),
+        None => {
+            state.jobs_wake.notify_one();
+            Ok(Redirect::to("/settings/members").into_response())
+        }
     }
 }
 
@@ -234,7 +240,7 @@ pub async fn resend_invitation(
             &state.db,
             page.member.org_id(),
             id,
-            crate::api::invitations::delivery(&state),
+            state.invitation_delivery(),
             chrono::Utc::now(),
         )
         .await?;
@@ -268,9 +274,15 @@ pub async fn set_member_roles(
 ) -> Result<Response, PageError> {
     let result = async {
         page.member.require("Member:Instance:Update")?;
-        members::set_roles(&state.db, page.member.org_id(), id, &role_ids(&form)?)
-            .await
-            .map_err(ApiError::from)
+        members::set_roles(
+            &state.db,
+            page.member.org_id(),
+            id,
+            &role_ids(&form)?,
+            page.member.granter(),
+        )
+        .await
+        .map_err(ApiError::from)
     }
     .await;
     act(&state, &page, result).await

@@ -37,6 +37,11 @@ impl From<OrgError> for ApiError {
             OrgError::NotFound(what) => Self::NotFound(what),
             OrgError::InvalidRoleName => Self::Unprocessable(err.to_string()),
             OrgError::InvalidInvitation => Self::BadRequest(err.to_string()),
+            OrgError::CannotGrant(permission) => Self::Forbidden(permission),
+            OrgError::Throttled(throttled) => Self::TooManyRequests {
+                message: err.to_string(),
+                retry_after_secs: throttled.retry_after_secs(),
+            },
             OrgError::AlreadyMember(_)
             | OrgError::AlreadyInvited(_)
             | OrgError::TooManyInvitations(_)

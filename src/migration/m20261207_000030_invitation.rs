@@ -54,14 +54,13 @@ impl MigrationTrait for Migration {
                     .to_owned(),
             )
             .await?;
+        // One open invitation per organization and address, also when two invitations race
+        // (a partial index: the same statement on SQLite and PostgreSQL).
         manager
-            .create_index(
-                Index::create()
-                    .name("idx_invitation_org_email")
-                    .table(Alias::new("invitation"))
-                    .col(Alias::new("organization_id"))
-                    .col(Alias::new("email"))
-                    .to_owned(),
+            .get_connection()
+            .execute_unprepared(
+                "CREATE UNIQUE INDEX idx_invitation_open ON invitation (organization_id, email) \
+                 WHERE accepted_at IS NULL AND revoked_at IS NULL",
             )
             .await?;
         manager

@@ -29,14 +29,13 @@ use uuid::Uuid;
 
 use super::OrgError;
 use super::members::RoleRef;
-use super::roles::find_role;
-use crate::auth::{password, session};
-use crate::entity::{
-    invitation, invitation_role, job, member, member_role, organization, role, user,
-};
+use super::roles::grantable;
+use crate::auth::{Permission, password, session};
+use crate::entity::{invitation, invitation_role, job, member, organization, role, user};
 use crate::jobs::{Handler, NewJob, Outcome};
 use crate::mail::Mailer;
 use crate::users::signup::{create_user, find_user_by_email};
+use crate::users::throttle::{self, Key, Limit};
 use crate::users::{EmailAddress, UserError};
 
 /// The job that mails an invitation's link.
@@ -47,6 +46,42 @@ pub const LIFETIME: Duration = Duration::days(7);
 
 /// How many pending invitations an organization lists (and may have).
 pub const MAX_PENDING: u64 = 500;
+
+/// Invitations and new links one organization sends: 30, then ten minutes' wait, doubling
+/// (a mailed invitation carries the organization's name to any address).
+pub const PER_ORGANIZATION: Limit = Limit {
+    free: 30,
+    first_wait: Duration::minutes(10),
+    max_wait: Duration::days(1),
+};
+
+/// Invitations and new links to one address, from any organization: nobody's inbox is flooded.
+pub const PER_ADDRESS: Limit = Limit {
+    free: 5,
+    first_wait: Duration::minutes(10),
+    max_wait: Duration::days(1),
+};
+
+/// Counts one invitation (or new link) from `org` to `email`, or refuses it.
+async fn count_sending(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    email: &EmailAddress,
+    now: DateTime<Utc>,
+) -> Result<(), OrgError> {
+    let org_key = Key::with_purpose("invite-org", &org.to_string());
+    let address_key = Key::with_purpose("invite-address", email.as_str());
+    match throttle::attempt(
+        db,
+        &[(&org_key, PER_ORGANIZATION), (&address_key, PER_ADDRESS)],
+        now,
+    )
+    .await?
+    {
+        Ok(()) => Ok(()),
+        Err(throttled) => Err(OrgError::Throttled(throttled)),
+    }
+}
 
 /// How the link reaches the invited person.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -104,8 +139,8 @@ pub struct Preview {
 /// Who accepts.
 #[derive(Debug, Clone, Copy)]
 pub enum Acceptor<'a> {
-    /// The signed-in person: their e-mail must be the invited one.
-    SignedIn(&'a user::Model),
+    /// An account proven by its session or its password: its e-mail must be the invited one.
+    Account(&'a user::Model),
     /// A person without an account, choosing its password.
     NewAccount { password: &'a str },
 }
@@ -128,11 +163,19 @@ fn is_open(row: &invitation::Model) -> bool {
     row.accepted_at.is_none() && row.revoked_at.is_none()
 }
 
-/// Invites `email` to `org` with `role_ids` (roles of `org`), from `inviter`.
+/// Who invites: their account and, unless they own the organization, their permissions (the
+/// roles they give must grant nothing they lack).
+#[derive(Debug, Clone, Copy)]
+pub struct Inviter<'a> {
+    pub user_id: Uuid,
+    pub permissions: Option<&'a [Permission]>,
+}
+
+/// Invites `email` to `org` with `role_ids` (roles of `org`).
 pub async fn invite(
     db: &DatabaseConnection,
     org: Uuid,
-    inviter: Uuid,
+    inviter: Inviter<'_>,
     email: &str,
     role_ids: &[Uuid],
     delivery: Delivery,
@@ -145,6 +188,9 @@ pub async fn invite(
         ids.dedup();
         ids
     };
+    grantable(db, org, &role_ids, inviter.permissions).await?;
+    count_sending(db, org, &email, now).await?;
+    let inviter = inviter.user_id;
     let (id, token) = crate::db::write_transaction::<_, _, _, OrgError>(db, |txn| {
         let email = email.clone();
         Box::pin(async move {
@@ -181,9 +227,6 @@ pub async fn invite(
             if open >= MAX_PENDING {
                 return Err(OrgError::TooManyInvitations(MAX_PENDING));
             }
-            for role in &role_ids {
-                find_role(txn, org, *role).await?;
-            }
             let id = Uuid::now_v7();
             let token = (delivery == Delivery::Link).then(session::new_token);
             invitation::ActiveModel {
@@ -201,7 +244,14 @@ pub async fn invite(
                 updated_at: Set(now),
             }
             .insert(txn)
-            .await?;
+            .await
+            .map_err(|e| match e.sql_err() {
+                // Two invitations racing for one address: the partial unique index decides.
+                Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {
+                    OrgError::AlreadyInvited(email.clone())
+                }
+                _ => e.into(),
+            })?;
             for role in &role_ids {
                 invitation_role::ActiveModel {
                     invitation_id: Set(id),
@@ -366,6 +416,9 @@ pub async fn resend(
     delivery: Delivery,
     now: DateTime<Utc>,
 ) -> Result<Sent, OrgError> {
+    let row = find_open(db, org, id).await?;
+    let email: EmailAddress = row.email.parse().map_err(UserError::from)?;
+    count_sending(db, org, &email, now).await?;
     let token = crate::db::write_transaction::<_, _, _, OrgError>(db, |txn| {
         Box::pin(async move {
             let row = find_open(txn, org, id).await?;
@@ -427,11 +480,10 @@ pub async fn revoke(
     }
 }
 
-/// The open, unexpired invitation `token` opens, if any.
-async fn by_token(
+/// The invitation of `token`, if it is a link we made (used or not).
+async fn by_token_any(
     db: &impl ConnectionTrait,
     token: &str,
-    now: DateTime<Utc>,
 ) -> Result<Option<invitation::Model>, DbErr> {
     // A token is 43 characters; anything else cannot be one (and is not hashed for nothing).
     if token.len() != 43 {
@@ -439,11 +491,19 @@ async fn by_token(
     }
     invitation::Entity::find()
         .filter(invitation::Column::TokenHash.eq(session::token_hash(token)))
-        .filter(invitation::Column::AcceptedAt.is_null())
-        .filter(invitation::Column::RevokedAt.is_null())
-        .filter(invitation::Column::ExpiresAt.gt(now))
         .one(db)
         .await
+}
+
+/// The open, unexpired invitation `token` opens, if any.
+async fn by_token(
+    db: &impl ConnectionTrait,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<invitation::Model>, DbErr> {
+    Ok(by_token_any(db, token)
+        .await?
+        .filter(|row| is_open(row) && row.expires_at > now))
 }
 
 /// What the link of `token` invites to; [`OrgError::InvalidInvitation`] when it does not work.
@@ -475,23 +535,36 @@ pub async fn preview(
     })
 }
 
-/// Accepts the invitation of `token`.
+/// Accepts the invitation of `token`. Accepting again as the account that accepted is a no-op
+/// (a form sent twice), not an error.
 pub async fn accept(
     db: &DatabaseConnection,
     token: &str,
     acceptor: Acceptor<'_>,
     now: DateTime<Utc>,
 ) -> Result<Accepted, OrgError> {
-    let row = by_token(db, token, now)
-        .await?
-        .ok_or(OrgError::InvalidInvitation)?;
+    let Some(row) = by_token_any(db, token).await? else {
+        return Err(OrgError::InvalidInvitation);
+    };
+    if let (Acceptor::Account(user), Some(by)) = (acceptor, row.accepted_by)
+        && row.accepted_at.is_some()
+        && by == user.id
+    {
+        return Ok(Accepted {
+            user_id: user.id,
+            organization_id: row.organization_id,
+        });
+    }
+    if !is_open(&row) || row.expires_at <= now {
+        return Err(OrgError::InvalidInvitation);
+    }
     let email: EmailAddress = row.email.parse().map_err(UserError::from)?;
     enum Who {
         Existing(user::Model),
         New(String),
     }
     let who = match acceptor {
-        Acceptor::SignedIn(user) => {
+        Acceptor::Account(user) => {
             if user.email != email.as_str() {
                 return Err(OrgError::InvitationForAnother {
                     invited: email,
@@ -527,10 +600,10 @@ pub async fn accept(
                 },
             };
             // Used once: of two uses racing, one updates the row and the other finds it used.
+            // The token's hash stays, so that the accepting account can be recognised again.
             let used = invitation::Entity::update_many()
                 .col_expr(invitation::Column::AcceptedAt, Some(now).into())
                 .col_expr(invitation::Column::AcceptedBy, Some(user.id).into())
-                .col_expr(invitation::Column::TokenHash, Option::<String>::None.into())
                 .col_expr(invitation::Column::UpdatedAt, now.into())
                 .filter(invitation::Column::Id.eq(row.id))
                 .filter(invitation::Column::TokenHash.eq(hash))
@@ -543,38 +616,14 @@ pub async fn accept(
                 return Err(OrgError::InvalidInvitation);
             }
             let org = row.organization_id;
-            let already = member::Entity::find()
-                .filter(member::Column::OrganizationId.eq(org))
-                .filter(member::Column::UserId.eq(user.id))
-                .one(txn)
-                .await?;
-            // Already a member (through another invitation): the link has done its work.
-            if already.is_none() {
-                let member = member::ActiveModel {
-                    id: Set(Uuid::now_v7()),
-                    organization_id: Set(org),
-                    user_id: Set(user.id),
-                    is_owner: Set(false),
-                    created_at: Set(now),
-                    updated_at: Set(now),
-                }
-                .insert(txn)
-                .await?;
-                let given = invitation_role::Entity::find()
-                    .filter(invitation_role::Column::InvitationId.eq(row.id))
-                    .all(txn)
-                    .await?;
-                for role in given {
-                    member_role::ActiveModel {
-                        member_id: Set(member.id),
-                        role_id: Set(role.role_id),
-                        organization_id: Set(org),
-                        created_at: Set(now),
-                    }
-                    .insert(txn)
-                    .await?;
-                }
-            }
+            let roles: Vec<Uuid> = invitation_role::Entity::find()
+                .filter(invitation_role::Column::InvitationId.eq(row.id))
+                .all(txn)
+                .await?
+                .into_iter()
+                .map(|r| r.role_id)
+                .collect();
+            super::members::join(txn, org, user.id, &roles, now).await?;
             Ok(Accepted {
                 user_id: user.id,
                 organization_id: org,

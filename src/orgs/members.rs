@@ -85,13 +85,16 @@ pub async fn find_member(
         .ok_or(OrgError::NotFound("member"))
 }
 
-/// Replaces a member's roles. Every role must belong to `org`.
+/// Replaces a member's roles. Every role must belong to `org` and be one `granter` may give
+/// (see [`super::roles::grantable`]).
 pub async fn set_roles(
     db: &DatabaseConnection,
     org: Uuid,
     member_id: Uuid,
     role_ids: &[Uuid],
+    granter: Option<&[crate::auth::Permission]>,
 ) -> Result<(), OrgError> {
+    super::roles::grantable(db, org, role_ids, granter).await?;
     let role_ids = role_ids.to_vec();
     crate::db::write_transaction::<_, _, (), OrgError>(db, |txn| {
         Box::pin(async move {
@@ -105,6 +108,36 @@ pub async fn set_roles(
     })
     .await
     .map_err(crate::db::transaction_error)
+}
+
+/// Makes `user_id` a member of `org` with `role_ids` (roles of `org`), inside the caller's
+/// transaction. Already a member: nothing changes (their roles stay as they are).
+pub(super) async fn join(
+    txn: &impl sea_orm::ConnectionTrait,
+    org: Uuid,
+    user_id: Uuid,
+    role_ids: &[Uuid],
+    now: DateTime<Utc>,
+) -> Result<(), OrgError> {
+    let already = member::Entity::find()
+        .filter(member::Column::OrganizationId.eq(org))
+        .filter(member::Column::UserId.eq(user_id))
+        .one(txn)
+        .await?;
+    if already.is_some() {
+        return Ok(());
+    }
+    let member = member::ActiveModel {
+        id: Set(Uuid::now_v7()),
+        organization_id: Set(org),
+        user_id: Set(user_id),
+        is_owner: Set(false),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(txn)
+    .await?;
+    assign_roles(txn, org, member.id, role_ids).await
 }
 
 async fn assign_roles(

@@ -31,8 +31,15 @@ pub enum OrgError {
         invited: EmailAddress,
         signed_in: String,
     },
-    #[error("{0} has an account already: sign in with it to accept the invitation")]
+    #[error(
+        "{0} has an account already: sign in with it, or give its password, to accept the invitation"
+    )]
     SignInToAccept(EmailAddress),
+    /// A role would give a permission its giver does not hold.
+    #[error("you cannot give the permission {0}, which you do not hold yourself")]
+    CannotGrant(String),
+    #[error("too many invitations; try again in {}", crate::users::wait_words(.0.retry_after_secs()))]
+    Throttled(crate::users::throttle::Throttled),
     #[error("the organization's owner cannot be removed")]
     OwnerCannotBeRemoved,
     #[error("role name must be 1 to 60 characters")]

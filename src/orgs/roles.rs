@@ -82,6 +82,28 @@ pub async fn find_role(
         .ok_or(OrgError::NotFound("role"))
 }
 
+/// Checks that `role_ids` are roles of `org` that someone holding `granter` may give: each
+/// permission of each role must be one of theirs (`None`: an owner, who holds them all). A
+/// member who may add members or change roles still cannot make anyone more than themselves.
+pub async fn grantable(
+    db: &impl ConnectionTrait,
+    org: Uuid,
+    role_ids: &[Uuid],
+    granter: Option<&[Permission]>,
+) -> Result<(), OrgError> {
+    for id in role_ids {
+        let role = find_role(db, org, *id).await?;
+        if let Some(held) = granter {
+            for wanted in permission_strings(&role.permissions) {
+                if !held.iter().any(|p| p.grants(&wanted)) {
+                    return Err(OrgError::CannotGrant(wanted));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn name_taken(e: sea_orm::DbErr, name: &str) -> OrgError {
     match e.sql_err() {
         Some(sea_orm::SqlErr::UniqueConstraintViolation(_)) => {

@@ -21,6 +21,25 @@ pub async fn authenticate(
     password: &str,
     client: &Client,
 ) -> Result<(user::Model, member::Model), UserError> {
+    let user = check_credentials(db, email, password, client).await?;
+    let membership = member::Entity::find()
+        .filter(member::Column::UserId.eq(user.id))
+        .order_by_asc(member::Column::CreatedAt)
+        .one(db)
+        .await?
+        .ok_or(UserError::NoOrganization)?;
+    Ok((user, membership))
+}
+
+/// The account whose e-mail and password these are, whether or not it belongs to an
+/// organization (accepting an invitation proves the account this way). Throttled and recorded
+/// like [`authenticate`], with the same answers whether or not the account exists.
+pub async fn check_credentials(
+    db: &DatabaseConnection,
+    email: &str,
+    password: &str,
+    client: &Client,
+) -> Result<user::Model, UserError> {
     let now = Utc::now();
     let account = Key::account(email);
     let address = client.address.map(Key::address);
@@ -51,20 +70,10 @@ pub async fn authenticate(
     let right = password::verify(password.to_owned(), credential.password_hash)
         .await
         .map_err(UserError::Hashing)?;
-    let membership = if right {
-        member::Entity::find()
-            .filter(member::Column::UserId.eq(user.id))
-            .order_by_asc(member::Column::CreatedAt)
-            .one(db)
-            .await?
-    } else {
-        None
-    };
-    sign_ins::record(db, user.id, membership.is_some(), client, now).await?;
+    sign_ins::record(db, user.id, right, client, now).await?;
     if !right {
         return Err(UserError::WrongCredentials);
     }
-    let membership = membership.ok_or(UserError::NoOrganization)?;
     throttle::succeeded(db, &account, address.as_ref()).await?;
-    Ok((user, membership))
+    Ok(user)
 }

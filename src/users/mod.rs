@@ -43,7 +43,7 @@ pub enum UserError {
 }
 
 /// "12 seconds", "3 minutes": how long to wait, for a person.
-fn wait_words(secs: i64) -> String {
+pub(crate) fn wait_words(secs: i64) -> String {
     match secs {
         1 => "1 second".to_owned(),
         s if s < 60 => format!("{s} seconds"),

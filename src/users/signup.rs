@@ -21,6 +21,11 @@ pub fn check_org_name(name: &str) -> Result<String, UserError> {
     if name.is_empty() {
         return Err(UserError::InvalidOrgName("organization name is required"));
     }
+    if name.chars().any(char::is_control) {
+        return Err(UserError::InvalidOrgName(
+            "organization name must be one line of text",
+        ));
+    }
     if name.chars().count() > 120 {
         return Err(UserError::InvalidOrgName(
             "organization name must be at most 120 characters",

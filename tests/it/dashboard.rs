@@ -229,7 +229,7 @@ async fn members_page_invites_a_member_and_creates_a_role() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/calls");
+    assert_eq!(res.headers()["location"], "/");
     let me: serde_json::Value = bob
         .get(app.url("/api/auth/me"))
         .send()

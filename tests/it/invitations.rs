@@ -259,15 +259,24 @@ async fn a_person_with_an_account_joins_with_it() {
 
     let seen: Value = preview(&app, &token).await.json().await.unwrap();
     assert_eq!(seen["has_account"], true);
-    // Not signed in: no second account, with or without a password.
-    for body in [
-        json!({"token": token}),
-        json!({"token": token, "password": "a different password"}),
-    ] {
-        let res = post(&app, &TestApp::client(), "/api/invitations/accept", &body).await;
-        let message = api_error(res, StatusCode::CONFLICT).await;
-        assert!(message.contains("sign in with it"), "{message}");
-    }
+    // Not signed in: no second account; without the account's password, nothing.
+    let res = post(
+        &app,
+        &TestApp::client(),
+        "/api/invitations/accept",
+        &json!({"token": token}),
+    )
+    .await;
+    let message = api_error(res, StatusCode::CONFLICT).await;
+    assert!(message.contains("has an account already"), "{message}");
+    let res = post(
+        &app,
+        &TestApp::client(),
+        "/api/invitations/accept",
+        &json!({"token": token, "password": "not her password"}),
+    )
+    .await;
+    api_error(res, StatusCode::UNAUTHORIZED).await;
     // Signed in as someone else: told so; the link keeps working.
     let res = post(
         &app,
@@ -302,6 +311,15 @@ async fn a_person_with_an_account_joins_with_it() {
         .map(|o| (o["name"].as_str().unwrap(), o["current"].as_bool().unwrap()))
         .collect();
     assert_eq!(names, vec![("Acme", true), ("Globex", false)]);
+    // The same form sent twice is no error.
+    let res = post(
+        &app,
+        &ann.client,
+        "/api/invitations/accept",
+        &json!({"token": token}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
     // Her password is her own still.
     let res = post(
         &app,
@@ -489,13 +507,15 @@ async fn invitations_belong_to_their_organization_and_need_the_permission() {
     api_error(res, StatusCode::UNPROCESSABLE_ENTITY).await;
 }
 
-/// The page a link opens leads a person with an account through signing in (and back), and
-/// someone signed in as another account through signing out.
+/// The page a link opens leads a person with an account through their password, one signed in
+/// through a single button, and one signed in as another account through signing out (and
+/// back).
 #[tokio::test]
 async fn the_invitation_page_leads_an_existing_account_through_sign_in() {
     let app = TestApp::new().await;
     let acme = app.owner("Acme").await;
     let ann = app.owner("Globex").await;
+    let initech = app.owner("Initech").await;
     let token = app.invite(&acme, &ann.email, &[]).await;
     let here = format!("/invitation?token={token}");
 
@@ -509,7 +529,7 @@ async fn the_invitation_page_leads_an_existing_account_through_sign_in() {
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
     assert_eq!(res.headers()["location"], here.as_str());
 
-    // Not signed in, with an account: sign in first, then back to the page, then join.
+    // Not signed in, with an account: the page asks for its password and joins.
     let browser = TestApp::client();
     let html = browser
         .get(app.url(&here))
@@ -519,39 +539,60 @@ async fn the_invitation_page_leads_an_existing_account_through_sign_in() {
         .text()
         .await
         .unwrap();
-    let sign_in = format!("/login?next=/invitation%3Ftoken%3D{token}");
-    assert!(html.contains(&format!("href=\"{sign_in}\"")), "{html}");
-    let login = browser
-        .get(app.url(&sign_in))
+    assert!(html.contains("Sign in and join</button>"), "{html}");
+    let form = |password: &'static str| {
+        vec![
+            ("csrf_token", csrf_in(&html)),
+            ("token", token.clone()),
+            ("password", password.to_owned()),
+        ]
+    };
+    let res = browser
+        .post(app.url("/invitation"))
+        .form(&form("not her password"))
         .send()
         .await
-        .unwrap()
-        .text()
-        .await
         .unwrap();
-    assert!(login.contains(&format!("name=\"next\" value=\"{here}\"")));
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert!(res.text().await.unwrap().contains("incorrect"));
     let res = browser
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf_token", csrf_in(&login).as_str()),
-            ("email", ann.email.as_str()),
-            ("password", "correct horse battery"),
-            ("next", here.as_str()),
-        ])
+        .post(app.url("/invitation"))
+        .form(&form("correct horse battery"))
         .send()
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], here.as_str());
+    assert_eq!(res.headers()["location"], "/");
+    let me: Value = browser
+        .get(app.url("/api/auth/me"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["organization"]["name"], "Acme");
+    // Without roles in Acme yet, home is the account page, not a refusal.
+    let res = browser.get(app.url("/")).send().await.unwrap();
+    assert_eq!(res.headers()["location"], "/account");
+
+    // Used: the page says the link does not work.
+    let res = browser.get(app.url(&here)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("does not work"));
+
+    // Signed in as the invited person: one button joins, and the session acts for the new
+    // organization.
+    let token = app.invite(&initech, &ann.email, &[]).await;
     let html = browser
-        .get(app.url(&here))
+        .get(app.url(&format!("/invitation?token={token}")))
         .send()
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    assert!(html.contains("Join Acme</button>"), "{html}");
+    assert!(html.contains("Join Initech</button>"), "{html}");
     let res = browser
         .post(app.url("/invitation"))
         .form(&[
@@ -562,7 +603,6 @@ async fn the_invitation_page_leads_an_existing_account_through_sign_in() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/calls");
     let me: Value = browser
         .get(app.url("/api/auth/me"))
         .send()
@@ -571,20 +611,26 @@ async fn the_invitation_page_leads_an_existing_account_through_sign_in() {
         .json()
         .await
         .unwrap();
-    assert_eq!(me["organization"]["name"], "Acme");
+    assert_eq!(me["organization"]["name"], "Initech");
 
-    // Used: the page says the link does not work.
-    let res = browser.get(app.url(&here)).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    assert!(res.text().await.unwrap().contains("does not work"));
-
-    // A sign-in link cannot send anyone to another site.
-    for next in [
-        "https://evil.example.com/",
-        "//evil.example.com/x",
-        "/\\evil.example.com",
+    // Sign-in comes back to where `next` says, on this site only.
+    let visitor = TestApp::client();
+    let login = visitor
+        .get(app.url("/login?next=/calls%3Fstatus%3Dcompleted"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(login.contains("name=\"next\" value=\"/calls?status=completed\""));
+    for (next, to) in [
+        ("/calls?status=completed", "/calls?status=completed"),
+        ("https://evil.example.com/", "/calls"),
+        ("//evil.example.com/x", "/calls"),
+        ("/\\evil.example.com", "/calls"),
     ] {
-        let res = browser
+        let res = visitor
             .post(app.url("/login"))
             .form(&[
                 ("csrf_token", csrf_in(&login).as_str()),
@@ -595,6 +641,128 @@ async fn the_invitation_page_leads_an_existing_account_through_sign_in() {
             .send()
             .await
             .unwrap();
-        assert_eq!(res.headers()["location"], "/calls", "{next}");
+        assert_eq!(res.headers()["location"], to, "{next}");
     }
+}
+
+/// Someone removed from their only organization cannot sign in, yet joins again through a new
+/// invitation with their password.
+#[tokio::test]
+async fn an_account_without_an_organization_joins_with_its_password() {
+    let app = TestApp::new().await;
+    let owner = app.owner("Acme").await;
+    let bob = app.member_with(&owner, &[]).await;
+    let members: Vec<Value> = owner.get_json(&app, "/api/members").await;
+    let id = members
+        .iter()
+        .find(|m| m["email"] == bob.email.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = owner
+        .client
+        .delete(app.url(&format!("/api/members/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    let res = post(
+        &app,
+        &TestApp::client(),
+        "/api/auth/login",
+        &json!({"email": bob.email, "password": "member password 1"}),
+    )
+    .await;
+    api_error(res, StatusCode::FORBIDDEN).await;
+
+    let token = app.invite(&owner, &bob.email, &[]).await;
+    let res = post(
+        &app,
+        &TestApp::client(),
+        "/api/invitations/accept",
+        &json!({"token": token, "password": "member password 1"}),
+    )
+    .await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("set-cookie"));
+    let me: Value = res.json().await.unwrap();
+    assert_eq!(me["organization"]["name"], "Acme");
+}
+
+/// Sending is limited per address (and per organization), and nobody gives more than they hold.
+#[tokio::test]
+async fn invitations_are_limited_and_give_no_more_than_the_inviter_holds() {
+    let app = TestApp::new().await;
+    let owner = app.owner("Acme").await;
+    app.invite(&owner, "ivy@example.com", &[]).await;
+    let listed: Vec<Value> = owner.get_json(&app, "/api/invitations").await;
+    let id = listed[0]["id"].as_str().unwrap().to_owned();
+    for _ in 0..4 {
+        let res = owner
+            .post_json(&app, &format!("/api/invitations/{id}/resend"), &json!({}))
+            .await;
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    let res = owner
+        .post_json(&app, &format!("/api/invitations/{id}/resend"), &json!({}))
+        .await;
+    let wait: i64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(wait > 0);
+    let message = api_error(res, StatusCode::TOO_MANY_REQUESTS).await;
+    assert!(message.starts_with("too many invitations"), "{message}");
+
+    // A member who may invite and set roles, with call permissions only, cannot make an
+    // administrator.
+    let admin = role(&app, &owner, &["Role:*:*", "Member:*:*", "Call:*:*"]).await;
+    let calls = role(&app, &owner, &["Call:Collection:List"]).await;
+    let inviter = app
+        .member_with(
+            &owner,
+            &[
+                "Member:Collection:Create",
+                "Member:Collection:List",
+                "Member:Instance:Update",
+                "Call:Collection:List",
+            ],
+        )
+        .await;
+    let res = inviter
+        .post_json(
+            &app,
+            "/api/invitations",
+            &json!({"email": "jo@example.com", "role_ids": [admin["id"]]}),
+        )
+        .await;
+    let message = api_error(res, StatusCode::FORBIDDEN).await;
+    assert!(message.starts_with("you do not have the permission"), "{message}");
+    let res = inviter
+        .post_json(
+            &app,
+            "/api/invitations",
+            &json!({"email": "jo@example.com", "role_ids": [calls["id"]]}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    // Nor by changing a member's roles.
+    let members: Vec<Value> = owner.get_json(&app, "/api/members").await;
+    let me_as_member = members
+        .iter()
+        .find(|m| m["email"] == inviter.email.as_str())
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = inviter
+        .client
+        .put(app.url(&format!("/api/members/{me_as_member}")))
+        .json(&json!({"role_ids": [admin["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    api_error(res, StatusCode::FORBIDDEN).await;
 }
