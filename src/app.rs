@@ -29,12 +29,46 @@ pub struct App {
     pub storage: crate::storage::Storage,
     /// Sends the call reports; `None` without `LOQUENT_SMTP_URL`.
     pub mailer: Option<crate::mail::Mailer>,
+    /// The built-in sandbox, when this server serves it (`LOQUENT_SANDBOX`).
+    pub sandbox: Option<crate::sandbox::BuiltInSandbox>,
+    /// The AI providers that talk to the sandbox's emulator for want of a key.
+    pub emulated: crate::sandbox::Emulated,
 }
 
 impl App {
     /// Connects to the database, applies migrations and starts the event hub.
-    pub async fn start(config: Config) -> anyhow::Result<Arc<Self>> {
+    pub async fn start(mut config: Config) -> anyhow::Result<Arc<Self>> {
         crate::install_crypto_provider();
+        let sandbox = if config.sandbox_on() {
+            Some(
+                crate::sandbox::BuiltInSandbox::start()
+                    .await
+                    .map_err(|e| anyhow::anyhow!("cannot start the built-in sandbox: {e}"))?,
+            )
+        } else {
+            None
+        };
+        // A provider without a key talks to the sandbox's emulator (with a key that it takes).
+        let mut emulated = crate::sandbox::Emulated::default();
+        if let Some(sandbox) = &sandbox {
+            if config.ai.openai_api_key.is_none() {
+                config.ai.openai_base_url = sandbox.openai_base_url();
+                config.ai.openai_api_key = Some(crate::config::Secret::new("sandbox".to_owned()));
+                emulated.openai = true;
+            }
+            if config.ai.gemini_api_key.is_none() {
+                config.ai.gemini_base_url = sandbox.gemini_base_url();
+                config.ai.gemini_api_key = Some(crate::config::Secret::new("sandbox".to_owned()));
+                emulated.gemini = true;
+            }
+            tracing::info!(
+                twilio = %sandbox.twilio_base(),
+                openai_emulated = emulated.openai,
+                gemini_emulated = emulated.gemini,
+                "the built-in sandbox is on (LOQUENT_SANDBOX): organizations may use it as \
+                 their Twilio account, and AI providers without a key use its emulators"
+            );
+        }
         let secrets = SecretBox::load_or_create(
             config.secret_key.as_ref().map(|s| s.expose().as_str()),
             &config.data_dir,
@@ -58,7 +92,17 @@ impl App {
             config.twilio.events_base.clone(),
             platform,
             config.server.public_url.clone(),
+            sandbox
+                .as_ref()
+                .map(crate::sandbox::BuiltInSandbox::twilio_base),
         );
+        if let Some(sandbox) = &sandbox {
+            let restored =
+                crate::orgs::twilio::restore_sandbox_accounts(&db, &twilio, sandbox).await?;
+            if restored > 0 {
+                tracing::info!(restored, "sandbox accounts restored");
+            }
+        }
         let storage = crate::storage::Storage::open(&config.storage, &config.s3)
             .map_err(|e| anyhow::anyhow!("cannot open the storage (LOQUENT_STORAGE_URL): {e}"))?;
         Ok(Arc::new(Self {
@@ -72,6 +116,8 @@ impl App {
             metrics: Metrics::global(),
             jobs_wake: Arc::new(Notify::new()),
             mailer,
+            sandbox,
+            emulated,
         }))
     }
 }

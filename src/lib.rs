@@ -31,6 +31,7 @@ pub mod realtime;
 pub mod recordings;
 pub mod reports;
 pub mod router;
+pub mod sandbox;
 pub mod secrets;
 pub mod storage;
 pub mod telemetry;

@@ -163,6 +163,17 @@ pub fn router(state: AppState) -> Router {
         )
         .fallback(|| async { ApiError::NotFound("API route") });
 
+    // The built-in sandbox's routes exist only while it is served.
+    let api = if state.sandbox.is_some() {
+        api.route(
+            "/twilio/connect-sandbox",
+            post(api::twilio::connect_sandbox),
+        )
+        .route("/phones/{id}/test-call", post(api::phones::test_call))
+    } else {
+        api
+    };
+
     let pages = Router::new()
         .route("/", get(dashboard::auth_pages::home))
         .route(
@@ -306,7 +317,21 @@ pub fn router(state: AppState) -> Router {
             "/settings/roles/{id}/delete",
             post(dashboard::settings::delete_role),
         )
-        .fallback(dashboard::not_found)
+        .fallback(dashboard::not_found);
+    let pages = if state.sandbox.is_some() {
+        pages
+            .route(
+                "/settings/twilio/connect-sandbox",
+                post(dashboard::twilio::connect_sandbox),
+            )
+            .route(
+                "/settings/twilio/numbers/{id}/test-call",
+                post(dashboard::twilio::test_call),
+            )
+    } else {
+        pages
+    };
+    let pages = pages
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::csrf::ensure_token,

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::api::openapi::{Forbidden, InvalidInput, NotFound, Unauthorized, Upstream};
+use crate::api::openapi::{BadRequest, Forbidden, InvalidInput, NotFound, Unauthorized, Upstream};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
 use crate::error::{ApiError, ErrorBody, Json};
@@ -65,6 +65,36 @@ pub async fn connect(
             &req.auth_token,
         )
         .await?,
+    ))
+}
+
+/// Connects the organization to its own account in the built-in sandbox.
+///
+/// Only when this server serves the sandbox (`LOQUENT_SANDBOX`). The account is emulated: its
+/// numbers ring only through test calls, nothing is charged. It starts with numbers to import
+/// and a little past call history; connecting again later brings back the same account.
+#[utoipa::path(
+    post,
+    path = "/api/twilio/connect-sandbox",
+    tag = "twilio",
+    operation_id = "twilio_connect_sandbox",
+    responses(
+        (status = 200, description = "Connected.", body = TwilioConnectionView),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 409, body = ErrorBody, description = "`conflict`: an account is connected \
+            already."),
+        (status = 502, response = Upstream),
+    ),
+)]
+pub async fn connect_sandbox(
+    State(state): State<AppState>,
+    member: Allowed<ConnectTwilio>,
+) -> Result<Json<TwilioConnectionView>, ApiError> {
+    let org = twilio::reload(&state.db, member.org_id()).await?;
+    Ok(Json(
+        twilio::connect_sandbox(&state.db, &state.twilio, state.sandbox.as_ref(), org).await?,
     ))
 }
 

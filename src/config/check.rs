@@ -11,7 +11,7 @@ use serde::de::{Error, Unexpected, Visitor};
 use serde::{Deserialize, Deserializer};
 use url::Url;
 
-use super::{LogFormat, Secret, StorageLocation};
+use super::{LogFormat, SandboxMode, Secret, StorageLocation};
 
 pub(super) fn socket_addr<'de, D: Deserializer<'de>>(d: D) -> Result<SocketAddr, D::Error> {
     String::deserialize(d)?
@@ -138,6 +138,15 @@ pub(super) fn log_format<'de, D: Deserializer<'de>>(d: D) -> Result<LogFormat, D
         "human" | "text" => Ok(LogFormat::Human),
         "json" => Ok(LogFormat::Json),
         _ => Err(D::Error::custom("expected `human` or `json`")),
+    }
+}
+
+pub(super) fn sandbox_mode<'de, D: Deserializer<'de>>(d: D) -> Result<SandboxMode, D::Error> {
+    match String::deserialize(d)?.as_str() {
+        "auto" => Ok(SandboxMode::Auto),
+        "on" | "true" | "1" => Ok(SandboxMode::On),
+        "off" | "false" | "0" => Ok(SandboxMode::Off),
+        _ => Err(D::Error::custom("expected `auto`, `on` or `off`")),
     }
 }
 

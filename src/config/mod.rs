@@ -68,6 +68,24 @@ pub enum LogFormat {
     Json,
 }
 
+/// Whether the built-in sandbox (emulated Twilio, OpenAI and Gemini) is served.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SandboxMode {
+    /// On only while the server has neither platform Twilio credentials nor any AI provider
+    /// key: a fresh install, which no production server is.
+    #[default]
+    Auto,
+    On,
+    Off,
+}
+
+/// The built-in sandbox.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Sandbox {
+    #[serde(rename = "sandbox", default, deserialize_with = "check::sandbox_mode")]
+    pub mode: SandboxMode,
+}
+
 /// Where the database lives. SQLite is the zero-setup default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DatabaseKind {
@@ -97,6 +115,7 @@ pub struct Config {
     pub calls: Calls,
     pub jobs: Jobs,
     pub s3: S3,
+    pub sandbox: Sandbox,
 }
 
 /// How the server is reached and what it accepts.
@@ -436,6 +455,7 @@ impl Config {
         let calls: Calls = reader.section()?;
         let jobs: Jobs = reader.section()?;
         let s3: S3 = reader.section()?;
+        let sandbox: Sandbox = reader.section()?;
         // After every section, so that all keys are known; before the checks across settings,
         // so that a misspelt key is reported as such rather than as the setting it left unset.
         reader.reject_unknown(file, &file_keys)?;
@@ -453,7 +473,21 @@ impl Config {
             calls,
             jobs,
             s3,
+            sandbox,
         })
+    }
+
+    /// Whether this server serves the built-in sandbox (see [`SandboxMode`]).
+    pub fn sandbox_on(&self) -> bool {
+        match self.sandbox.mode {
+            SandboxMode::On => true,
+            SandboxMode::Off => false,
+            SandboxMode::Auto => {
+                self.twilio.account_sid.is_none()
+                    && self.ai.openai_api_key.is_none()
+                    && self.ai.gemini_api_key.is_none()
+            }
+        }
     }
 
     /// Session cookies get `Secure` only when browsers reach us over TLS; otherwise a local

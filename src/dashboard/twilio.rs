@@ -97,6 +97,8 @@ struct TwilioPage {
     /// Each number's latest call-history sync, by phone number id.
     syncs: Vec<Progress>,
     can_sync: bool,
+    /// Test calls: the organization uses the built-in sandbox and the member may place calls.
+    can_test_call: bool,
 }
 
 impl TwilioPage {
@@ -142,6 +144,12 @@ impl PageQuery {
         let number = self.number.as_deref().unwrap_or("the number");
         let notice = match self.done.as_deref()? {
             "connected" => (Section::Connection, "Twilio account connected.".to_owned()),
+            "sandbox" => (
+                Section::Connection,
+                "Connected to your account in the built-in sandbox. Import its numbers below, \
+                 give one an agent, then place a test call."
+                    .to_owned(),
+            ),
             "subaccount" => (
                 Section::Connection,
                 "A Twilio subaccount was created for this organization.".to_owned(),
@@ -361,6 +369,9 @@ async fn build(
             can_remove_streams: member.can("Twilio:Collection:Delete"),
             syncs,
             can_sync: member.can("Twilio:Collection:Create"),
+            can_test_call: org.twilio_sandbox
+                && state.sandbox.is_some()
+                && member.can("Call:Collection:Create"),
             chrome: page.chrome("settings"),
         },
     ))
@@ -488,6 +499,47 @@ pub async fn subaccount(
     match result {
         Ok(_) => Ok(done("done=subaccount", "connection")),
         Err(e) => failed(&state, &page, Section::Connection, e, None).await,
+    }
+}
+
+pub async fn connect_sandbox(
+    State(state): State<AppState>,
+    page: PageMember,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let result = async {
+        page.member.require("Twilio:Collection:Create")?;
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
+        twilio::connect_sandbox(&state.db, &state.twilio, state.sandbox.as_ref(), org)
+            .await
+            .map_err(ApiError::from)
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(done("done=sandbox", "connection")),
+        Err(e) => failed(&state, &page, Section::Connection, e, None).await,
+    }
+}
+
+/// Rings a sandbox number with the scripted caller; the calls list shows it arrive.
+pub async fn test_call(
+    State(state): State<AppState>,
+    page: PageMember,
+    Path(id): Path<Uuid>,
+    CsrfForm(_): CsrfForm<NoFields>,
+) -> Result<Response, PageError> {
+    let result = async {
+        page.member.require("Call:Collection:Create")?;
+        let sandbox = state.sandbox.as_ref().ok_or(ApiError::NotFound("page"))?;
+        let org = twilio::reload(&state.db, page.member.org_id()).await?;
+        crate::phone_numbers::test_call::place(&state.db, sandbox, &org, id, None)
+            .await
+            .map_err(ApiError::from)
+    }
+    .await;
+    match result {
+        Ok(_) => Ok(Redirect::to("/calls").into_response()),
+        Err(e) => failed(&state, &page, Section::Numbers, e, None).await,
     }
 }
 

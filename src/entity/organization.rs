@@ -13,6 +13,8 @@ pub struct Model {
     pub twilio_auth_token: Option<String>,
     /// True when the organization connected its own Twilio account.
     pub byo_twilio: bool,
+    /// True when the Twilio account is one of the built-in sandbox's (emulated).
+    pub twilio_sandbox: bool,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

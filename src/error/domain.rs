@@ -75,6 +75,10 @@ impl From<TwilioAccountError> for ApiError {
             TwilioAccountError::Twilio(failure) => failure.into(),
             TwilioAccountError::Unusable(_) => Self::internal(err),
             TwilioAccountError::OrganizationNotFound => Self::NotFound("organization"),
+            TwilioAccountError::SandboxOff | TwilioAccountError::NoSandbox => {
+                Self::BadRequest(err.to_string())
+            }
+            TwilioAccountError::Sandbox(_) => Self::Upstream(err.to_string()),
             TwilioAccountError::Database(e) => e.into(),
         }
     }
@@ -88,12 +92,17 @@ impl From<NumberError> for ApiError {
             | NumberError::BadAreaCode
             | NumberError::NothingSelected
             | NumberError::NotByo
+            | NumberError::NotSandbox
             | NumberError::NoTwilioSid(_)
             | NumberError::AlreadyConfigured(_)
             | NumberError::NotConfigured(_) => Self::BadRequest(err.to_string()),
             NumberError::BadFriendlyName => Self::Unprocessable(err.to_string()),
             NumberError::InUse(_) => Self::Conflict(err.to_string()),
             NumberError::Account(e) => e.into(),
+            NumberError::Sandbox(e @ crate::sandbox::SandboxError::Refused(_)) => {
+                Self::Unprocessable(e.to_string())
+            }
+            NumberError::Sandbox(e) => Self::Upstream(e.to_string()),
             NumberError::Twilio(failure) => failure.into(),
             NumberError::Database(e) => e.into(),
         }

@@ -11,6 +11,7 @@ mod m20261207_000001_event_streams;
 mod m20261207_000010_search_doc;
 mod m20261207_000020_sign_in;
 mod m20261207_000030_invitation;
+mod m20261207_000040_sandbox;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000010_search_doc::Migration),
             Box::new(m20261207_000020_sign_in::Migration),
             Box::new(m20261207_000030_invitation::Migration),
+            Box::new(m20261207_000040_sandbox::Migration),
         ]
     }
 }

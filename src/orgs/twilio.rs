@@ -9,7 +9,10 @@ use std::fmt;
 use std::time::Duration;
 
 use loquent_twilio::{AccountSid, Credentials, RetryPolicy, TwilioClient, TwilioError};
-use sea_orm::{ActiveModelTrait, DatabaseConnection, EntityTrait, IntoActiveModel, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, DatabaseConnection, EntityTrait, IntoActiveModel, QueryFilter,
+    Set,
+};
 use serde::Serialize;
 use url::Url;
 use uuid::Uuid;
@@ -23,10 +26,15 @@ pub struct TwilioConnectionView {
     pub connected: bool,
     /// `AC••••••••1234`; never the whole SID, never the token.
     pub account_sid: Option<String>,
-    /// True for the organization's own account, false for a platform subaccount.
+    /// True for the organization's own account, false for a platform subaccount or the sandbox.
     pub byo_twilio: bool,
+    /// True when the account is the built-in sandbox's (emulated: no real calls, no charges).
+    pub sandbox: bool,
     /// Whether this server can give the organization a subaccount of its own account.
     pub platform_subaccounts: bool,
+    /// Whether this server serves the built-in sandbox (`LOQUENT_SANDBOX`), which an
+    /// organization may use as its Twilio account.
+    pub sandbox_available: bool,
 }
 
 /// Why something asked of an organization's Twilio account did not happen.
@@ -54,6 +62,14 @@ pub enum TwilioAccountError {
     Unusable(String),
     #[error("organization not found")]
     OrganizationNotFound,
+    #[error(
+        "this organization uses the built-in sandbox, which this server has turned off (LOQUENT_SANDBOX); disconnect it and connect a Twilio account"
+    )]
+    SandboxOff,
+    #[error("this server does not serve the built-in sandbox (LOQUENT_SANDBOX is off)")]
+    NoSandbox,
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error("database error")]
     Database(#[from] sea_orm::DbErr),
 }
@@ -98,6 +114,9 @@ pub struct TwilioAccounts {
     events_base: Url,
     platform: Option<Credentials>,
     public_url: Url,
+    /// The built-in sandbox's Twilio host, when it is on: sandbox organizations' clients talk
+    /// to it instead of the configured hosts.
+    sandbox_base: Option<Url>,
 }
 
 impl TwilioAccounts {
@@ -107,6 +126,7 @@ impl TwilioAccounts {
         events_base: Url,
         platform: Option<(AccountSid, String)>,
         public_url: Url,
+        sandbox_base: Option<Url>,
     ) -> Self {
         Self {
             secrets,
@@ -114,6 +134,7 @@ impl TwilioAccounts {
             events_base,
             platform: platform.map(|(sid, token)| Credentials::auth_token(sid, token)),
             public_url,
+            sandbox_base,
         }
     }
 
@@ -126,16 +147,26 @@ impl TwilioAccounts {
                 .and_then(|s| s.parse::<AccountSid>().ok())
                 .map(|s| s.masked()),
             byo_twilio: org.byo_twilio,
+            sandbox: org.twilio_sandbox,
             platform_subaccounts: self.platform.is_some(),
+            sandbox_available: self.sandbox_base.is_some(),
         }
     }
 
     /// A client for these credentials, against the configured API hosts. Interactive requests
     /// get a short retry budget: a person is waiting for the answer.
     fn client(&self, credentials: Credentials) -> Result<TwilioClient, TwilioAccountError> {
+        Self::client_at(credentials, &self.api_base, &self.events_base)
+    }
+
+    fn client_at(
+        credentials: Credentials,
+        api_base: &Url,
+        events_base: &Url,
+    ) -> Result<TwilioClient, TwilioAccountError> {
         TwilioClient::builder(credentials)
-            .api_base(self.api_base.as_str())
-            .events_base(self.events_base.as_str())
+            .api_base(api_base.as_str())
+            .events_base(events_base.as_str())
             .timeout(Duration::from_secs(15))
             .retry_policy(RetryPolicy {
                 max_attempts: 3,
@@ -161,7 +192,15 @@ impl TwilioAccounts {
             .secrets
             .open(sealed)
             .map_err(|e| TwilioAccountError::Unusable(format!("cannot open the token: {e}")))?;
-        self.client(Credentials::auth_token(sid, token))
+        let credentials = Credentials::auth_token(sid, token);
+        if org.twilio_sandbox {
+            let base = self
+                .sandbox_base
+                .as_ref()
+                .ok_or(TwilioAccountError::SandboxOff)?;
+            return Self::client_at(credentials, base, base);
+        }
+        self.client(credentials)
     }
 
     /// The Auth Token of `org`'s account, for checking webhook signatures.
@@ -216,10 +255,132 @@ pub async fn connect(
     active.twilio_account_sid = Set(Some(sid.as_str().to_owned()));
     active.twilio_auth_token = Set(Some(accounts.secrets.seal(token)));
     active.byo_twilio = Set(true);
+    active.twilio_sandbox = Set(false);
     active.updated_at = Set(chrono::Utc::now());
     let org = active.update(db).await?;
     tracing::info!(org_id = %org.id, account = %sid.masked(), "Twilio account connected");
     Ok(accounts.view(&org))
+}
+
+/// `POST /api/twilio/connect-sandbox`: the organization's own account in the built-in sandbox,
+/// with numbers to import and a little past call history. Connecting again after a
+/// disconnection brings back the same account.
+pub async fn connect_sandbox(
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
+    sandbox: Option<&crate::sandbox::BuiltInSandbox>,
+    org: organization::Model,
+) -> Result<TwilioConnectionView, TwilioAccountError> {
+    let sandbox = sandbox.ok_or(TwilioAccountError::NoSandbox)?;
+    if org.twilio_account_sid.is_some() {
+        return Err(TwilioAccountError::AlreadyConnected);
+    }
+    let account = sandbox.create_account(org.id, &org.name).await?;
+    let sid: AccountSid = account
+        .account_sid
+        .parse()
+        .map_err(|e| TwilioAccountError::Unusable(format!("the sandbox's account SID: {e}")))?;
+    let mut active = org.into_active_model();
+    active.twilio_account_sid = Set(Some(sid.as_str().to_owned()));
+    active.twilio_auth_token = Set(Some(accounts.secrets.seal(&account.auth_token)));
+    active.byo_twilio = Set(false);
+    active.twilio_sandbox = Set(true);
+    active.updated_at = Set(chrono::Utc::now());
+    let org = active.update(db).await?;
+    // Recording costs nothing here, and a test call should show everything that follows a
+    // call: its recording, transcript and analyses.
+    crate::entity::organization_twilio_settings::Entity::update_many()
+        .col_expr(
+            crate::entity::organization_twilio_settings::Column::CallRecordingEnabled,
+            true.into(),
+        )
+        .filter(crate::entity::organization_twilio_settings::Column::OrganizationId.eq(org.id))
+        .exec(db)
+        .await?;
+    tracing::info!(org_id = %org.id, account = %sid.masked(), "sandbox account connected");
+    Ok(accounts.view(&org))
+}
+
+/// After a restart the sandbox is empty: every organization that uses it gets its account back
+/// (the same seed gives the same SID, token, numbers and history), its bought numbers again and
+/// its configured numbers pointed at this server. Answers how many accounts came back; one that
+/// cannot is logged and left (its requests then fail with Twilio's 401 until it reconnects).
+pub async fn restore_sandbox_accounts(
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
+    sandbox: &crate::sandbox::BuiltInSandbox,
+) -> Result<usize, TwilioAccountError> {
+    let orgs = organization::Entity::find()
+        .filter(organization::Column::TwilioSandbox.eq(true))
+        .all(db)
+        .await?;
+    let mut restored = 0;
+    for org in orgs {
+        match restore_one(db, accounts, sandbox, &org).await {
+            Ok(()) => restored += 1,
+            Err(e) => {
+                tracing::warn!(org_id = %org.id, error = %e, "could not restore a sandbox account");
+            }
+        }
+    }
+    Ok(restored)
+}
+
+async fn restore_one(
+    db: &DatabaseConnection,
+    accounts: &TwilioAccounts,
+    sandbox: &crate::sandbox::BuiltInSandbox,
+    org: &organization::Model,
+) -> Result<(), TwilioAccountError> {
+    use crate::entity::phone_number;
+    let account = sandbox.create_account(org.id, &org.name).await?;
+    if org.twilio_account_sid.as_deref() != Some(account.account_sid.as_str()) {
+        return Err(TwilioAccountError::Unusable(
+            "the sandbox made another account for this organization".to_owned(),
+        ));
+    }
+    let client = accounts.client_for(org)?;
+    let voice_url = accounts.voice_webhook_url();
+    let numbers = phone_number::Entity::find()
+        .filter(phone_number::Column::OrganizationId.eq(org.id))
+        .all(db)
+        .await?;
+    for number in numbers {
+        // `previous_voice_url` is set once we configured the number (empty when it had none).
+        let configured = number.previous_voice_url.is_some();
+        match account
+            .numbers
+            .iter()
+            .find(|n| n.phone_number == number.number)
+        {
+            Some(seeded) if configured => {
+                let sid: loquent_twilio::PhoneNumberSid = seeded.sid.parse().map_err(|e| {
+                    TwilioAccountError::Unusable(format!("the sandbox's number SID: {e}"))
+                })?;
+                client
+                    .update_incoming_phone_number(
+                        &sid,
+                        &loquent_twilio::phone_numbers::VoiceConfig::webhook(&voice_url),
+                    )
+                    .await
+                    .map_err(TwilioFailure::to("point a sandbox number at this server"))?;
+            }
+            Some(_) => {}
+            None => {
+                let sid = sandbox
+                    .add_number(
+                        &account.account_sid,
+                        &number.number,
+                        configured.then_some(voice_url.as_str()),
+                    )
+                    .await?;
+                let mut active = number.into_active_model();
+                active.twilio_sid = Set(Some(sid));
+                active.update(db).await?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// `POST /api/twilio/disconnect`: forget the credentials. Numbers stay listed; nothing changes
@@ -233,6 +394,7 @@ pub async fn disconnect(
     active.twilio_account_sid = Set(None);
     active.twilio_auth_token = Set(None);
     active.byo_twilio = Set(false);
+    active.twilio_sandbox = Set(false);
     active.updated_at = Set(chrono::Utc::now());
     let org = active.update(db).await?;
     tracing::info!(org_id = %org.id, "Twilio account disconnected");

@@ -8,6 +8,7 @@ pub mod answering;
 pub mod assign;
 pub mod buy;
 pub mod import;
+pub mod test_call;
 pub mod voice;
 
 use chrono::{DateTime, Utc};
@@ -45,6 +46,12 @@ pub enum NumberError {
     AlreadyConfigured(String),
     #[error("{0} is not configured; there is nothing to restore")]
     NotConfigured(String),
+    #[error(
+        "test calls ring numbers of the built-in sandbox only; call a real number from a phone"
+    )]
+    NotSandbox,
+    #[error(transparent)]
+    Sandbox(#[from] crate::sandbox::SandboxError),
     #[error(transparent)]
     Account(#[from] TwilioAccountError),
     #[error(transparent)]

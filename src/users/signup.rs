@@ -102,6 +102,7 @@ pub async fn sign_up(
                 twilio_account_sid: Set(None),
                 twilio_auth_token: Set(None),
                 byo_twilio: Set(false),
+                twilio_sandbox: Set(false),
                 created_at: Set(now),
                 updated_at: Set(now),
             }

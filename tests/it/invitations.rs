@@ -739,7 +739,10 @@ async fn invitations_are_limited_and_give_no_more_than_the_inviter_holds() {
         )
         .await;
     let message = api_error(res, StatusCode::FORBIDDEN).await;
-    assert!(message.starts_with("you do not have the permission"), "{message}");
+    assert!(
+        message.starts_with("you do not have the permission"),
+        "{message}"
+    );
     let res = inviter
         .post_json(
             &app,

@@ -25,6 +25,7 @@ mod dashboard;
 mod durability;
 mod event_delivery;
 mod event_streams;
+mod first_run;
 mod invitations;
 mod jobs;
 mod live_calls;

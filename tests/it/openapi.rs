@@ -146,8 +146,17 @@ fn routes_in_the_table() -> BTreeSet<String> {
         .find("let api = Router::new()")
         .expect("the api router");
     let end = start + table[start..].find(".fallback(").expect("its fallback");
+    // And the routes that exist only while the built-in sandbox is served.
+    let sandbox = table
+        .find("let api = if state.sandbox.is_some()")
+        .expect("the api router's sandbox routes");
+    let sandbox_end = sandbox + table[sandbox..].find("} else {").expect("its end");
     let mut all = BTreeSet::new();
-    for route in table[start..end].split(".route(").skip(1) {
+    let routes = table[start..end]
+        .split(".route(")
+        .skip(1)
+        .chain(table[sandbox..sandbox_end].split(".route(").skip(1));
+    for route in routes {
         let path = route.split('"').nth(1).expect("a route's path");
         let handlers = route.split_once(',').expect("a route's handlers").1;
         for method in ["get", "post", "put", "patch", "delete"] {

@@ -98,7 +98,9 @@ impl TestAppBuilder {
             Some(SandboxChoice::Fresh) => Some(start_sandbox().await),
             Some(SandboxChoice::Existing(sandbox)) => Some(sandbox),
         };
-        let mut settings = Vec::new();
+        // The built-in sandbox only where a test asks for it (`LOQUENT_SANDBOX`): a test server
+        // has no keys, so `auto` would turn it on everywhere.
+        let mut settings = vec![("LOQUENT_SANDBOX".to_owned(), "off".to_owned())];
         if let Some(sandbox) = &sandbox {
             settings.push((
                 "LOQUENT_TWILIO_API_BASE".to_owned(),
@@ -214,12 +216,22 @@ impl TestApp {
 
     /// A second server process sharing this one's database and key, as behind a load balancer.
     pub async fn sibling(&self) -> Self {
+        self.sibling_with(&[("LOQUENT_SANDBOX", "off")]).await
+    }
+
+    /// [`Self::sibling`] with these settings (a restart with the built-in sandbox on).
+    pub async fn sibling_with(&self, extra: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let key = std::fs::read_to_string(self.dir.path().join("secret.key")).ok();
         let mut settings = Vec::new();
         if let Some(key) = key {
             settings.push(("LOQUENT_SECRET_KEY".to_owned(), key.trim().to_owned()));
         }
+        settings.extend(
+            extra
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        );
         Self::serve(dir, self.database_url.clone(), None, &settings).await
     }
 

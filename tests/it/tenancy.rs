@@ -114,6 +114,20 @@ fn cases() -> Vec<Case> {
             page: false,
         },
         Case {
+            route: "/phones/{id}/test-call",
+            method: Method::POST,
+            path: |v| format!("/api/phones/{}/test-call", v.phone_id),
+            body: Some(json!({})),
+            page: false,
+        },
+        Case {
+            route: "/settings/twilio/numbers/{id}/test-call",
+            method: Method::POST,
+            path: |v| format!("/settings/twilio/numbers/{}/test-call", v.phone_id),
+            body: None,
+            page: true,
+        },
+        Case {
             route: "/phones/{id}/agent",
             method: Method::DELETE,
             path: |v| format!("/api/phones/{}/agent", v.phone_id),
@@ -519,7 +533,12 @@ async fn victim_todo(app: &TestApp, owner: &Member) -> String {
 
 #[tokio::test]
 async fn another_organizations_ids_are_not_found() {
-    let app = TestApp::builder().with_sandbox().start().await;
+    // The built-in sandbox on too, so that its routes (test calls) are checked as well.
+    let app = TestApp::builder()
+        .with_sandbox()
+        .with_setting("LOQUENT_SANDBOX", "on")
+        .start()
+        .await;
     let victim_owner = app.owner("Victim").await;
     let ids = victim(&app, &victim_owner).await;
     let attacker = app.owner("Attacker").await;
