@@ -5,6 +5,7 @@ mod agents;
 mod auth;
 mod call_sync;
 mod calls;
+mod first_run;
 mod twilio;
 
 use std::os::unix::process::CommandExt as _;
