@@ -599,6 +599,7 @@ async fn seed_org(
                         .then(|| loquent::calls::transcript::source::RECORDING.to_owned())),
                     transcription: Set(text),
                     transcript_segments: Set(segments),
+                    source: Set(Some("phone".to_owned())),
                     created_at: Set(created_at),
                     updated_at: Set(created_at + TimeDelta::seconds(i64::from(duration))),
                 });

@@ -297,6 +297,7 @@ async fn seed_calls(db: &sea_orm::DatabaseConnection, org_id: Uuid) -> Result<()
             transcription: Set(None),
             transcript_segments: Set(None),
             transcript_source: Set(None),
+            source: Set(Some("phone".to_owned())),
             created_at: Set(now),
             updated_at: Set(now),
         }))

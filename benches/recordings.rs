@@ -203,6 +203,7 @@ async fn run(
             transcription: Set(None),
             transcript_segments: Set(None),
             transcript_source: Set(None),
+            source: Set(Some("phone".to_owned())),
             created_at: Set(now),
             updated_at: Set(now),
         }

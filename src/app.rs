@@ -125,6 +125,27 @@ impl App {
 impl App {
     /// How invitation links go out: mailed when this server can send e-mail, else handed to
     /// the inviter.
+    /// How this server reaches each AI provider: with its key, through the sandbox's emulator,
+    /// or not at all.
+    pub fn ai_availability(&self) -> crate::agents::providers::Availability {
+        use crate::agents::providers::Reach;
+        let reach = |emulated: bool, key: bool| match (emulated, key) {
+            (true, _) => Reach::Emulated,
+            (false, true) => Reach::Configured,
+            (false, false) => Reach::Missing,
+        };
+        crate::agents::providers::Availability {
+            openai: reach(
+                self.emulated.openai,
+                self.config.ai.openai_api_key.is_some(),
+            ),
+            gemini: reach(
+                self.emulated.gemini,
+                self.config.ai.gemini_api_key.is_some(),
+            ),
+        }
+    }
+
     pub fn invitation_delivery(&self) -> crate::orgs::invitations::Delivery {
         if self.mailer.is_some() {
             crate::orgs::invitations::Delivery::Mail

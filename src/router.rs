@@ -129,6 +129,7 @@ pub fn router(state: AppState) -> Router {
                 .put(api::analyzers::update)
                 .delete(api::analyzers::delete),
         )
+        .route("/getting-started", get(api::getting_started::read))
         .route("/phones", get(api::phones::list))
         .route(
             "/phones/{id}",

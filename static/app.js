@@ -3,6 +3,14 @@
 "use strict";
 
 (function () {
+  // A failed form is shown again in the answer to its POST: the address bar goes back to the
+  // page's own address, so the person stays on the page and a reload reads it instead of
+  // sending the form again.
+  const pagePath = document.body && document.body.dataset.pagePath;
+  if (pagePath && pagePath.startsWith("/") && location.pathname !== pagePath) {
+    history.replaceState(null, "", pagePath);
+  }
+
   const handlers = new Map();
   let socket = null;
   let retry = 0;
@@ -65,7 +73,8 @@
   });
 
   // Agent form: switching provider switches to its default voice, and to its default model
-  // unless a custom one was typed. Without this script the server reports the mismatch.
+  // unless a custom one was typed, and shows the chosen provider's note (no API key on this
+  // server). Without this script the server reports the mismatch.
   document.addEventListener("change", (e) => {
     const provider = e.target;
     if (provider.id !== "provider" || !provider.form) return;
@@ -79,6 +88,9 @@
     if (model && (model.value.trim() === "" || defaults.includes(model.value.trim()))) {
       model.value = chosen.dataset.model;
     }
+    provider.form.querySelectorAll("[data-provider-note]").forEach((note) => {
+      note.hidden = note.dataset.providerNote !== provider.value;
+    });
   });
 
   // Settings → Twilio → Sync call history. Each "Sync history" button (and "Sync all numbers",

@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod delete;
+pub mod providers;
 pub mod save;
 
 use chrono::{DateTime, Utc};

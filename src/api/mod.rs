@@ -8,6 +8,7 @@ pub mod call_sync;
 pub mod calls;
 pub mod contacts;
 pub mod event_streams;
+pub mod getting_started;
 pub mod invitations;
 pub mod jobs;
 pub mod members;

@@ -62,6 +62,7 @@ use crate::error::ErrorBody;
         super::roles::update,
         super::roles::delete,
         super::settings::read,
+        super::getting_started::read,
         super::telephony_settings::read,
         super::telephony_settings::update,
         super::twilio::connect,

@@ -1,9 +1,11 @@
 //! `GET /api/settings`: the organization's settings as the dashboard shows them. Secrets are
-//! never part of it: the Twilio Account SID is masked and the Auth Token absent.
+//! never part of it: the Twilio Account SID is masked and the Auth Token absent, and of the AI
+//! providers only whether the server has a key is said.
 
 use axum::extract::State;
 use serde::Serialize;
 
+use crate::agents::providers::{self, ProviderView};
 use crate::api::openapi::{Forbidden, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, permissions};
@@ -18,6 +20,8 @@ permissions! {
 pub struct SettingsView {
     organization: String,
     twilio: TwilioConnectionView,
+    /// Each AI provider: whether this server has its key (never the key), and the agents on it.
+    ai_providers: Vec<ProviderView>,
 }
 
 /// The organization's settings as the dashboard shows them.
@@ -38,8 +42,11 @@ pub async fn read(
     member: Allowed<ReadSettings>,
 ) -> Result<Json<SettingsView>, ApiError> {
     let org = twilio::reload(&state.db, member.org_id()).await?;
+    let ai_providers =
+        providers::overview(&state.db, member.org_id(), state.ai_availability()).await?;
     Ok(Json(SettingsView {
         twilio: state.twilio.view(&org),
         organization: org.name,
+        ai_providers,
     }))
 }

@@ -607,6 +607,7 @@ async fn insert_calls(
                 transcription: Set(None),
                 transcript_segments: Set(None),
                 transcript_source: Set(None),
+                source: Set(Some(crate::calls::source::IMPORTED.to_owned())),
                 created_at: Set(c.created_at),
                 updated_at: Set(now),
             }

@@ -126,6 +126,7 @@ pub async fn ensure(
         transcription: Set(None),
         transcript_segments: Set(None),
         transcript_source: Set(None),
+        source: Set(Some(crate::calls::source::IMPORTED.to_owned())),
         created_at: Set(call.started_at.unwrap_or(now)),
         updated_at: Set(now),
     }

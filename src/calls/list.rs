@@ -166,6 +166,9 @@ pub struct CallItem {
     pub direction: String,
     /// Twilio's status: `ringing`, `in-progress`, `completed`, `no-answer`, ...
     pub status: String,
+    /// `phone` (answered by an agent) or `imported` (known from Twilio: history sync, Event
+    /// Streams); `null` for calls stored before Loquent kept it.
+    pub source: Option<String>,
     pub duration_secs: Option<i32>,
     pub started_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
@@ -326,6 +329,7 @@ pub(crate) async fn items(
             call_sid: c.call_sid,
             direction: c.direction,
             status: c.status,
+            source: c.source,
             duration_secs: c.duration_secs,
             started_at: c.started_at,
             created_at: c.created_at,

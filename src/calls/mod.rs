@@ -13,6 +13,15 @@ pub mod list;
 pub mod recording;
 pub mod rerun;
 pub mod search;
+
+/// Where a call came from: the values of `call.source`.
+pub mod source {
+    /// Answered by an agent through our voice URL.
+    pub const PHONE: &str = "phone";
+    /// Known from Twilio rather than answered by us: history sync, Event Streams, a recording
+    /// callback naming a call we had not seen.
+    pub const IMPORTED: &str = "imported";
+}
 pub mod start;
 pub mod status;
 pub mod transcript;

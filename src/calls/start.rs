@@ -50,6 +50,7 @@ pub async fn start_inbound(
         transcription: Set(None),
         transcript_segments: Set(None),
         transcript_source: Set(None),
+        source: Set(Some(crate::calls::source::PHONE.to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use super::settings::NoFields;
 use super::{Chrome, PageError, PageMember, render};
 use crate::agents::config::{LookupInput, Tools, VadInput};
+use crate::agents::providers::Availability;
 use crate::agents::{self, AgentError, AgentInput, ConfigInput, Provider, RealtimeConfig};
 use crate::app::AppState;
 use crate::auth::csrf::CsrfForm;
@@ -189,10 +190,17 @@ struct AgentPage {
     token_typed: bool,
     can_save: bool,
     can_delete: bool,
+    /// For each provider this server has no key for: what that means for an agent on it.
+    provider_notes: Vec<(&'static str, String)>,
 }
 
 impl AgentPage {
-    fn new(page: &PageMember, stored: Option<&agent::Model>, form: AgentForm) -> Self {
+    fn new(
+        page: &PageMember,
+        availability: Availability,
+        stored: Option<&agent::Model>,
+        form: AgentForm,
+    ) -> Self {
         let agent_id = stored.map(|a| a.id);
         let (can_save, can_delete) = match agent_id {
             None => (page.member.can("Agent:Collection:Create"), false),
@@ -221,6 +229,10 @@ impl AgentPage {
             token_typed: false,
             can_save,
             can_delete,
+            provider_notes: Provider::ALL
+                .into_iter()
+                .filter_map(|p| Some((p.as_str(), availability.of(p).explain(p)?)))
+                .collect(),
         }
     }
 
@@ -263,6 +275,9 @@ impl AgentPage {
             .into_iter()
             .map(|e| (form_field(&e.field), e.message))
             .collect();
+        if self.agent_id.is_none() {
+            self.chrome = self.chrome.at("/agents/new");
+        }
         (StatusCode::UNPROCESSABLE_ENTITY, render(&self)).into_response()
     }
 }
@@ -288,9 +303,14 @@ fn all_problems(
     errors
 }
 
-pub async fn new(page: PageMember) -> Result<Response, PageError> {
+pub async fn new(State(state): State<AppState>, page: PageMember) -> Result<Response, PageError> {
     page.member.require("Agent:Collection:Create")?;
-    Ok(render(&AgentPage::new(&page, None, AgentForm::new_agent())))
+    Ok(render(&AgentPage::new(
+        &page,
+        state.ai_availability(),
+        None,
+        AgentForm::new_agent(),
+    )))
 }
 
 pub async fn create(
@@ -300,12 +320,12 @@ pub async fn create(
 ) -> Result<Response, PageError> {
     page.member.require("Agent:Collection:Create")?;
     let (input, errors) = form.to_input();
-    let view = AgentPage::new(&page, None, form);
+    let view = AgentPage::new(&page, state.ai_availability(), None, form);
     if !errors.is_empty() {
         return Ok(view.rejected(all_problems(input, errors, None, &state)));
     }
     match agents::save::create(&state.db, state.agent_rules(), page.member.org_id(), input).await {
-        Ok(_) => Ok(Redirect::to("/agents").into_response()),
+        Ok(_) => Ok(Redirect::to("/agents?done=created").into_response()),
         Err(AgentError::InvalidFields(errors)) => Ok(view.rejected(errors)),
         Err(e) => Err(e.into()),
     }
@@ -319,7 +339,12 @@ pub async fn edit(
     page.member.require("Agent:Instance:Read")?;
     let agent = agents::find(&state.db, page.member.org_id(), id).await?;
     let form = AgentForm::from_agent(&agent);
-    Ok(render(&AgentPage::new(&page, Some(&agent), form)))
+    Ok(render(&AgentPage::new(
+        &page,
+        state.ai_availability(),
+        Some(&agent),
+        form,
+    )))
 }
 
 pub async fn save(
@@ -332,13 +357,13 @@ pub async fn save(
     let org = page.member.org_id();
     let current = agents::find(&state.db, org, id).await?;
     let (input, errors) = form.to_input();
-    let view = AgentPage::new(&page, Some(&current), form);
+    let view = AgentPage::new(&page, state.ai_availability(), Some(&current), form);
     if !errors.is_empty() {
         let previous = RealtimeConfig::from_json(&current.realtime_config);
         return Ok(view.rejected(all_problems(input, errors, Some(&previous), &state)));
     }
     match agents::save::update(&state.db, state.agent_rules(), org, id, input).await {
-        Ok(_) => Ok(Redirect::to("/agents").into_response()),
+        Ok(_) => Ok(Redirect::to("/agents?done=saved").into_response()),
         Err(AgentError::InvalidFields(errors)) => Ok(view.rejected(errors)),
         Err(e) => Err(e.into()),
     }
@@ -352,7 +377,7 @@ pub async fn delete(
 ) -> Result<Response, PageError> {
     page.member.require("Agent:Instance:Delete")?;
     agents::delete::delete(&state.db, page.member.org_id(), id).await?;
-    Ok(Redirect::to("/agents").into_response())
+    Ok(Redirect::to("/agents?done=deleted").into_response())
 }
 
 fn stored_token(agent: &agent::Model) -> bool {

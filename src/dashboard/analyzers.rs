@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use uuid::Uuid;
 
+use super::lists::Done;
 use super::settings::NoFields;
 use super::{Chrome, PageError, PageMember, render};
 use crate::analyzers::{self, AnalyzerError, AnalyzerInput, AnalyzerView};
@@ -35,7 +36,11 @@ struct ListPage {
     can_create: bool,
 }
 
-pub async fn list(State(state): State<AppState>, page: PageMember) -> Result<Response, PageError> {
+pub async fn list(
+    State(state): State<AppState>,
+    page: PageMember,
+    Query(done): Query<Done>,
+) -> Result<Response, PageError> {
     page.member.require("Analyzer:Collection:List")?;
     let org = page.member.org_id();
     let numbers: HashMap<Uuid, String> = phone_numbers::list(&state.db, org)
@@ -58,8 +63,18 @@ pub async fn list(State(state): State<AppState>, page: PageMember) -> Result<Res
             is_default: a.is_default,
         })
         .collect();
+    let mut chrome = page.chrome("analyzers");
+    chrome.flash = match done.done.as_deref() {
+        Some("created") => Some(
+            "Analyzer created: it runs over the transcript of each recorded call to its numbers."
+                .to_owned(),
+        ),
+        Some("saved") => Some("Analyzer saved: the next calls are analyzed with it.".to_owned()),
+        Some("deleted") => Some("Analyzer deleted, with its results on past calls.".to_owned()),
+        _ => None,
+    };
     Ok(render(&ListPage {
-        chrome: page.chrome("analyzers"),
+        chrome,
         rows,
         can_create: page.member.can("Analyzer:Collection:Create"),
     }))
@@ -216,13 +231,21 @@ impl AnalyzerPage {
     /// The page again, with the problems beside their fields, as 422.
     fn rejected(mut self, errors: Vec<FieldError>) -> Response {
         self.errors = errors.into_iter().map(|e| (e.field, e.message)).collect();
+        if self.analyzer_id.is_none() {
+            self.chrome = self.chrome.at("/analyzers/new");
+        }
         (StatusCode::UNPROCESSABLE_ENTITY, render(&self)).into_response()
     }
 
     /// After a save: the list, or the form again with what was wrong.
     fn after(self, saved: Result<AnalyzerView, AnalyzerError>) -> Result<Response, PageError> {
         match saved {
-            Ok(_) => Ok(Redirect::to("/analyzers").into_response()),
+            Ok(_) => Ok(Redirect::to(if self.analyzer_id.is_none() {
+                "/analyzers?done=created"
+            } else {
+                "/analyzers?done=saved"
+            })
+            .into_response()),
             Err(AnalyzerError::InvalidFields(errors)) => Ok(self.rejected(errors)),
             Err(e) => Err(e.into()),
         }
@@ -298,5 +321,5 @@ pub async fn delete(
 ) -> Result<Response, PageError> {
     page.member.require("Analyzer:Instance:Delete")?;
     analyzers::delete::delete(&state.db, page.member.org_id(), id).await?;
-    Ok(Redirect::to("/analyzers").into_response())
+    Ok(Redirect::to("/analyzers?done=deleted").into_response())
 }

@@ -25,6 +25,7 @@ use crate::calls::transcript::Segment;
 use crate::contacts::ContactView;
 use crate::entity::phone_number;
 use crate::error::Path;
+use crate::orgs::getting_started;
 use crate::todos::TodoView;
 
 /// Calls per page.
@@ -114,6 +115,8 @@ struct CallsPage {
     /// The first page with the same filters, when this is a later one.
     newest: Option<String>,
     failed_steps: bool,
+    /// The getting-started checklist while a step is left (see [`getting_started`]).
+    checklist: Option<getting_started::Checklist>,
 }
 
 impl CallsPage {
@@ -188,6 +191,8 @@ pub async fn list(
         .all(&state.db)
         .await?;
     let failed_steps = !crate::jobs::failed(&state.db, org, 1).await?.is_empty();
+    let checklist = Some(getting_started::read(&state.db, org, state.sandbox.is_some()).await?)
+        .filter(|c| !c.complete);
     let chosen_number = query.phone_number_id;
     let chosen_status = query.status.map(CallStatus::as_str);
     let filtered = query.phone_number_id.is_some()
@@ -224,6 +229,7 @@ pub async fn list(
         newest: paged.then(|| calls_href(&first)),
         filters: params,
         failed_steps,
+        checklist,
     }))
 }
 

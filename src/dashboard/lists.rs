@@ -2,10 +2,11 @@
 //! pages with filters and paging (`calls.rs`, `contacts.rs`).
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::response::Response;
 use chrono::{DateTime, Utc};
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
+use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Chrome, PageError, PageMember, render};
@@ -25,6 +26,8 @@ struct ListPage {
     columns: &'static [&'static str],
     rows: Vec<Row>,
     empty: &'static str,
+    /// The empty state's link to the first step, when the member may take it (`action`).
+    empty_next: &'static str,
     /// A button-like link above the table, e.g. ("New agent", "/agents/new").
     action: Option<(&'static str, &'static str)>,
 }
@@ -43,6 +46,7 @@ struct Listing {
     intro: &'static str,
     columns: &'static [&'static str],
     empty: &'static str,
+    empty_next: &'static str,
 }
 
 impl Listing {
@@ -57,14 +61,18 @@ impl Listing {
         page: &PageMember,
         rows: Vec<Row>,
         action: Option<(&'static str, &'static str)>,
+        flash: Option<String>,
     ) -> Response {
+        let mut chrome = page.chrome(self.nav);
+        chrome.flash = flash;
         render(&ListPage {
-            chrome: page.chrome(self.nav),
+            chrome,
             title: self.title,
             intro: self.intro,
             columns: self.columns,
             rows,
             empty: self.empty,
+            empty_next: self.empty_next,
             action,
         })
     }
@@ -81,11 +89,19 @@ const AGENTS: Listing = Listing {
     intro: "The AI voices that answer your numbers.",
     columns: &["Name", "Provider", "Model", "Voice", "Updated"],
     empty: "No agents yet.",
+    empty_next: "Create the first agent: a name and a prompt are enough to answer calls.",
 };
+
+/// `?done=` after a form: what just happened, said once above the list.
+#[derive(Deserialize, Default)]
+pub struct Done {
+    pub done: Option<String>,
+}
 
 pub async fn agents(
     State(state): State<AppState>,
     page: PageMember,
+    Query(done): Query<Done>,
 ) -> Result<Response, PageError> {
     let org = AGENTS.org(&page)?;
     let rows = agent::Entity::find()
@@ -113,5 +129,14 @@ pub async fn agents(
         .member
         .can("Agent:Collection:Create")
         .then_some(("New agent", "/agents/new"));
-    Ok(AGENTS.render_rows(&page, rows, action))
+    let flash = match done.done.as_deref() {
+        Some("created") => Some(
+            "Agent created. To let it answer calls, choose it for a number in Settings → Twilio."
+                .to_owned(),
+        ),
+        Some("saved") => Some("Agent saved: the next call it answers uses it.".to_owned()),
+        Some("deleted") => Some("Agent deleted.".to_owned()),
+        _ => None,
+    };
+    Ok(AGENTS.render_rows(&page, rows, action, flash))
 }

@@ -38,6 +38,21 @@ pub struct Chrome {
     pub realtime_origin: String,
     /// The person's organizations, for the switcher (shown when there are several).
     pub organizations: Vec<OrganizationOption>,
+    /// The page's own address, when this body answers a form posted elsewhere (a failed form,
+    /// shown again): `static/app.js` puts it in the address bar, so the person stays on the page
+    /// and a reload reads it rather than posting the form again.
+    pub page_path: Option<String>,
+    /// The organization uses the built-in sandbox as its Twilio account: the header says so on
+    /// every page, so emulated numbers and calls are never taken for real ones.
+    pub sandbox: bool,
+}
+
+impl Chrome {
+    /// This body is the page at `path`, whatever address the form was posted to.
+    pub fn at(mut self, path: impl Into<String>) -> Self {
+        self.page_path = Some(path.into());
+        self
+    }
 }
 
 pub struct OrganizationOption {
@@ -72,6 +87,8 @@ impl PageMember {
                     current: m.organization_id == self.member.org_id(),
                 })
                 .collect(),
+            page_path: None,
+            sandbox: self.member.organization.twilio_sandbox,
         }
     }
 }

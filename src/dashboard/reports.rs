@@ -60,8 +60,9 @@ async fn act(
         Ok(()) => Ok(Redirect::to("/settings/reports").into_response()),
         Err(e) if !e.status().is_server_error() => {
             let status = e.status();
-            let body = render(&page_of(state, page, Some(e.to_string())).await?);
-            Ok((status, body).into_response())
+            let mut body = page_of(state, page, Some(e.to_string())).await?;
+            body.chrome = body.chrome.at("/settings/reports");
+            Ok((status, render(&body)).into_response())
         }
         Err(e) => Err(e.into()),
     }

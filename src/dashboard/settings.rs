@@ -7,9 +7,11 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use super::{Chrome, PageError, PageMember, render};
+use crate::agents::providers::{self, ProviderView, Reach};
 use crate::app::AppState;
 use crate::auth::Permission;
 use crate::auth::csrf::CsrfForm;
+use crate::auth::permission::RESOURCES;
 use crate::error::{ApiError, Path};
 use crate::orgs::invitations::{self, InvitationStatus, InvitationView};
 use crate::orgs::members::{self, MemberView};
@@ -22,6 +24,10 @@ struct SettingsPage {
     org_id: String,
     twilio: Option<String>,
     byo: bool,
+    /// Each provider with what its status means, when that needs saying.
+    ai_providers: Vec<(ProviderView, Option<String>)>,
+    /// The agents on each provider are named only to members who may list agents.
+    show_agents: bool,
 }
 
 #[derive(Template)]
@@ -31,7 +37,8 @@ struct MembersPage {
     members: Vec<MemberView>,
     invitations: Vec<InvitationView>,
     roles: Vec<RoleView>,
-    catalog: Vec<(String, Vec<String>)>,
+    catalog: Vec<PermissionRow>,
+    actions: &'static [(&'static str, &'static str, &'static str)],
     can_manage: bool,
     /// Whether links are mailed; without SMTP the page hands each new link to the inviter.
     can_mail: bool,
@@ -41,6 +48,14 @@ struct MembersPage {
 }
 
 impl MembersPage {
+    #[expect(
+        clippy::unused_self,
+        reason = "askama calls it as a method of the page (`self.describe(p)`)"
+    )]
+    fn describe(&self, permission: &str) -> String {
+        describe(permission)
+    }
+
     #[expect(
         clippy::unused_self,
         reason = "askama calls it as a method of the page (`self.has_role(m, r)`)"
@@ -58,14 +73,27 @@ impl MembersPage {
     }
 }
 
-pub async fn overview(page: PageMember) -> Result<Response, PageError> {
+pub async fn overview(
+    State(state): State<AppState>,
+    page: PageMember,
+) -> Result<Response, PageError> {
     let org = &page.member.organization;
     // Only the masked SID is ever shown: the full one identifies the account to attackers.
     let twilio = org.twilio_account_sid.as_deref().map(mask_sid);
+    let ai_providers = providers::overview(&state.db, org.id, state.ai_availability())
+        .await?
+        .into_iter()
+        .map(|p| {
+            let note = p.status.explain(p.provider);
+            (p, note)
+        })
+        .collect();
     Ok(render(&SettingsPage {
         org_id: org.id.to_string(),
         twilio,
         byo: org.byo_twilio,
+        ai_providers,
+        show_agents: page.member.can("Agent:Collection:List"),
         chrome: page.chrome("settings"),
     }))
 }
@@ -84,17 +112,79 @@ pub fn mask_sid(sid: &str) -> String {
     format!("{head}••••••••{tail}")
 }
 
-/// Permissions grouped by resource, for the role editor.
-fn catalog() -> Vec<(String, Vec<String>)> {
-    let mut groups: Vec<(String, Vec<String>)> = Vec::new();
-    for p in Permission::catalog() {
-        let resource = p.as_str().split(':').next().unwrap_or_default().to_owned();
-        match groups.last_mut() {
-            Some((r, list)) if *r == resource => list.push(p.to_string()),
-            _ => groups.push((resource, vec![p.to_string()])),
-        }
+/// The role editor's columns: (level, variant, what a person calls it), in the order a person
+/// reads them.
+const ACTIONS: [(&str, &str, &str); 6] = [
+    ("Collection", "List", "List"),
+    ("Instance", "Read", "Open"),
+    ("Collection", "Create", "Create"),
+    ("Instance", "Update", "Change"),
+    ("Instance", "Delete", "Delete one"),
+    ("Collection", "Delete", "Delete all"),
+];
+
+/// What a person calls a resource.
+fn resource_label(resource: &str) -> &str {
+    match resource {
+        "Agent" => "Agents",
+        "Analyzer" => "Analyzers",
+        "Call" => "Calls",
+        "Contact" => "Contacts",
+        "Member" => "Members",
+        "Phone" => "Phone numbers",
+        "Report" => "Call reports",
+        "Role" => "Roles",
+        "Settings" => "Settings",
+        "Todo" => "To-dos",
+        "Twilio" => "Twilio connection",
+        "*" => "Everything",
+        other => other,
     }
-    groups
+}
+
+/// A permission in words: `Call:Collection:List` → "Calls: list"; wildcards say "any".
+pub(crate) fn describe(permission: &str) -> String {
+    let mut parts = permission.split(':');
+    let (Some(resource), Some(level), Some(variant)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return permission.to_owned();
+    };
+    let action = ACTIONS
+        .iter()
+        .find(|(l, v, _)| *l == level && *v == variant)
+        .map_or_else(
+            || match (level, variant) {
+                ("*", _) | (_, "*") => "any action".to_owned(),
+                _ => format!("{level} {variant}"),
+            },
+            |(_, _, label)| label.to_lowercase(),
+        );
+    format!("{}: {action}", resource_label(resource))
+}
+
+/// One row of the role editor: a resource and, per column of [`ACTIONS`], its permission.
+pub(crate) struct PermissionRow {
+    pub label: &'static str,
+    /// `(permission, plain label)`, one per column.
+    pub cells: Vec<(String, String)>,
+}
+
+/// The role editor's grid: a row per resource, a column per action.
+fn catalog() -> Vec<PermissionRow> {
+    RESOURCES
+        .iter()
+        .map(|resource| PermissionRow {
+            label: resource_label(resource),
+            cells: ACTIONS
+                .iter()
+                .map(|(level, variant, _)| {
+                    let permission = format!("{resource}:{level}:{variant}");
+                    let label = describe(&permission);
+                    (permission, label)
+                })
+                .collect(),
+        })
+        .collect()
 }
 
 async fn members_page(
@@ -114,6 +204,7 @@ async fn members_page(
             .map(RoleView::from)
             .collect(),
         catalog: catalog(),
+        actions: &ACTIONS,
         can_manage: page.member.can("Member:Collection:Create")
             && page.member.can("Role:Collection:Create"),
         error,
@@ -139,7 +230,9 @@ async fn members_with_error(
         return Err(err.into());
     }
     let status = err.status();
-    let body = render(&members_page(state, page, Some(err.to_string())).await?);
+    let mut body = members_page(state, page, Some(err.to_string())).await?;
+    body.chrome = body.chrome.at("/settings/members");
+    let body = render(&body);
     Ok((status, body).into_response())
 }
 
@@ -352,6 +445,30 @@ pub async fn delete_role(
 
 #[cfg(test)]
 mod tests {
+    use super::*;
+
+    #[test]
+    fn the_role_grid_offers_every_permission_once_in_words() {
+        let offered: Vec<String> = catalog()
+            .into_iter()
+            .flat_map(|row| row.cells.into_iter().map(|(p, _)| p))
+            .collect();
+        let mut expected: Vec<String> = Permission::catalog()
+            .iter()
+            .map(|p| p.as_str().to_owned())
+            .collect();
+        let mut sorted = offered.clone();
+        sorted.sort();
+        expected.sort();
+        assert_eq!(sorted, expected);
+        assert_eq!(describe("Call:Collection:List"), "Calls: list");
+        assert_eq!(
+            describe("Phone:Instance:Delete"),
+            "Phone numbers: delete one"
+        );
+        assert_eq!(describe("Twilio:*:*"), "Twilio connection: any action");
+    }
+
     #[test]
     fn masks_all_but_prefix_and_last_four() {
         assert_eq!(

@@ -416,6 +416,7 @@ async fn failed(
     )
     .await?;
     body.typed_sid = typed_sid.unwrap_or_default();
+    body.chrome = body.chrome.at("/settings/twilio");
     Ok((status, render(&body)).into_response())
 }
 

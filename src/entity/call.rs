@@ -30,6 +30,9 @@ pub struct Model {
     pub transcript_segments: Option<Json>,
     /// `live` (the realtime session's) or `recording` (the recording's, which replaces it).
     pub transcript_source: Option<String>,
+    /// `phone` or `imported` (see [`crate::calls::source`]); NULL on calls stored before
+    /// Loquent kept it.
+    pub source: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

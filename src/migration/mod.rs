@@ -12,6 +12,7 @@ mod m20261207_000010_search_doc;
 mod m20261207_000020_sign_in;
 mod m20261207_000030_invitation;
 mod m20261207_000040_sandbox;
+mod m20261207_000050_call_source;
 
 pub struct Migrator;
 
@@ -29,6 +30,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000020_sign_in::Migration),
             Box::new(m20261207_000030_invitation::Migration),
             Box::new(m20261207_000040_sandbox::Migration),
+            Box::new(m20261207_000050_call_source::Migration),
         ]
     }
 }

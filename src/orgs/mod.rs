@@ -1,5 +1,6 @@
 //! Organizations (tenants), their members and roles.
 
+pub mod getting_started;
 pub mod invitations;
 pub mod members;
 pub mod membership;

@@ -42,9 +42,13 @@ pub struct TwilioConnectionView {
 pub enum TwilioAccountError {
     #[error("connect a Twilio account first (Settings → Twilio Connection)")]
     NotConnected,
-    #[error("account_sid must be \"AC\" followed by 32 hexadecimal characters")]
+    #[error(
+        "the Account SID (account_sid) does not look right: it starts with AC and has 32 more letters and digits (0-9, a-f); copy it from Account Info in the Twilio Console"
+    )]
     InvalidAccountSid,
-    #[error("auth_token must be the account's Auth Token (no spaces)")]
+    #[error(
+        "the Auth Token (auth_token) does not look right: copy it from Account Info in the Twilio Console, without spaces"
+    )]
     InvalidAuthToken,
     #[error("Twilio rejected these credentials: {0}")]
     Rejected(String),

@@ -548,7 +548,7 @@ async fn the_agent_form_shows_each_problem_beside_its_field_and_keeps_what_was_t
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/agents");
+    assert_eq!(res.headers()["location"], "/agents?done=created");
 
     let list: Vec<Value> = owner.get_json(&app, "/api/agents").await;
     assert_eq!(list.len(), 1);

@@ -533,7 +533,7 @@ async fn the_analyzer_pages_create_edit_attach_and_delete_through_forms() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    assert_eq!(res.headers()["location"], "/analyzers");
+    assert_eq!(res.headers()["location"], "/analyzers?done=created");
     let list: Vec<Value> = owner.get_json(&app, "/api/analyzers").await;
     assert_eq!(list.len(), 1);
     let made = &list[0];
@@ -632,6 +632,7 @@ async fn finished_call(
         transcription: Set(transcript.map(str::to_owned)),
         transcript_segments: Set(None),
         transcript_source: Set(Some("recording".to_owned())),
+        source: Set(Some("phone".to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
     }

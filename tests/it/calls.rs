@@ -75,6 +75,7 @@ async fn live_call(app: &TestApp, org_id: Uuid, call_sid: &str) -> Uuid {
         transcription: Set(None),
         transcript_segments: Set(None),
         transcript_source: Set(None),
+        source: Set(Some("phone".to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -24,9 +24,13 @@ async fn a_newcomer_places_a_test_call_and_sees_it_through() {
     assert!(app.app.sandbox.is_some(), "auto: on without keys");
     assert!(app.app.emulated.openai && app.app.emulated.gemini);
     let owner = app.owner("Acme Plumbing").await;
+    let checklist: Value = owner.get_json(&app, "/api/getting-started").await;
+    insta::assert_json_snapshot!("getting_started_fresh", checklist);
 
     let settings: Value = owner.get_json(&app, "/api/settings").await;
     assert_eq!(settings["twilio"]["sandbox_available"], true);
+    assert_eq!(settings["ai_providers"][0]["status"], "emulated");
+    assert_eq!(settings["ai_providers"][1]["status"], "emulated");
     assert_eq!(settings["twilio"]["connected"], false);
     let res = owner
         .post_json(&app, "/api/twilio/connect-sandbox", &json!({}))
@@ -87,6 +91,20 @@ async fn a_newcomer_places_a_test_call_and_sees_it_through() {
         .await;
     assert_eq!(res.status(), StatusCode::CREATED);
     let agent: Value = res.json().await.unwrap();
+    let html = owner
+        .page(&app, &format!("/agents/{}", agent["id"].as_str().unwrap()))
+        .await;
+    assert!(
+        html.contains(
+            r#"data-provider-note="openai">This server has no OpenAI Realtime API key, so agents on OpenAI Realtime talk to the built-in sandbox"#
+        ),
+        "the editor says the agent's provider is emulated: {html}"
+    );
+    let settings: Value = owner.get_json(&app, "/api/settings").await;
+    assert_eq!(
+        settings["ai_providers"][0]["agents"][0]["name"],
+        agent["name"]
+    );
     let res = owner
         .client
         .put(app.url(&format!("/api/phones/{phone_id}")))
@@ -95,6 +113,11 @@ async fn a_newcomer_places_a_test_call_and_sees_it_through() {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        done_steps(&owner.get_json(&app, "/api/getting-started").await),
+        ["twilio", "agent", "number"],
+        "a number with our voice URL and an agent"
+    );
     let res = owner
         .post_json(
             &app,
@@ -165,6 +188,25 @@ async fn a_newcomer_places_a_test_call_and_sees_it_through() {
         details["analysis_groups"][0]["analyzer_name"], "Summary",
         "{details:#}"
     );
+    assert_eq!(details["source"], "phone");
+
+    let checklist: Value = owner.get_json(&app, "/api/getting-started").await;
+    assert_eq!(checklist["complete"], true, "{checklist:#}");
+    assert_eq!(
+        checklist["steps"][4]["href"],
+        format!("/calls/{}", details["id"].as_str().unwrap())
+    );
+}
+
+/// The keys of the checklist's steps that are done.
+fn done_steps(checklist: &Value) -> Vec<&str> {
+    checklist["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["done"] == true)
+        .map(|s| s["key"].as_str().unwrap())
+        .collect()
 }
 
 #[tokio::test]
@@ -240,6 +282,13 @@ async fn with_the_sandbox_off_none_of_it_exists() {
     let owner = app.owner("Acme").await;
     let settings: Value = owner.get_json(&app, "/api/settings").await;
     assert_eq!(settings["twilio"]["sandbox_available"], false);
+    // Without keys and without the sandbox, Settings says so rather than letting calls fail.
+    assert_eq!(
+        settings["ai_providers"][0]["status"], "missing",
+        "{settings:#}"
+    );
+    let html = owner.page(&app, "/settings").await;
+    assert!(html.contains("No API key"), "{html}");
     let res = owner
         .post_json(&app, "/api/twilio/connect-sandbox", &json!({}))
         .await;
@@ -268,6 +317,22 @@ async fn with_the_sandbox_off_none_of_it_exists() {
         .start()
         .await;
     assert!(keyed.app.sandbox.is_none());
+    let owner = keyed.owner("Acme").await;
+    let settings: Value = owner.get_json(&keyed, "/api/settings").await;
+    let statuses: Vec<(&str, &str)> = settings["ai_providers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["provider"].as_str().unwrap(),
+                p["status"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(statuses, [("openai", "configured"), ("gemini", "missing")]);
+    let body = serde_json::to_string(&settings).unwrap();
+    assert!(!body.contains("sk-real"), "never the key: {body}");
 }
 
 /// The sandbox lives in memory: after a restart each organization's account comes back (the

@@ -70,7 +70,7 @@ async fn connecting_checks_the_credentials_and_never_shows_the_token() {
         (
             json!({"account_sid": "AC123", "auth_token": "x"}),
             400,
-            "account_sid must be",
+            "the Account SID (account_sid) does not look right",
         ),
         (
             json!({"account_sid": account.account_sid, "auth_token": "wrong"}),

@@ -150,6 +150,7 @@ async fn finished_call(app: &TestApp, org_id: Uuid) -> Uuid {
         transcription: Set(Some(transcript)),
         transcript_segments: Set(None),
         transcript_source: Set(Some("recording".to_owned())),
+        source: Set(Some("phone".to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -53,6 +53,7 @@ async fn seed_history(app: &TestApp, org_id: uuid::Uuid, phone_id: uuid::Uuid) {
         transcription: Set(None),
         transcript_segments: Set(None),
         transcript_source: Set(None),
+        source: Set(Some("phone".to_owned())),
         created_at: Set(at(4, 10)),
         updated_at: Set(at(4, 10)),
     }

@@ -110,6 +110,7 @@ async fn new_call(
         transcription: Set(transcript.map(str::to_owned)),
         transcript_segments: Set(None),
         transcript_source: Set(Some("recording".into())),
+        source: Set(Some("phone".to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
     }

@@ -133,6 +133,21 @@ async fn an_invited_person_joins_through_the_mailed_link() {
         .sign_up(&app, "Acme Plumbing", "ada@example.com")
         .await;
     browser.goto(&app.url("/settings/members")).await;
+    // The role editor: one box per permission, each on screen, none over another.
+    let layout = browser
+        .script(
+            "const boxes = [...document.querySelectorAll('#create-role input[type=checkbox]')]\
+               .map((b) => b.getBoundingClientRect());\
+             const overlap = (a, b) => a.left < b.right && b.left < a.right \
+               && a.top < b.bottom && b.top < a.bottom;\
+             let overlapping = 0;\
+             boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b) => { if (overlap(a, b)) overlapping++; }));\
+             return {count: boxes.length, hidden: boxes.filter((r) => r.width === 0).length, overlapping};",
+        )
+        .await;
+    assert_eq!(layout["count"], 66, "{layout}");
+    assert_eq!(layout["hidden"], 0, "{layout}");
+    assert_eq!(layout["overlapping"], 0, "{layout}");
     browser
         .type_into("#create-role input[name=name]", "Dispatch")
         .await;

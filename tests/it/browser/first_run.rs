@@ -16,12 +16,29 @@ async fn a_newcomer_goes_from_sign_up_to_a_test_call_in_the_browser() {
         .sign_up(&app, "Acme Plumbing", "ada@example.com")
         .await;
 
+    // The first page says what to do first.
+    browser.goto(&app.url("/calls")).await;
+    let checklist = browser.text_of("#getting-started").await;
+    assert!(checklist.contains("Connect Twilio"), "{checklist}");
+    assert_eq!(
+        browser
+            .script("return document.querySelectorAll('#getting-started li.done').length")
+            .await,
+        0
+    );
+    browser.click("#getting-started [data-step=twilio] a").await;
+
     // The built-in sandbox as the Twilio account.
-    browser.goto(&app.url("/settings/twilio")).await;
+    browser.wait_for_path("/settings/twilio").await;
     browser.click("#connect-sandbox").await;
     browser
         .wait_for_text("[data-testid=sandbox-badge]", "Sandbox")
         .await;
+    // Every page's header says the organization is on the sandbox.
+    assert_eq!(
+        browser.text_of("[data-testid=org-sandbox]").await,
+        "Sandbox"
+    );
     assert!(
         browser
             .text_of("#connection [role=status]")
@@ -50,6 +67,7 @@ async fn a_newcomer_goes_from_sign_up_to_a_test_call_in_the_browser() {
     browser.click("#tools_end_call").await;
     browser.click("#save").await;
     browser.wait_for_text(".table", "Front desk").await;
+    browser.wait_for_text(".notice", "Agent created").await;
     browser.goto(&app.url("/settings/twilio")).await;
     browser
         .click("#number-list select[name=agent_id] option:nth-child(2)")
@@ -74,6 +92,16 @@ async fn a_newcomer_goes_from_sign_up_to_a_test_call_in_the_browser() {
     let call_page = browser.url().await;
     let transcript = reload_until(&browser, &call_page, "ol.transcript", "Agent").await;
     assert!(transcript.contains("Caller"), "{transcript}");
+
+    // Every step is done, so the checklist is gone.
+    browser.goto(&app.url("/calls")).await;
+    browser
+        .wait_until(
+            "return document.querySelector('table#calls') !== null \
+             && document.getElementById('getting-started') === null",
+            "the calls page without the checklist",
+        )
+        .await;
 
     let errors = browser.console_errors().await;
     assert!(errors.is_empty(), "console errors: {errors:?}");

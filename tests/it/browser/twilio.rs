@@ -32,6 +32,8 @@ async fn a_person_connects_twilio_imports_numbers_and_configures_and_restores_on
         .await;
     assert_eq!(browser.value_of("#account_sid").await, account.account_sid);
     assert_eq!(browser.value_of("#auth_token").await, "");
+    // The address bar stays on the page, so a reload does not send the form again.
+    assert_eq!(browser.url().await, app.url("/settings/twilio"));
 
     browser.type_into("#auth_token", &account.auth_token).await;
     browser.click("#connect").await;
