@@ -1,10 +1,12 @@
 //! Provider-neutral speech-to-speech sessions: the one vocabulary the call bridge speaks, whether
 //! the model behind it is OpenAI Realtime or Gemini Live.
 //!
-//! Audio crosses this boundary as base64 µ-law 8 kHz in both directions, i.e. exactly what
-//! Twilio Media Streams carry. OpenAI (`audio/pcmu`) can then pass it through untouched; the
-//! Gemini session converts internally with [`crate::audio::MulawToPcm16k`] and
-//! [`crate::audio::Pcm24kToMulaw`].
+//! Audio crosses this boundary as base64 in the session's [`AudioFormat`], the same in both
+//! directions. For a phone call that is µ-law 8 kHz, exactly what Twilio Media Streams carry:
+//! OpenAI (`audio/pcmu`) passes it through untouched, and the Gemini session converts internally
+//! with [`crate::audio::MulawToPcm16k`] and [`crate::audio::Pcm24kToMulaw`]. For a call from the
+//! browser it is PCM16 24 kHz: OpenAI (`audio/pcm`) passes it through both ways, and Gemini
+//! resamples only its input (24 → 16 kHz), its output being 24 kHz already.
 
 pub mod config;
 #[cfg(test)]
@@ -18,6 +20,7 @@ use std::fmt;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
+pub use crate::audio::AudioFormat;
 pub use config::{
     Eagerness, RealtimeConfig, Sensitivity, SpeechSensitivity, ToolSpec, TurnDetection,
 };
@@ -52,11 +55,12 @@ pub enum Role {
     Assistant,
 }
 
-/// One piece of assistant audio, ready to go into a Twilio `media` message.
+/// One piece of assistant audio, ready to go into a Twilio `media` message (or, decoded, to a
+/// browser).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AudioChunk {
-    /// Base64 of µ-law 8 kHz mono. An owned string so OpenAI's `audio/pcmu` deltas move through
-    /// without being decoded.
+    /// Base64 of the session's [`AudioFormat`] (µ-law 8 kHz on a phone call). An owned string so
+    /// OpenAI's deltas move through without being decoded.
     pub payload: String,
     /// The assistant item this audio belongs to (OpenAI); needed to truncate it on barge-in.
     /// Gemini has no item ids.
@@ -66,9 +70,9 @@ pub struct AudioChunk {
 }
 
 impl AudioChunk {
-    /// Number of µ-law bytes (= samples) in the payload, computed from the base64 length without
-    /// decoding. Divide by [`crate::audio::MULAW_BYTES_PER_MS`] for milliseconds.
-    pub fn mulaw_len(&self) -> usize {
+    /// Number of bytes in the decoded payload, computed from the base64 length without decoding
+    /// (for µ-law, the samples). Divide by [`AudioFormat::bytes_per_ms`] for milliseconds.
+    pub fn decoded_len(&self) -> usize {
         let text = self.payload.as_bytes();
         let padding = text.iter().rev().take_while(|&&c| c == b'=').count();
         let chars = text.len() - padding;
@@ -137,8 +141,9 @@ pub enum RealtimeEvent {
 /// event), and the senders should only queue or write one message.
 #[async_trait]
 pub trait RealtimeSession: Send {
-    /// Forwards one caller frame: the base64 µ-law payload of a Twilio `media` event, as received.
-    async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError>;
+    /// Forwards one caller frame: base64 of the session's [`AudioFormat`] (on a phone call, the
+    /// µ-law payload of a Twilio `media` event, as received).
+    async fn send_audio(&mut self, audio_base64: &str) -> Result<(), RealtimeError>;
 
     /// Sends caller audio that `send_audio` is holding back to batch it, if any: the bridge calls
     /// it when the caller's socket has nothing more to read. Any other message, and `close`, send
@@ -215,16 +220,16 @@ mod tests {
     }
 
     #[test]
-    fn mulaw_len_matches_the_decoded_length() {
+    fn decoded_len_matches_the_decoded_length() {
         for len in 0..50 {
             let bytes = vec![0xFFu8; len];
-            assert_eq!(chunk(STANDARD.encode(&bytes)).mulaw_len(), len);
-            assert_eq!(chunk(STANDARD_NO_PAD.encode(&bytes)).mulaw_len(), len);
+            assert_eq!(chunk(STANDARD.encode(&bytes)).decoded_len(), len);
+            assert_eq!(chunk(STANDARD_NO_PAD.encode(&bytes)).decoded_len(), len);
         }
         // A Twilio frame: 160 bytes, 216 characters, 20 ms.
         let frame = chunk(STANDARD.encode([0xFFu8; 160]));
         assert_eq!(frame.payload.len(), 216);
-        assert_eq!(frame.mulaw_len() / crate::audio::MULAW_BYTES_PER_MS, 20);
+        assert_eq!(frame.decoded_len() / crate::audio::MULAW_BYTES_PER_MS, 20);
     }
 
     #[test]

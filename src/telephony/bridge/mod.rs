@@ -346,7 +346,7 @@ impl Bridge {
                 if self.twilio.queue_text(&self.frame) {
                     self.frames_out.add();
                     let ms =
-                        u32::try_from(chunk.mulaw_len() / loquent_ai::audio::MULAW_BYTES_PER_MS)
+                        u32::try_from(chunk.decoded_len() / loquent_ai::audio::MULAW_BYTES_PER_MS)
                             .unwrap_or(u32::MAX);
                     if self.playout.audio_queued(item, ms) {
                         self.send_mark();

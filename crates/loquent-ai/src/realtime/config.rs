@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::{Provider, RealtimeError};
+use crate::audio::AudioFormat;
 
 /// OpenAI's stable alias for its current GA realtime model.
 pub const OPENAI_DEFAULT_MODEL: &str = "gpt-realtime";
@@ -35,6 +36,11 @@ pub struct RealtimeConfig {
     pub instructions: String,
     pub turn_detection: TurnDetection,
     pub tools: Vec<ToolSpec>,
+    /// The audio the session exchanges with the bridge: µ-law 8 kHz for a phone call, PCM16
+    /// 24 kHz for a call from the browser. A property of the call, not of the stored agent, so
+    /// never serialized.
+    #[serde(skip)]
+    pub audio_format: AudioFormat,
 }
 
 impl Default for RealtimeConfig {
@@ -57,6 +63,7 @@ impl RealtimeConfig {
             instructions: DEFAULT_INSTRUCTIONS.to_owned(),
             turn_detection: TurnDetection::default(),
             tools: Vec::new(),
+            audio_format: AudioFormat::default(),
         }
     }
 
@@ -116,6 +123,7 @@ impl TryFrom<StoredConfig> for RealtimeConfig {
             instructions: stored.instructions.unwrap_or(defaults.instructions),
             turn_detection: stored.turn_detection.unwrap_or(defaults.turn_detection),
             tools: stored.tools,
+            audio_format: AudioFormat::default(),
         };
         config.validate()?;
         Ok(config)

@@ -1,7 +1,9 @@
 //! Gemini Live (`BidiGenerateContent`) over WebSocket, Developer API with an API key.
 //!
-//! Caller µ-law 8 kHz is converted to PCM16 16 kHz before it leaves, and model PCM16 24 kHz back
-//! to µ-law 8 kHz, so the bridge sees the same audio as with OpenAI. One task owns the socket:
+//! On a phone call, caller µ-law 8 kHz is converted to PCM16 16 kHz before it leaves, and model
+//! PCM16 24 kHz back to µ-law 8 kHz, so the bridge sees the same audio as with OpenAI. On a call
+//! from the browser (PCM16 24 kHz) only the caller's audio is resampled, to 16 kHz; the model's
+//! passes through. One task owns the socket:
 //! it reads server messages, writes what the session queues, and on `goAway` reconnects with the
 //! latest resumption handle, holding queued caller audio until the new `setupComplete`.
 //!
@@ -27,7 +29,7 @@ use super::{
     AudioChunk, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
     ResponseStatus, Role, Sensitivity, TurnDetection,
 };
-use crate::audio::{MulawToPcm16k, Pcm24kToMulaw, TWILIO_FRAME_MS};
+use crate::audio::{AudioFormat, MulawToPcm16k, Pcm24kTo16k, Pcm24kToMulaw, TWILIO_FRAME_MS};
 
 const PROVIDER: Provider = Provider::Gemini;
 const BIDI_PATH: &str =
@@ -198,7 +200,7 @@ impl GeminiLive {
             socket,
             commands,
             events: events_tx,
-            downlink: Downlink::default(),
+            downlink: Downlink::new(config.audio_format),
             closing: false,
             uplink: Uplink::new(self.uplink_batch),
         };
@@ -206,8 +208,8 @@ impl GeminiLive {
         Ok(GeminiSession {
             commands: commands_tx,
             events,
-            uplink: MulawToPcm16k::new(),
-            mulaw: Vec::new(),
+            uplink: Converter::new(config.audio_format),
+            decoded: Vec::new(),
             frames_per_send: (self.uplink_batch.as_millis() as usize)
                 .div_ceil(TWILIO_FRAME_MS)
                 .max(1),
@@ -343,9 +345,9 @@ enum Control {
 }
 
 /// Server message → events, with the per-turn state and the model-audio converter.
-#[derive(Default)]
 struct Downlink {
-    pcm: Pcm24kToMulaw,
+    /// Model audio to µ-law for a phone call; `None` passes Gemini's PCM16 24 kHz through.
+    pcm: Option<Pcm24kToMulaw>,
     /// A model turn is under way (ResponseStarted was reported).
     in_turn: bool,
     /// The caller interrupted this turn: drop its late audio until `turnComplete`.
@@ -355,6 +357,18 @@ struct Downlink {
 }
 
 impl Downlink {
+    fn new(format: AudioFormat) -> Self {
+        Self {
+            pcm: match format {
+                AudioFormat::Mulaw8k => Some(Pcm24kToMulaw::new()),
+                AudioFormat::Pcm24k => None,
+            },
+            in_turn: false,
+            interrupted: false,
+            handle: None,
+        }
+    }
+
     fn handle(&mut self, value: &Value, out: &mut Vec<RealtimeEvent>) -> Control {
         if let Some(content) = value.get("serverContent") {
             self.server_content(content, out);
@@ -413,8 +427,18 @@ impl Downlink {
                 if self.interrupted {
                     continue;
                 }
+                let Some(pcm) = &mut self.pcm else {
+                    if !data.is_empty() {
+                        out.push(RealtimeEvent::AudioDelta(AudioChunk {
+                            payload: data.to_owned(),
+                            item_id: None,
+                            response_id: None,
+                        }));
+                    }
+                    continue;
+                };
                 let mut payload = String::new();
-                match self.pcm.process_base64(data, &mut payload) {
+                match pcm.process_base64(data, &mut payload) {
                     Ok(()) if !payload.is_empty() => {
                         out.push(RealtimeEvent::AudioDelta(AudioChunk {
                             payload,
@@ -444,7 +468,9 @@ impl Downlink {
         }
         if content["interrupted"].as_bool() == Some(true) {
             // Nothing of the cut-off reply may leak out after Twilio's `clear`.
-            self.pcm.reset();
+            if let Some(pcm) = &mut self.pcm {
+                pcm.reset();
+            }
             self.interrupted = true;
             out.push(RealtimeEvent::SpeechStarted);
         }
@@ -622,7 +648,9 @@ impl Actor {
                 tokio::spawn(async move {
                     let _ = tokio::time::timeout(Duration::from_secs(1), old.close(None)).await;
                 });
-                self.downlink.pcm.reset();
+                if let Some(pcm) = &mut self.downlink.pcm {
+                    pcm.reset();
+                }
                 Ok(())
             }
             Err(error) => {
@@ -647,9 +675,9 @@ impl Actor {
 pub struct GeminiSession {
     commands: mpsc::Sender<Command>,
     events: mpsc::Receiver<RealtimeEvent>,
-    uplink: MulawToPcm16k,
+    uplink: Converter,
     /// Scratch for the decoded caller frame.
-    mulaw: Vec<u8>,
+    decoded: Vec<u8>,
     /// Twilio frames per `realtimeInput` message (the uplink batch).
     frames_per_send: usize,
     closed: bool,
@@ -681,6 +709,36 @@ struct Blob<'a> {
     data: &'a str,
 }
 
+/// Caller audio in the session's format to Gemini's PCM16 16 kHz.
+enum Converter {
+    Mulaw(MulawToPcm16k),
+    Pcm24k(Pcm24kTo16k),
+}
+
+impl Converter {
+    fn new(format: AudioFormat) -> Self {
+        match format {
+            AudioFormat::Mulaw8k => Self::Mulaw(MulawToPcm16k::new()),
+            AudioFormat::Pcm24k => Self::Pcm24k(Pcm24kTo16k::new()),
+        }
+    }
+
+    fn process(&mut self, audio: &[u8], out: &mut Vec<u8>) {
+        match self {
+            // Four PCM bytes per µ-law byte.
+            Self::Mulaw(converter) => {
+                out.reserve(audio.len() * 4);
+                converter.process(audio, out);
+            }
+            // Two PCM bytes out for every three in.
+            Self::Pcm24k(converter) => {
+                out.reserve(audio.len().div_ceil(3) * 2 + 2);
+                converter.process(audio, out);
+            }
+        }
+    }
+}
+
 impl GeminiSession {
     async fn queue(&mut self, text: String) -> Result<(), RealtimeError> {
         if self.closed {
@@ -699,19 +757,19 @@ impl RealtimeSession for GeminiSession {
         self.frames_per_send
     }
 
-    async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError> {
+    async fn send_audio(&mut self, audio_base64: &str) -> Result<(), RealtimeError> {
         if self.closed {
             return Err(RealtimeError::Closed);
         }
-        let mut mulaw = std::mem::take(&mut self.mulaw);
-        mulaw.clear();
-        let decoded = BASE64.decode_vec(mulaw_base64, &mut mulaw);
-        // Four PCM bytes per µ-law byte; base64 happens once per batch, in the socket task.
-        let mut pcm = Vec::with_capacity(mulaw.len() * 4);
+        let mut audio = std::mem::take(&mut self.decoded);
+        audio.clear();
+        let decoded = BASE64.decode_vec(audio_base64, &mut audio);
+        // Base64 happens once per batch, in the socket task.
+        let mut pcm = Vec::new();
         if decoded.is_ok() {
-            self.uplink.process(&mulaw, &mut pcm);
+            self.uplink.process(&audio, &mut pcm);
         }
-        self.mulaw = mulaw;
+        self.decoded = audio;
         decoded?;
         self.commands
             .send(Command::Audio(pcm))

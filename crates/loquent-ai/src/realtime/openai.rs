@@ -1,7 +1,8 @@
 //! OpenAI Realtime (GA interface) over WebSocket.
 //!
-//! Both directions are `audio/pcmu`: model deltas pass through to Twilio as the same base64
-//! strings, and caller audio needs no conversion either. Caller frames go up in batches (40 ms by
+//! Both directions are `audio/pcmu` on a phone call (`audio/pcm` at 24 kHz on a call from the
+//! browser): model deltas pass through to Twilio as the same base64 strings, and caller audio
+//! needs no conversion either. Caller frames go up in batches (40 ms by
 //! default, two Twilio frames) rather than one `input_audio_buffer.append` per 20 ms frame: half
 //! the messages, and on the server half the socket reads and writes, which are most of a bridge's
 //! CPU. LiveKit's agents batch 100 ms. A batch holds its first frame back one frame's time (20 ms),
@@ -33,14 +34,20 @@ use super::{
     AudioChunk, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
     ResponseStatus, Role, TurnDetection,
 };
-use crate::audio::{MULAW_BYTES_PER_MS, TWILIO_FRAME_MS};
+use crate::audio::AudioFormat;
 
 const PROVIDER: Provider = Provider::OpenAi;
-/// One Twilio media frame: 20 ms of µ-law.
-const TWILIO_FRAME_BYTES: usize = TWILIO_FRAME_MS * MULAW_BYTES_PER_MS;
 /// An `input_audio_buffer.append` up to its base64.
 const APPEND_OPEN: &str = r#"{"type":"input_audio_buffer.append","audio":""#;
-const PCMU: &str = "audio/pcmu";
+
+/// OpenAI's name for `format`, in both directions: `audio/pcmu` (µ-law 8 kHz), or `audio/pcm`
+/// (PCM16 at 24 kHz, the only rate it takes).
+fn wire_format(format: AudioFormat) -> Value {
+    match format {
+        AudioFormat::Mulaw8k => json!({ "type": "audio/pcmu" }),
+        AudioFormat::Pcm24k => json!({ "type": "audio/pcm", "rate": 24_000 }),
+    }
+}
 /// How long `close()` and the events after it wait for the server's close reply: a server that
 /// never answers must not hold a finished call open.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -139,8 +146,9 @@ impl OpenAiRealtime {
                 "interrupt_response": true,
             }),
         };
+        let format = wire_format(config.audio_format);
         let mut input = json!({
-            "format": { "type": PCMU },
+            "format": format,
             "turn_detection": turn_detection,
         });
         if let Some(model) = &self.input_transcription {
@@ -166,15 +174,15 @@ impl OpenAiRealtime {
                 "instructions": config.instructions,
                 "audio": {
                     "input": input,
-                    "output": { "format": { "type": PCMU }, "voice": config.voice },
+                    "output": { "format": format, "voice": config.voice },
                 },
                 "tools": tools,
             }
         })
     }
 
-    /// Connects, configures the session and waits until `session.updated` confirms µ-law in both
-    /// directions.
+    /// Connects, configures the session and waits until `session.updated` confirms the config's
+    /// audio format in both directions.
     pub async fn connect(&self, config: &RealtimeConfig) -> Result<OpenAiSession, RealtimeError> {
         config.validate()?;
         if config.provider != PROVIDER {
@@ -193,7 +201,8 @@ impl OpenAiRealtime {
         ws.send(Message::text(self.session_update(config).to_string()))
             .await
             .map_err(|e| connect_error(format!("could not send session.update: {e}")))?;
-        match tokio::time::timeout(self.setup_timeout, await_session_updated(&mut ws)).await {
+        let updated = await_session_updated(&mut ws, config.audio_format);
+        match tokio::time::timeout(self.setup_timeout, updated).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
                 let _ = ws.close(None).await;
@@ -207,11 +216,14 @@ impl OpenAiRealtime {
                 )));
             }
         }
-        let batch_bytes = self.uplink_batch.as_millis() as usize * MULAW_BYTES_PER_MS;
+        let frame_bytes = config.audio_format.frame_bytes();
+        let batch_bytes =
+            self.uplink_batch.as_millis() as usize * config.audio_format.bytes_per_ms();
         Ok(OpenAiSession {
             ws,
-            uplink: Vec::with_capacity(batch_bytes + TWILIO_FRAME_BYTES),
-            uplink_batch_bytes: (batch_bytes > TWILIO_FRAME_BYTES).then_some(batch_bytes),
+            uplink: Vec::with_capacity(batch_bytes + frame_bytes),
+            uplink_batch_bytes: (batch_bytes > frame_bytes).then_some(batch_bytes),
+            frame_bytes,
             pending: VecDeque::new(),
             expired: false,
             ended: false,
@@ -229,7 +241,9 @@ fn connect_error(message: String) -> RealtimeError {
     }
 }
 
-async fn await_session_updated(ws: &mut Socket) -> Result<(), RealtimeError> {
+async fn await_session_updated(ws: &mut Socket, format: AudioFormat) -> Result<(), RealtimeError> {
+    let wanted = wire_format(format);
+    let wanted = wanted["type"].as_str();
     while let Some(message) = ws.next().await {
         let message = message.map_err(|e| connect_error(format!("connection failed: {e}")))?;
         let value = match socket::decode(message) {
@@ -247,12 +261,12 @@ async fn await_session_updated(ws: &mut Socket) -> Result<(), RealtimeError> {
                 let audio = &value["session"]["audio"];
                 let input = audio["input"]["format"]["type"].as_str();
                 let output = audio["output"]["format"]["type"].as_str();
-                if input == Some(PCMU) && output == Some(PCMU) {
+                if input == wanted && output == wanted {
                     return Ok(());
                 }
                 return Err(connect_error(format!(
                     "session.updated kept input format {input:?} and output format {output:?}, \
-                     not {PCMU}"
+                     not {wanted:?}"
                 )));
             }
             Some("error") => {
@@ -390,10 +404,12 @@ fn map_server_event(value: &Value, out: &mut Vec<RealtimeEvent>) {
 /// fires (the socket's readiness, or a timer inside it), so nothing waits longer.
 pub struct OpenAiSession {
     ws: Socket,
-    /// Caller µ-law waiting to fill a batch.
+    /// Caller audio waiting to fill a batch.
     uplink: Vec<u8>,
     /// Bytes per append; `None` forwards every frame as it comes.
     uplink_batch_bytes: Option<usize>,
+    /// One 20 ms frame of the session's audio format.
+    frame_bytes: usize,
     /// Events read but not yet returned (one server message can carry several).
     pending: VecDeque<RealtimeEvent>,
     /// The server said the 60-minute limit was reached; the close that follows says so.
@@ -511,13 +527,13 @@ impl OpenAiSession {
 
 #[async_trait]
 impl RealtimeSession for OpenAiSession {
-    async fn send_audio(&mut self, mulaw_base64: &str) -> Result<(), RealtimeError> {
+    async fn send_audio(&mut self, audio_base64: &str) -> Result<(), RealtimeError> {
         if self.closed {
             return Err(RealtimeError::Closed);
         }
         if let Some(batch_bytes) = self.uplink_batch_bytes {
             let before = self.uplink.len();
-            if let Err(error) = BASE64.decode_vec(mulaw_base64, &mut self.uplink) {
+            if let Err(error) = BASE64.decode_vec(audio_base64, &mut self.uplink) {
                 // A bad frame is refused whole; the audio batched before it still goes.
                 self.uplink.truncate(before);
                 return Err(error.into());
@@ -530,7 +546,7 @@ impl RealtimeSession for OpenAiSession {
         // Unbatched: the Twilio payload goes out as is, no decode, no re-encode.
         let text = serde_json::to_string(&AppendAudio {
             kind: "input_audio_buffer.append",
-            audio: mulaw_base64,
+            audio: audio_base64,
         })
         .map_err(|e| RealtimeError::Protocol {
             provider: PROVIDER,
@@ -541,7 +557,7 @@ impl RealtimeSession for OpenAiSession {
 
     fn frames_per_send(&self) -> usize {
         self.uplink_batch_bytes
-            .map_or(1, |bytes| bytes.div_ceil(TWILIO_FRAME_BYTES))
+            .map_or(1, |bytes| bytes.div_ceil(self.frame_bytes))
     }
 
     async fn flush_audio(&mut self) -> Result<(), RealtimeError> {

@@ -39,6 +39,36 @@ pub fn utterance(phrase: Phrase, ms: usize, silence_ms: usize) -> Vec<String> {
     frames
 }
 
+/// The browser's caller says `phrase` (300 ms) then is silent (300 ms): base64 PCM16LE 24 kHz
+/// frames of 20 ms, as a web call's session takes them.
+pub async fn say_pcm24k(session: &mut dyn RealtimeSession, phrase: Phrase) {
+    let mut tone = Tone::new(phrase.frequency_hz(), 24_000);
+    for i in 0..30 {
+        let mut pcm = Vec::with_capacity(480);
+        if i < 15 {
+            tone.pcm(480, &mut pcm);
+        } else {
+            pcm.resize(480, 0);
+        }
+        let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+        session
+            .send_audio(&STANDARD.encode(bytes))
+            .await
+            .expect("audio goes out");
+    }
+}
+
+/// The chunks as PCM16LE samples (a web call's session audio).
+pub fn pcm24k(chunks: &[&AudioChunk]) -> Vec<i16> {
+    let bytes: Vec<u8> = chunks
+        .iter()
+        .flat_map(|chunk| STANDARD.decode(&chunk.payload).expect("base64 audio"))
+        .collect();
+    let (pairs, rest) = bytes.as_chunks::<2>();
+    assert!(rest.is_empty(), "whole samples");
+    pairs.iter().map(|&pair| i16::from_le_bytes(pair)).collect()
+}
+
 /// The caller says `phrase` (300 ms) and falls silent long enough to end the turn.
 pub async fn say(session: &mut dyn RealtimeSession, phrase: Phrase) {
     for frame in utterance(phrase, 300, 300) {

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use loquent_ai::realtime::{
-    GeminiLive, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
-    ResponseStatus, Role, TurnDetection,
+    AudioFormat, GeminiLive, Provider, RealtimeConfig, RealtimeError, RealtimeEvent,
+    RealtimeSession, ResponseStatus, Role, TurnDetection,
 };
 use loquent_sandbox::speech::{self, Phrase};
 use serde_json::{Value, json};
@@ -34,6 +34,29 @@ fn transcript(events: &[RealtimeEvent], role: Role) -> String {
             _ => None,
         })
         .collect()
+}
+
+/// A call from the browser: PCM16 24 kHz in (resampled to 16 kHz for Gemini), Gemini's own
+/// 24 kHz out, untouched.
+#[tokio::test]
+async fn a_browser_call_speaks_pcm_at_24_khz_both_ways() {
+    let sandbox = sandbox().await;
+    let web = RealtimeConfig {
+        audio_format: AudioFormat::Pcm24k,
+        ..config("gemini-sandbox")
+    };
+    let mut session = live(&sandbox).connect(&web).await.expect("setupComplete");
+    let session: &mut dyn RealtimeSession = &mut session;
+    say_pcm24k(session, Phrase::Hello).await;
+    let turn = until(session, "the reply", is_response_done).await;
+    assert_eq!(transcript(&turn, Role::User), "Hello.");
+    let pcm = pcm24k(&audio(&turn));
+    assert!(pcm.len() >= 600 * 24, "only {} ms of audio", pcm.len() / 24);
+    assert!(
+        speech::is_agent_voice(&pcm, 24_000),
+        "the agent's voice at 24 kHz"
+    );
+    session.close().await.unwrap();
 }
 
 #[tokio::test]

@@ -1,10 +1,10 @@
 use std::time::Duration;
 
 use loquent_ai::realtime::{
-    OpenAiRealtime, Provider, RealtimeConfig, RealtimeError, RealtimeEvent, RealtimeSession,
-    ResponseStatus, Role, TurnDetection,
+    AudioFormat, OpenAiRealtime, Provider, RealtimeConfig, RealtimeError, RealtimeEvent,
+    RealtimeSession, ResponseStatus, Role, TurnDetection,
 };
-use loquent_sandbox::speech::Phrase;
+use loquent_sandbox::speech::{self, Phrase};
 use serde_json::{Value, json};
 
 use crate::common::*;
@@ -26,6 +26,40 @@ fn config(model: &str) -> RealtimeConfig {
 fn client(sandbox: &loquent_sandbox::SandboxHandle) -> OpenAiRealtime {
     OpenAiRealtime::new(sandbox.openai_base_url(), "sk-sandbox")
         .with_input_transcription("gpt-4o-mini-transcribe")
+}
+
+/// A call from the browser: PCM16 24 kHz both ways, no conversion.
+#[tokio::test]
+async fn a_browser_call_speaks_pcm_at_24_khz_both_ways() {
+    let sandbox = sandbox().await;
+    let web = RealtimeConfig {
+        audio_format: AudioFormat::Pcm24k,
+        ..config("gpt-realtime")
+    };
+    let mut session = client(&sandbox)
+        .connect(&web)
+        .await
+        .expect("connects and confirms audio/pcm");
+    let sent = &connections(&sandbox).await[0];
+    assert!(
+        sent.to_string().contains(r#""rate":24000"#),
+        "asked for 24 kHz: {sent}"
+    );
+    let session: &mut dyn RealtimeSession = &mut session;
+    say_pcm24k(session, Phrase::Hello).await;
+    let turn = until(session, "the reply", is_response_done).await;
+    assert!(turn.contains(&RealtimeEvent::Transcript {
+        role: Role::User,
+        text: "Hello.".into(),
+        is_final: true
+    }));
+    let pcm = pcm24k(&audio(&turn));
+    assert!(pcm.len() >= 600 * 24, "only {} ms of audio", pcm.len() / 24);
+    assert!(
+        speech::is_agent_voice(&pcm, 24_000),
+        "the agent's voice at 24 kHz"
+    );
+    session.close().await.unwrap();
 }
 
 #[tokio::test]
@@ -80,14 +114,14 @@ async fn a_whole_call_with_barge_in_and_a_tool_call() {
     .await;
     let first = audio(&answer)[0].clone();
     let item_id = first.item_id.clone().expect("OpenAI audio has an item id");
-    let mut heard = first.mulaw_len();
+    let mut heard = first.decoded_len();
     for frame in utterance(Phrase::Hello, 200, 0) {
         session.send_audio(&frame).await.unwrap();
     }
     let barge_in = until(session, "the cancelled answer", is_response_done).await;
     heard += audio(&barge_in)
         .iter()
-        .map(|chunk| chunk.mulaw_len())
+        .map(|chunk| chunk.decoded_len())
         .sum::<usize>();
     assert!(barge_in.contains(&RealtimeEvent::SpeechStarted));
     assert_eq!(
