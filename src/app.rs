@@ -123,8 +123,6 @@ impl App {
 }
 
 impl App {
-    /// How invitation links go out: mailed when this server can send e-mail, else handed to
-    /// the inviter.
     /// How this server reaches each AI provider: with its key, through the sandbox's emulator,
     /// or not at all.
     pub fn ai_availability(&self) -> crate::agents::providers::Availability {
@@ -146,6 +144,8 @@ impl App {
         }
     }
 
+    /// How invitation links go out: mailed when this server can send e-mail, else handed to
+    /// the inviter.
     pub fn invitation_delivery(&self) -> crate::orgs::invitations::Delivery {
         if self.mailer.is_some() {
             crate::orgs::invitations::Delivery::Mail

@@ -3,11 +3,11 @@
 "use strict";
 
 (function () {
-  // A failed form is shown again in the answer to its POST: the address bar goes back to the
-  // page's own address, so the person stays on the page and a reload reads it instead of
-  // sending the form again.
+  // A failed form is shown again in the answer to its POST, and a confirmation (`?done=`) is
+  // said once: the address bar goes back to the page's own address, so a reload reads the page
+  // instead of sending the form again or repeating the confirmation.
   const pagePath = document.body && document.body.dataset.pagePath;
-  if (pagePath && pagePath.startsWith("/") && location.pathname !== pagePath) {
+  if (pagePath && /^\/(?!\/)/.test(pagePath) && location.pathname + location.search !== pagePath) {
     history.replaceState(null, "", pagePath);
   }
 

@@ -10,7 +10,7 @@ use crate::error::{ApiError, Json};
 use crate::orgs::getting_started::{self, Checklist};
 
 /// The getting-started checklist of the current organization. Any member may read it: it says
-/// only whether each step is done.
+/// whether each step is done, and links to a call only for a member who may open calls.
 #[utoipa::path(
     get,
     path = "/api/getting-started",
@@ -27,6 +27,12 @@ pub async fn read(
     member: CurrentMember,
 ) -> Result<Json<Checklist>, ApiError> {
     Ok(Json(
-        getting_started::read(&state.db, member.org_id(), state.sandbox.is_some()).await?,
+        getting_started::read(
+            &state.db,
+            member.org_id(),
+            state.sandbox.is_some(),
+            member.can("Call:Instance:Read"),
+        )
+        .await?,
     ))
 }

@@ -20,7 +20,8 @@ permissions! {
 pub struct SettingsView {
     organization: String,
     twilio: TwilioConnectionView,
-    /// Each AI provider: whether this server has its key (never the key), and the agents on it.
+    /// Each AI provider: whether this server has its key (never the key), and the agents on it
+    /// (empty for a member who may not list agents).
     ai_providers: Vec<ProviderView>,
 }
 
@@ -42,8 +43,14 @@ pub async fn read(
     member: Allowed<ReadSettings>,
 ) -> Result<Json<SettingsView>, ApiError> {
     let org = twilio::reload(&state.db, member.org_id()).await?;
-    let ai_providers =
+    let mut ai_providers =
         providers::overview(&state.db, member.org_id(), state.ai_availability()).await?;
+    // Which agents use a provider is for members who may list agents.
+    if !member.can("Agent:Collection:List") {
+        for provider in &mut ai_providers {
+            provider.agents.clear();
+        }
+    }
     Ok(Json(SettingsView {
         twilio: state.twilio.view(&org),
         organization: org.name,

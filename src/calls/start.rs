@@ -3,6 +3,7 @@
 use chrono::Utc;
 use loquent_twilio::CallSid;
 use loquent_twilio::calls::CallStatus;
+use sea_orm::sea_query::Expr;
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, DatabaseConnection, EntityTrait, QueryFilter,
     Set,
@@ -28,7 +29,17 @@ pub async fn start_inbound(
     db: &DatabaseConnection,
     call: InboundCall<'_>,
 ) -> Result<call::Model, CallError> {
-    if let Some(existing) = find(db, call.org_id, call.call_sid).await? {
+    if let Some(mut existing) = find(db, call.org_id, call.call_sid).await? {
+        // An event about the call (Event Streams) can make its row first, as `imported`; the
+        // stream proves an agent answered it.
+        if existing.source.as_deref() != Some(super::source::PHONE) {
+            call::Entity::update_many()
+                .col_expr(call::Column::Source, Expr::value(super::source::PHONE))
+                .filter(call::Column::Id.eq(existing.id))
+                .exec(db)
+                .await?;
+            existing.source = Some(super::source::PHONE.to_owned());
+        }
         return Ok(existing);
     }
     let now = Utc::now();

@@ -73,6 +73,9 @@ pub async fn list(
         Some("deleted") => Some("Analyzer deleted, with its results on past calls.".to_owned()),
         _ => None,
     };
+    if done.done.is_some() {
+        chrome = chrome.at("/analyzers");
+    }
     Ok(render(&ListPage {
         chrome,
         rows,

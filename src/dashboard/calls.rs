@@ -191,8 +191,14 @@ pub async fn list(
         .all(&state.db)
         .await?;
     let failed_steps = !crate::jobs::failed(&state.db, org, 1).await?.is_empty();
-    let checklist = Some(getting_started::read(&state.db, org, state.sandbox.is_some()).await?)
-        .filter(|c| !c.complete);
+    let checklist = getting_started::read(
+        &state.db,
+        org,
+        state.sandbox.is_some(),
+        page.member.can("Call:Instance:Read"),
+    )
+    .await?;
+    let checklist = Some(checklist).filter(|c| !c.complete);
     let chosen_number = query.phone_number_id;
     let chosen_status = query.status.map(CallStatus::as_str);
     let filtered = query.phone_number_id.is_some()

@@ -62,9 +62,13 @@ impl Listing {
         rows: Vec<Row>,
         action: Option<(&'static str, &'static str)>,
         flash: Option<String>,
+        page_path: Option<&str>,
     ) -> Response {
         let mut chrome = page.chrome(self.nav);
         chrome.flash = flash;
+        if let Some(path) = page_path {
+            chrome = chrome.at(path);
+        }
         render(&ListPage {
             chrome,
             title: self.title,
@@ -138,5 +142,11 @@ pub async fn agents(
         Some("deleted") => Some("Agent deleted.".to_owned()),
         _ => None,
     };
-    Ok(AGENTS.render_rows(&page, rows, action, flash))
+    Ok(AGENTS.render_rows(
+        &page,
+        rows,
+        action,
+        flash,
+        done.done.is_some().then_some("/agents"),
+    ))
 }

@@ -28,6 +28,8 @@ struct SettingsPage {
     ai_providers: Vec<(ProviderView, Option<String>)>,
     /// The agents on each provider are named only to members who may list agents.
     show_agents: bool,
+    /// ... and linked only for those who may open one.
+    link_agents: bool,
 }
 
 #[derive(Template)]
@@ -94,6 +96,7 @@ pub async fn overview(
         byo: org.byo_twilio,
         ai_providers,
         show_agents: page.member.can("Agent:Collection:List"),
+        link_agents: page.member.can("Agent:Instance:Read"),
         chrome: page.chrome("settings"),
     }))
 }

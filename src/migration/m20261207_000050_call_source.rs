@@ -1,7 +1,7 @@
 //! Where a call came from (issue 24): `phone` (answered by an agent through our voice URL) or
 //! `imported` (known from Twilio: history sync, Event Streams, a recording callback); a free
-//! string, so later kinds need no migration. NULL on calls stored before this column: those cannot be told
-//! apart after the fact, and a wrong guess would be worse than saying nothing.
+//! string, so later kinds need no migration. NULL on calls stored before this column: those
+//! cannot be told apart after the fact, and a wrong guess would be worse than saying nothing.
 //! Frozen once released: change the schema with a new migration, never by editing this one.
 
 use sea_orm_migration::prelude::*;

@@ -34,17 +34,19 @@ pub struct Checklist {
 }
 
 /// The checklist of `org_id`. `sandbox_available`: this server serves the built-in sandbox, so
-/// the first step offers it beside a real Twilio account.
+/// the first step offers it beside a real Twilio account. `opens_calls`: the reader may open a
+/// call, so the last step links to the latest one (otherwise to the list).
 pub async fn read(
     db: &impl ConnectionTrait,
     org_id: Uuid,
     sandbox_available: bool,
+    opens_calls: bool,
 ) -> Result<Checklist, DbErr> {
     let org = organization::Entity::find_by_id(org_id)
         .one(db)
         .await?
         .ok_or_else(|| DbErr::RecordNotFound(format!("organization {org_id}")))?;
-    let connected = org.twilio_account_sid.is_some();
+    let connected = super::twilio::is_connected(&org);
     let agents = agent::Entity::find()
         .filter(agent::Column::OrganizationId.eq(org_id))
         .count(db)
@@ -58,19 +60,32 @@ pub async fn read(
         .await?;
     // A call an agent answered: not one imported from Twilio's history. Calls stored before
     // `source` was kept (NULL) count, so an organization that took calls then is not sent back.
-    let answered = Condition::any()
-        .add(call::Column::Source.eq(source::PHONE))
-        .add(call::Column::Source.is_null());
-    let last_call: Option<(Uuid, Option<String>)> = call::Entity::find()
+    let answered = || {
+        call::Entity::find()
+            .filter(call::Column::OrganizationId.eq(org_id))
+            .filter(
+                Condition::any()
+                    .add(call::Column::Source.eq(source::PHONE))
+                    .add(call::Column::Source.is_null()),
+            )
+    };
+    let latest: Option<Uuid> = answered()
         .select_only()
         .column(call::Column::Id)
-        .column(call::Column::Transcription)
-        .filter(call::Column::OrganizationId.eq(org_id))
-        .filter(answered)
         .order_by_desc(call::Column::CreatedAt)
         .into_tuple()
         .one(db)
         .await?;
+    // Once one answered call has its transcript the step stays done, whatever later calls do.
+    let transcribed = latest.is_some()
+        && answered()
+            .filter(call::Column::Transcription.is_not_null())
+            .select_only()
+            .column(call::Column::Id)
+            .into_tuple::<Uuid>()
+            .one(db)
+            .await?
+            .is_some();
     let steps = vec![
         Step {
             key: "twilio",
@@ -111,17 +126,18 @@ pub async fn read(
                 "Ring the number from any phone; the agent answers."
             },
             href: "/settings/twilio".to_owned(),
-            done: last_call.is_some(),
+            done: latest.is_some(),
         },
         Step {
             key: "review",
             title: "See the call",
             detail: "A moment after hang-up the call's page has its recording, transcript and \
                      analysis.",
-            href: last_call
-                .as_ref()
-                .map_or_else(|| "/calls".to_owned(), |(id, _)| format!("/calls/{id}")),
-            done: last_call.is_some_and(|(_, transcript)| transcript.is_some()),
+            href: match latest {
+                Some(id) if opens_calls => format!("/calls/{id}"),
+                _ => "/calls".to_owned(),
+            },
+            done: transcribed,
         },
     ];
     let complete = steps.iter().all(|s| s.done);

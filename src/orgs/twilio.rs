@@ -37,6 +37,11 @@ pub struct TwilioConnectionView {
     pub sandbox_available: bool,
 }
 
+/// The organization has a Twilio account to act with (its SID and its sealed token).
+pub fn is_connected(org: &organization::Model) -> bool {
+    org.twilio_account_sid.is_some() && org.twilio_auth_token.is_some()
+}
+
 /// Why something asked of an organization's Twilio account did not happen.
 #[derive(Debug, thiserror::Error)]
 pub enum TwilioAccountError {
@@ -144,7 +149,7 @@ impl TwilioAccounts {
 
     pub fn view(&self, org: &organization::Model) -> TwilioConnectionView {
         TwilioConnectionView {
-            connected: org.twilio_account_sid.is_some() && org.twilio_auth_token.is_some(),
+            connected: is_connected(org),
             account_sid: org
                 .twilio_account_sid
                 .as_deref()

@@ -25,15 +25,17 @@ pub enum NumberError {
     /// Another organization's number (or agent) is as unknown as a missing one.
     #[error("{0} not found")]
     NotFound(&'static str),
-    #[error("{0:?} is not a phone number in E.164 form (e.g. +14155550123)")]
+    #[error(
+        "{0:?} is not a phone number in international (E.164) form: a + and the country code, e.g. +14155550123"
+    )]
     NotE164(String),
-    #[error("area_code must be three digits, e.g. 415")]
+    #[error("the area code (area_code) must be three digits, e.g. 415")]
     BadAreaCode,
     #[error("select at least one number")]
     NothingSelected,
     #[error("{0} is already in use on this server")]
     InUse(String),
-    #[error("friendly_name must be 1 to 64 characters")]
+    #[error("the number's name (friendly_name) must be 1 to 64 characters")]
     BadFriendlyName,
     #[error(
         "voice webhooks are configured per number only on an organization's own Twilio \

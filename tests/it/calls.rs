@@ -480,3 +480,60 @@ fn said(speaker: &str, text: &str) -> Vec<Segment> {
         text: text.to_owned(),
     }]
 }
+
+/// Event Streams can announce a call before its media stream starts: the row is made as
+/// `imported`, and the stream, which proves an agent answered, makes it the agent's (`phone`),
+/// so the call counts as answered (the getting-started checklist, the calls list's source).
+#[tokio::test]
+async fn a_call_an_event_announced_first_becomes_the_agents_when_its_stream_starts() {
+    use loquent::calls::external::{ExternalCall, ensure};
+    use loquent::calls::start::{InboundCall, start_inbound};
+
+    let app = TestApp::builder().start().await;
+    let owner = app.owner("Acme").await;
+    let org_id: Uuid = owner.org_id().parse().unwrap();
+    let sid: CallSid = CALL_SID.parse().unwrap();
+    let (row, created) = ensure(
+        &app.app.db,
+        org_id,
+        &ExternalCall {
+            call_sid: &sid,
+            from: "+15557654321",
+            to: NUMBER,
+            direction_hint: Some("inbound"),
+            status: CallStatus::InProgress,
+            started_at: Some(Utc::now()),
+            duration_secs: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(created);
+    assert_eq!(row.source.as_deref(), Some("imported"));
+
+    let answered = start_inbound(
+        &app.app.db,
+        InboundCall {
+            org_id,
+            phone_number_id: Uuid::now_v7(),
+            contact_id: Uuid::now_v7(),
+            call_sid: &sid,
+            from: "+15557654321",
+            to: NUMBER,
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(answered.id, row.id, "the same row");
+    assert_eq!(answered.source.as_deref(), Some("phone"));
+    let stored = call::Entity::find_by_id(row.id)
+        .one(&app.app.db)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.source.as_deref(), Some("phone"));
+    let listed = owner
+        .get_json::<serde_json::Value>(&app, "/api/calls")
+        .await;
+    assert_eq!(listed["items"][0]["source"], "phone");
+}

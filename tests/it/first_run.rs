@@ -333,6 +333,33 @@ async fn with_the_sandbox_off_none_of_it_exists() {
     assert_eq!(statuses, [("openai", "configured"), ("gemini", "missing")]);
     let body = serde_json::to_string(&settings).unwrap();
     assert!(!body.contains("sk-real"), "never the key: {body}");
+
+    // Which agents use a provider is told only to members who may list agents.
+    let res = owner
+        .post_json(
+            &keyed,
+            "/api/agents",
+            &json!({"name": "Front desk", "prompt": "Answer the phone."}),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let admin = keyed
+        .member_with(&owner, &["Settings:Instance:Read", "Agent:Collection:List"])
+        .await;
+    let settings: Value = admin.get_json(&keyed, "/api/settings").await;
+    assert_eq!(
+        settings["ai_providers"][0]["agents"][0]["name"],
+        "Front desk"
+    );
+    let reader = keyed.member_with(&owner, &["Settings:Instance:Read"]).await;
+    let settings: Value = reader.get_json(&keyed, "/api/settings").await;
+    assert_eq!(
+        settings["ai_providers"][0]["agents"],
+        json!([]),
+        "{settings:#}"
+    );
+    let html = reader.page(&keyed, "/settings").await;
+    assert!(!html.contains("Front desk"), "{html}");
 }
 
 /// The sandbox lives in memory: after a restart each organization's account comes back (the

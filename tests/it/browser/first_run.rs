@@ -88,8 +88,12 @@ async fn a_newcomer_goes_from_sign_up_to_a_test_call_in_the_browser() {
     )
     .await;
     assert!(row.contains("+15005550006"), "{row}");
-    browser.click("table#calls tbody tr a").await;
-    let call_page = browser.url().await;
+    let call_page = browser
+        .script("return document.querySelector('table#calls tbody tr a').href")
+        .await
+        .as_str()
+        .unwrap()
+        .to_owned();
     let transcript = reload_until(&browser, &call_page, "ol.transcript", "Agent").await;
     assert!(transcript.contains("Caller"), "{transcript}");
 

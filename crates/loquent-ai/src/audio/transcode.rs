@@ -1,5 +1,6 @@
-//! The two per-call conversions a Gemini Live bridge needs (OpenAI Realtime speaks `audio/pcmu`
-//! and needs neither): caller µ-law 8 kHz → PCM16 16 kHz, and model PCM16 24 kHz → µ-law 8 kHz.
+//! The per-call conversions a Gemini Live bridge needs (OpenAI Realtime speaks `audio/pcmu`, or
+//! `audio/pcm` at 24 kHz, and needs none): on a phone call, caller µ-law 8 kHz → PCM16 16 kHz and
+//! model PCM16 24 kHz → µ-law 8 kHz; on a call from the browser, caller PCM16 24 kHz → 16 kHz.
 //!
 //! Each converter owns its resampler state and scratch buffers, so after the first few frames it
 //! allocates nothing; create one per call and direction, and `reset` it on barge-in.
