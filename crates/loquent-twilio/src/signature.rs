@@ -74,8 +74,17 @@ const HEX: &[u8; 16] = b"0123456789abcdef";
 /// Sign a JSON POST the way Twilio does: append `bodySHA256` to `url` and sign the result.
 /// Returns `(signed_url, signature)`; the request must be sent to `signed_url`.
 pub fn sign_json(auth_token: &str, url: &str, body: &[u8]) -> (String, String) {
-    let sep = if url.contains('?') { '&' } else { '?' };
-    let signed_url = format!("{url}{sep}{BODY_SHA256_PARAM}={}", body_sha256_hex(body));
+    // The parameter goes in the query, before any fragment, where `validate_json` reads it.
+    let (base, fragment) = match url.split_once('#') {
+        Some((base, fragment)) => (base, Some(fragment)),
+        None => (url, None),
+    };
+    let sep = if base.contains('?') { '&' } else { '?' };
+    let mut signed_url = format!("{base}{sep}{BODY_SHA256_PARAM}={}", body_sha256_hex(body));
+    if let Some(fragment) = fragment {
+        signed_url.push('#');
+        signed_url.push_str(fragment);
+    }
     let signature = signature_over(auth_token, &signed_url, &[]);
     (signed_url, signature)
 }
@@ -175,8 +184,9 @@ pub fn validate_body(
 
 /// The `bodySHA256` value from the URL's query string, if present.
 fn body_hash_param(url: &str) -> Option<String> {
+    // A `?` inside the fragment starts no query.
+    let url = url.split_once('#').map_or(url, |(url, _)| url);
     let query = url.split_once('?')?.1;
-    let query = query.split_once('#').map_or(query, |(q, _)| q);
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == BODY_SHA256_PARAM)
         .map(|(_, v)| v.into_owned())
@@ -317,6 +327,30 @@ mod tests {
             ("From", "+14158675309"),
             ("To", "+18005551212"),
         ]
+    }
+
+    /// Found by the `signature` fuzz target: the body hash was appended after a fragment, where
+    /// the validator never looked, so a URL with a `#` could not be signed for JSON.
+    #[test]
+    fn a_json_post_to_a_url_with_a_fragment_validates() {
+        for url in [
+            "https://app.example.com/twilio/events#sink",
+            "https://app.example.com/twilio/events?a=1#sink?b=2",
+            "? '#  ",
+        ] {
+            let (signed_url, signature) = sign_json("12345", url, b"[]");
+            assert_eq!(
+                validate_json("12345", &signed_url, b"[]", &signature),
+                Ok(()),
+                "{signed_url}"
+            );
+        }
+        let (signed_url, _) = sign_json("12345", "https://a.example/x?y=1#frag", b"");
+        assert!(
+            signed_url.starts_with("https://a.example/x?y=1&bodySHA256=")
+                && signed_url.ends_with("#frag"),
+            "{signed_url}"
+        );
     }
 
     #[test]

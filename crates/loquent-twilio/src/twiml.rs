@@ -561,7 +561,7 @@ fn escape_into(out: &mut String, s: &str, in_attribute: bool) {
             '\n' if in_attribute => out.push_str("&#10;"),
             '\r' => out.push_str("&#13;"),
             '\t' | '\n' => out.push(c),
-            c if u32::from(c) < 0x20 || c == '\u{FFFE}' || c == '\u{FFFF}' => {}
+            c if !xml_allows(c) => {}
             c => out.push(c),
         }
     }
@@ -773,6 +773,26 @@ fn xml_err(e: impl fmt::Display) -> TwimlError {
     TwimlError::Xml(e.to_string())
 }
 
+/// Whether XML 1.0 allows `c` in a document (§2.2 `Char`; surrogates cannot be a `char`).
+fn xml_allows(c: char) -> bool {
+    !((u32::from(c) < 0x20 && !matches!(c, '\t' | '\n' | '\r'))
+        || matches!(c, '\u{FFFE}' | '\u{FFFF}'))
+}
+
+/// `text` as XML 1.0 allows it (§2.2 `Char`): no control characters but tab, newline and
+/// carriage return, no U+FFFE or U+FFFF. The parser below lets them through (raw, or as
+/// `&#0;`-style references), and no writer can put them back, so a document holding one is
+/// refused rather than read as something it could never be written as.
+fn xml_chars(text: &str) -> Result<&str, TwimlError> {
+    match text.chars().find(|&c| !xml_allows(c)) {
+        Some(c) => Err(xml_err(format_args!(
+            "character U+{:04X} is not allowed in XML",
+            u32::from(c)
+        ))),
+        None => Ok(text),
+    }
+}
+
 fn read_tree(xml: &str) -> Result<Element, TwimlError> {
     let mut reader = Reader::from_str(xml);
     reader.config_mut().check_end_names = true;
@@ -806,11 +826,11 @@ fn read_tree(xml: &str) -> Result<Element, TwimlError> {
             }
             Event::Text(text) => {
                 let text = text.unescape().map_err(xml_err)?;
-                push_text(&mut stack, &text)?;
+                push_text(&mut stack, xml_chars(&text)?)?;
             }
             Event::CData(data) => {
-                let text = std::str::from_utf8(&data).map_err(xml_err)?.to_owned();
-                push_text(&mut stack, &text)?;
+                let text = std::str::from_utf8(&data).map_err(xml_err)?;
+                push_text(&mut stack, xml_chars(text)?)?;
             }
             Event::DocType(_) => return Err(xml_err("DOCTYPE is not allowed in TwiML")),
             Event::Decl(_) | Event::Comment(_) | Event::PI(_) => {}
@@ -852,8 +872,8 @@ fn element(start: &BytesStart<'_>) -> Result<Element, TwimlError> {
         let key = std::str::from_utf8(attr.key.as_ref())
             .map_err(xml_err)?
             .to_owned();
-        let value = attr.unescape_value().map_err(xml_err)?.into_owned();
-        attrs.push((key, value));
+        let value = attr.unescape_value().map_err(xml_err)?;
+        attrs.push((key, xml_chars(&value)?.to_owned()));
     }
     Ok(Element {
         name,

@@ -165,6 +165,20 @@ fn rejects_invalid_twiml() {
         ("", "document has no root element"),
         ("not xml", "malformed XML: text outside the root element"),
         ("<Response><Say>hi</Response>", "malformed XML"),
+        // Found by the `twiml` fuzz target: characters XML does not allow, which no writer can
+        // give back, are refused rather than read.
+        (
+            "<Response><Say>a\u{0}b</Say></Response>",
+            "character U+0000 is not allowed in XML",
+        ),
+        (
+            "<Response><Say voice=\"a\u{1}\">hi</Say></Response>",
+            "character U+0001 is not allowed in XML",
+        ),
+        (
+            "<Response><Say><![CDATA[\u{FFFF}]]></Say></Response>",
+            "character U+FFFF is not allowed in XML",
+        ),
         (
             "<Response></Response><Response/>",
             "content after the root element",
