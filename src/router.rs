@@ -151,6 +151,7 @@ pub fn router(state: AppState) -> Router {
         .route("/jobs", get(api::jobs::list))
         .route("/jobs/{id}/retry", post(api::jobs::retry))
         .route("/realtime", get(api::realtime::subscribe))
+        .route("/agents/{id}/web-call", get(api::web_call::open))
         .route("/todos", get(api::todos::list))
         .route("/todos/{id}/approve", post(api::todos::approve))
         .route("/todos/{id}/dismiss", post(api::todos::dismiss))

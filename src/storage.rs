@@ -69,6 +69,20 @@ pub fn recording_key(org_id: Uuid, call_sid: &str) -> String {
     format!("{org_id}/recordings/{call_sid}.mp3")
 }
 
+/// Where a web call's recording, a WAV made here, is stored.
+pub fn web_recording_key(org_id: Uuid, call_sid: &str) -> String {
+    format!("{org_id}/recordings/{call_sid}.wav")
+}
+
+/// The media type of the recording stored under `key`.
+pub fn recording_content_type(key: &str) -> &'static str {
+    if key.ends_with(".wav") {
+        "audio/wav"
+    } else {
+        "audio/mpeg"
+    }
+}
+
 impl Storage {
     /// Opens `location`; a local directory is created when missing.
     pub fn open(location: &StorageLocation, s3: &S3) -> Result<Self, StorageError> {

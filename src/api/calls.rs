@@ -225,8 +225,9 @@ pub async fn rerun(
 
 /// The call's recording.
 ///
-/// The call's recording as `audio/mpeg`, streamed from storage a chunk at a time, with byte
-/// ranges and validators (see [`byte_range`]); 404 when the call has none.
+/// The call's recording as `audio/mpeg` (a phone call's, from Twilio) or `audio/wav` (a web
+/// call's, recorded here), streamed from storage a chunk at a time, with byte ranges and
+/// validators (see [`byte_range`]); 404 when the call has none.
 #[utoipa::path(
     get,
     path = "/api/calls/{id}/recording",
@@ -242,7 +243,7 @@ pub async fn rerun(
     ),
     responses(
         (status = 200, description = "The whole recording.",
-            content(("audio/mpeg")),
+            content(("audio/mpeg"), ("audio/wav")),
             headers(
                 ("Accept-Ranges" = String, description = "`bytes`."),
                 ("ETag" = String),
@@ -250,7 +251,7 @@ pub async fn rerun(
                 ("Cache-Control" = String, description = "`private, no-cache`."),
             )),
         (status = 206, description = "The part the `Range` header asked for.",
-            content(("audio/mpeg")),
+            content(("audio/mpeg"), ("audio/wav")),
             headers(
                 ("Content-Range" = String, description = "`bytes {first}-{last}/{size}`."),
                 ("Accept-Ranges" = String),
@@ -344,7 +345,10 @@ pub async fn recording(
     );
     let headers = response.headers_mut();
     if has_body {
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/mpeg"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(crate::storage::recording_content_type(&key)),
+        );
     }
     for (name, value) in validators {
         headers.insert(name, header_value(&value));

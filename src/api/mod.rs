@@ -21,3 +21,4 @@ pub mod settings;
 pub mod telephony_settings;
 pub mod todos;
 pub mod twilio;
+pub mod web_call;

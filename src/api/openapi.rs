@@ -106,6 +106,7 @@ use crate::error::ErrorBody;
         super::jobs::list,
         super::jobs::retry,
         super::realtime::subscribe,
+        super::web_call::open,
         super::todos::list,
         super::todos::approve,
         super::todos::dismiss,

@@ -21,6 +21,8 @@ pub mod source {
     /// Known from Twilio rather than answered by us: history sync, Event Streams, a recording
     /// callback naming a call we had not seen.
     pub const IMPORTED: &str = "imported";
+    /// A member talking to an agent from the browser.
+    pub const WEB: &str = "web";
 }
 pub mod start;
 pub mod status;

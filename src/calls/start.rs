@@ -1,4 +1,4 @@
-//! The call row of a live inbound call, written once when its media stream starts.
+//! The call row of a live call, written once when its media stream (or web call) starts.
 
 use chrono::Utc;
 use loquent_twilio::CallSid;
@@ -73,6 +73,54 @@ pub async fn start_inbound(
         Err(error) => Ok(find(db, call.org_id, call.call_sid).await?.ok_or(error)?),
     }
 }
+
+/// What is known about a web call when its socket opens.
+pub struct WebCall<'a> {
+    pub org_id: Uuid,
+    /// The agent's number, whose analyzers run on the call; `None` for an agent with none.
+    pub phone_number_id: Option<Uuid>,
+    /// Who is calling: `web:` and the member's e-mail address.
+    pub from: &'a str,
+    /// What was called: the agent's number, or `web:` and the agent's name.
+    pub to: &'a str,
+}
+
+/// The call row of a web call (`in-progress`, `source = web`): a new `web-` SID per call, since
+/// no Twilio call stands behind it.
+pub async fn start_web(
+    db: &DatabaseConnection,
+    call: WebCall<'_>,
+) -> Result<call::Model, CallError> {
+    let now = Utc::now();
+    let id = Uuid::now_v7();
+    Ok(call::ActiveModel {
+        id: Set(id),
+        organization_id: Set(call.org_id),
+        phone_number_id: Set(call.phone_number_id),
+        call_sid: Set(format!("{WEB_SID_PREFIX}{}", id.simple())),
+        direction: Set("inbound".to_owned()),
+        from_number: Set(call.from.to_owned()),
+        to_number: Set(call.to.to_owned()),
+        from_to_number: Set(call.from.to_owned()),
+        contact_id: Set(None),
+        status: Set(CallStatus::InProgress.as_str().to_owned()),
+        started_at: Set(Some(now)),
+        duration_secs: Set(None),
+        recording_sid: Set(None),
+        recording_url: Set(None),
+        transcription: Set(None),
+        transcript_segments: Set(None),
+        transcript_source: Set(None),
+        source: Set(Some(crate::calls::source::WEB.to_owned())),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(db)
+    .await?)
+}
+
+/// How a web call's SID begins; Twilio's begin with `CA`, so the two never meet.
+pub const WEB_SID_PREFIX: &str = "web-";
 
 /// The organization's call with this Call SID.
 pub async fn find(

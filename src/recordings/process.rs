@@ -170,7 +170,10 @@ impl ProcessRecording {
         }
         if origin == Origin::Live {
             self.wake.notify_one();
-            self.delete_from_twilio(&org, &call, recording_sid).await;
+            // A web call's recording was made here: Twilio never had it.
+            if call.source.as_deref() != Some(crate::calls::source::WEB) {
+                self.delete_from_twilio(&org, &call, recording_sid).await;
+            }
         }
         Ok(Outcome::Done)
     }

@@ -32,11 +32,13 @@ use hyper_util::rt::TokioIo;
 use sha1::{Digest, Sha1};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
-/// The socket `WSS /twilio/stream` runs on.
-pub type TwilioSocket = MediaSocket<TokioIo<hyper::upgrade::Upgraded>>;
+/// The socket a live call runs on: `WSS /twilio/stream` and a web call's
+/// `/api/agents/{id}/web-call`.
+pub type CallSocket = MediaSocket<TokioIo<hyper::upgrade::Upgraded>>;
 
-/// Bytes waiting for the peer beyond which text messages are refused: about 10 s of agent audio
-/// (8 kB/s of µ-law, a third more as base64, plus the JSON around each chunk).
+/// Bytes waiting for the peer beyond which messages are refused, unless the socket is given
+/// another limit: about 10 s of agent audio for Twilio (8 kB/s of µ-law, a third more as base64,
+/// plus the JSON around each chunk).
 pub const WRITE_LIMIT: usize = 128 * 1024;
 
 const CONTINUATION: u8 = 0x0;
@@ -109,6 +111,8 @@ pub struct MediaSocket<S> {
     /// A `flush` of `io` is owed after bytes were written.
     unflushed: bool,
     max_message: usize,
+    /// Bytes waiting for the peer beyond which messages are refused.
+    write_limit: usize,
     close_sent: bool,
     /// The peer closed, broke the protocol, or the connection ended: nothing more is read.
     done: bool,
@@ -133,8 +137,23 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
             pong: None,
             unflushed: false,
             max_message,
+            write_limit: WRITE_LIMIT,
             close_sent: false,
             done: false,
+        }
+    }
+
+    /// Refuse messages beyond `bytes` waiting for the peer instead of [`WRITE_LIMIT`].
+    pub fn set_write_limit(&mut self, bytes: usize) {
+        self.write_limit = bytes;
+    }
+
+    /// The binary message last read (empty unless the last read was [`Incoming::Binary`]).
+    pub fn binary(&self) -> &[u8] {
+        match &self.held {
+            Held::Buffer(range, false) => &self.read[range.clone()],
+            Held::Fragments(false) => &self.fragments,
+            _ => &[],
         }
     }
 
@@ -179,13 +198,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> MediaSocket<S> {
         }
     }
 
-    /// Queues a text message; `false` (and nothing queued) when it would put more than
-    /// [`WRITE_LIMIT`] bytes in wait, or after a close.
+    /// Queues a text message; `false` (and nothing queued) when it would put more than the
+    /// write limit in wait, or after a close.
     pub fn queue_text(&mut self, text: &str) -> bool {
-        if self.close_sent || self.write.len() - self.written + text.len() > WRITE_LIMIT {
+        self.queue(TEXT, text.as_bytes())
+    }
+
+    /// Queues a binary message, as [`MediaSocket::queue_text`] does a text one.
+    pub fn queue_binary(&mut self, bytes: &[u8]) -> bool {
+        self.queue(BINARY, bytes)
+    }
+
+    fn queue(&mut self, opcode: u8, payload: &[u8]) -> bool {
+        if self.close_sent || self.write.len() - self.written + payload.len() > self.write_limit {
             return false;
         }
-        self.push_frame(TEXT, text.as_bytes());
+        self.push_frame(opcode, payload);
         true
     }
 
@@ -623,7 +651,7 @@ impl Upgrade {
     /// handed over (in its own task, as the connection's).
     pub fn on_upgrade<F, Fut>(self, read_buffer: usize, max_message: usize, run: F) -> Response
     where
-        F: FnOnce(TwilioSocket) -> Fut + Send + 'static,
+        F: FnOnce(CallSocket) -> Fut + Send + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
         let accept = accept_key(self.key.as_bytes());

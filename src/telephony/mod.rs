@@ -14,6 +14,7 @@ pub mod stream;
 pub mod tools;
 pub mod voice;
 pub mod wake;
+pub mod web_call;
 pub mod webhook;
 pub mod writer;
 

@@ -13,8 +13,9 @@ use axum::response::{IntoResponse, Response};
 use loquent_twilio::media_stream::{InboundMessage, StartMessage};
 use tracing::Instrument;
 
+use super::bridge::transport::Transport;
 use super::bridge::{Bridge, CallContext};
-use super::media_socket::{self, Incoming, TwilioSocket, Upgrade};
+use super::media_socket::{self, CallSocket, Incoming, Upgrade};
 use super::session::AgentSetup;
 use super::voice::stream_url;
 use super::wake::ConnectionSocket;
@@ -54,7 +55,7 @@ pub async fn open(
 
 async fn run(
     state: AppState,
-    mut socket: TwilioSocket,
+    mut socket: CallSocket,
     signature: String,
     connection: Option<ConnectionSocket>,
 ) {
@@ -83,14 +84,15 @@ async fn run(
                 return close(socket, media_socket::NORMAL, "call cannot be answered").await;
             }
         };
-        Bridge::run(state, socket, connection, context, accepted).await;
+        let transport = Transport::twilio(start.stream_sid.as_str().to_owned());
+        Bridge::run(state, socket, transport, connection, context, accepted).await;
     }
     .instrument(span)
     .await;
 }
 
 /// Reads until `start`, skipping `connected` (and anything else Twilio sends first).
-async fn wait_for_start(socket: &mut TwilioSocket) -> Option<StartMessage> {
+async fn wait_for_start(socket: &mut CallSocket) -> Option<StartMessage> {
     while let Some(Ok(message)) = socket.next().await {
         match message {
             Incoming::Text => {}
@@ -187,11 +189,10 @@ async fn prepare(
         setup: AgentSetup::of(&agent, &state.secrets),
         org,
         call,
-        contact,
-        stream_sid: start.stream_sid.as_str().to_owned(),
+        contact: Some(contact),
     })
 }
 
-async fn close(mut socket: TwilioSocket, code: u16, reason: &'static str) {
+async fn close(mut socket: CallSocket, code: u16, reason: &'static str) {
     let _ = tokio::time::timeout(CLOSE_TIMEOUT, socket.close(code, reason)).await;
 }

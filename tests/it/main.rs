@@ -42,6 +42,7 @@ mod sign_in;
 mod tenancy;
 mod todos;
 mod twilio_page;
+mod web_calls;
 
 mod redact;
 mod snapshots_api;

@@ -12,10 +12,15 @@ pub type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 pub async fn session_cookie(app: &TestApp, member: &Member) -> String {
+    session_cookie_with(app, member, "correct horse battery").await
+}
+
+/// The session cookie of `member` signed in with `password` (invited members chose their own).
+pub async fn session_cookie_with(app: &TestApp, member: &Member, password: &str) -> String {
     // reqwest's cookie store is not readable; sign in again to capture the cookie.
     let res = TestApp::client()
         .post(app.url("/api/auth/login"))
-        .json(&json!({"email": member.email, "password": "correct horse battery"}))
+        .json(&json!({"email": member.email, "password": password}))
         .send()
         .await
         .unwrap();

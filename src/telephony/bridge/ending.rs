@@ -12,7 +12,7 @@ use std::time::Duration;
 use loquent_twilio::E164;
 use tokio::time::Instant;
 
-use super::super::media_socket::{Incoming, TwilioSocket};
+use super::super::media_socket::{CallSocket, Incoming};
 use super::super::tools;
 use crate::entity::organization;
 use crate::orgs::twilio::TwilioAccounts;
@@ -129,7 +129,7 @@ pub async fn apologise(accounts: &TwilioAccounts, org: &organization::Model, cal
 /// After we redirect the call, Twilio ends the stream itself; closing our side first would cut
 /// the redirect short on some edges. Waits for `stop` or the socket's end, at most
 /// [`STOP_GRACE`].
-pub async fn wait_for_stop(socket: &mut TwilioSocket) {
+pub async fn wait_for_stop(socket: &mut CallSocket) {
     let _ = tokio::time::timeout(STOP_GRACE, async {
         while let Some(Ok(frame)) = socket.next().await {
             match frame {

@@ -22,24 +22,22 @@
 mod ending;
 mod playout;
 mod readiness;
+pub mod transport;
 mod uplink;
 
 use std::collections::HashSet;
-use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use loquent_ai::realtime::{RealtimeEvent, Role};
-use loquent_twilio::media_stream::{
-    InboundMessage, MediaMessage, write_clear_frame, write_mark_frame, write_media_frame,
-};
 use serde_json::json;
 use tokio::sync::mpsc;
 
 use self::ending::{Ending, Farewell, STOP_GRACE};
 use self::playout::Playout;
-use self::readiness::{FromTwilio, ProviderEvent, Readiness, poll_twilio};
+use self::readiness::{FromCaller, ProviderEvent, Readiness, poll_caller};
+use self::transport::{Heard, Transport};
 use self::uplink::{Uplink, provider_took};
-use super::media_socket::{self, Incoming, TwilioSocket};
+use super::media_socket::{self, CallSocket, Incoming};
 use super::session::{AgentSetup, Session};
 use super::tools::{self, END_CALL, LOOKUP_CALLER, TRANSFER_CALL};
 use super::wake::ConnectionSocket;
@@ -56,17 +54,22 @@ pub struct CallContext {
     pub setup: AgentSetup,
     pub org: organization::Model,
     pub call: call::Model,
-    pub contact: contact::Model,
-    pub stream_sid: String,
+    /// `None` for a web call from a member who chose no contact.
+    pub contact: Option<contact::Model>,
 }
 
 /// Why the loop stopped.
 #[derive(Debug)]
 enum End {
-    /// Twilio sent `stop`: the caller hung up, or our hang-up / transfer took effect.
+    /// Twilio sent `stop` (the caller hung up, or our hang-up / transfer took effect), or the
+    /// page hung up.
     Stopped,
-    /// Twilio's socket closed or failed.
-    TwilioGone,
+    /// The caller's socket closed or failed.
+    CallerGone,
+    /// The page sent no audio for [`transport::WEB_SILENCE_LIMIT`].
+    CallerSilent,
+    /// The agent ended a web call (a phone call ends when Twilio stops the stream).
+    HungUp,
     /// The speech session ended or failed under us.
     ProviderGone(String),
     /// We asked Twilio to end or move the call and it did not stop the stream in time.
@@ -85,12 +88,11 @@ pub struct Bridge {
     state: AppState,
     ctx: CallContext,
     started: Instant,
-    /// The caller's side: Twilio's media stream.
-    twilio: TwilioSocket,
-    /// Where a message for Twilio is written before it is framed (kept between messages).
-    frame: String,
-    /// The name of the mark being queued: its id in decimal (kept between marks).
-    mark_name: String,
+    /// The caller's side: Twilio's media stream or the browser.
+    socket: CallSocket,
+    transport: Transport,
+    /// Set when the agent has ended a web call: the loop stops at its next pass.
+    hung_up: bool,
     playout: Playout,
     uplink: Uplink,
     first_audio_at: Option<Instant>,
@@ -109,13 +111,15 @@ pub struct Bridge {
 }
 
 impl Bridge {
+    /// Runs the call until it ends; gives back the transport (a web call's recording is in it).
     pub async fn run(
         state: AppState,
-        socket: TwilioSocket,
+        socket: CallSocket,
+        transport: Transport,
         connection: Option<ConnectionSocket>,
         ctx: CallContext,
         started: Instant,
-    ) {
+    ) -> Transport {
         let active = metrics::gauge!("loquent_active_calls");
         active.increment(1.0);
         let (tools_tx, mut tools_rx) = mpsc::channel(8);
@@ -124,9 +128,9 @@ impl Bridge {
             state,
             ctx,
             started,
-            twilio: socket,
-            frame: String::with_capacity(512),
-            mark_name: String::with_capacity(20),
+            socket,
+            transport,
+            hung_up: false,
             playout: Playout::default(),
             uplink: Uplink::new(connection),
             first_audio_at: None,
@@ -169,10 +173,11 @@ impl Bridge {
         bridge.finish().await;
         // What is still queued (a goodbye, a mark) goes out, then the socket closes.
         let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
-            let _ = bridge.twilio.close(media_socket::NORMAL, "").await;
+            let _ = bridge.socket.close(media_socket::NORMAL, "").await;
         })
         .await;
         active.decrement(1.0);
+        bridge.transport
     }
 
     /// The pre-warmed session, or a new one when there is none (or it failed).
@@ -194,7 +199,7 @@ impl Bridge {
             }
         };
         if self.ctx.setup.caller_context
-            && let Some(context) = caller_context(&self.ctx.contact)
+            && let Some(context) = self.ctx.contact.as_ref().and_then(caller_context)
         {
             session
                 .inject_text(Role::User, &context, false)
@@ -214,8 +219,8 @@ impl Bridge {
         Ok(session)
     }
 
-    /// The call's loop, until the call ends. Branches are polled in order: Twilio's socket first
-    /// (it writes what is queued for the caller before anything else), then the provider's
+    /// The call's loop, until the call ends. Branches are polled in order: the caller's socket
+    /// first (it writes what is queued for the caller before anything else), then the provider's
     /// socket, then the rarer tool results and timers.
     async fn pump(
         &mut self,
@@ -223,22 +228,25 @@ impl Bridge {
         tools_rx: &mut mpsc::Receiver<ToolDone>,
     ) -> End {
         let readiness = Readiness::new();
+        let web = self.transport.is_web();
         loop {
+            if self.hung_up {
+                return End::HungUp;
+            }
             let ending_deadline = self.ending.as_ref().map(|e| e.deadline);
             let flush_due = self.uplink.flush_due();
             let raised = self.uplink.is_raised();
             tokio::select! {
                 biased;
-                frame = std::future::poll_fn(|cx| poll_twilio(&readiness, &mut self.twilio, flush_due, cx)) => {
+                frame = std::future::poll_fn(|cx| poll_caller(&readiness, &mut self.socket, flush_due, cx)) => {
                     match frame {
-                        FromTwilio::Message(Incoming::Text) => {
-                            if let Some(end) = self.on_twilio_message(session).await {
+                        FromCaller::Message(incoming @ (Incoming::Text | Incoming::Binary)) => {
+                            if let Some(end) = self.on_caller_message(session, incoming).await {
                                 return end;
                             }
                         }
-                        FromTwilio::Message(Incoming::Binary) => {}
-                        FromTwilio::Message(Incoming::Close(_)) | FromTwilio::Gone => return End::TwilioGone,
-                        FromTwilio::Drained => {
+                        FromCaller::Message(Incoming::Close(_)) | FromCaller::Gone => return End::CallerGone,
+                        FromCaller::Drained => {
                             self.uplink.drained();
                             if let Some(end) = provider_took(session.flush_audio()).await {
                                 return end;
@@ -272,38 +280,33 @@ impl Bridge {
                     return End::StopNeverCame;
                 }
                 () = self.uplink.quiet_spell(), if raised => self.uplink.lower(),
+                () = silence(&mut self.transport), if web => {
+                    if self.transport.went_silent() {
+                        return End::CallerSilent;
+                    }
+                }
             }
         }
     }
 
-    /// The text message just read from Twilio; `Some` ends the call.
-    async fn on_twilio_message(&mut self, session: &mut Session) -> Option<End> {
-        // Borrowed from the socket's read buffer until the next read: only fields other than
-        // `twilio` are touched while it is held.
-        let text = self.twilio.text();
-        // Nearly every message is `media`: one typed pass, borrowing the payload. Anything else
-        // (or a media message this shortcut rejects) takes the general parser.
-        let message = match MediaMessage::parse(text) {
-            Ok(media) => Ok(InboundMessage::Media(media)),
-            Err(_) => InboundMessage::parse(text),
-        };
-        let message = match message {
-            Ok(message) => message,
-            Err(error) => {
-                tracing::debug!(%error, "unreadable frame from Twilio ignored");
-                return None;
-            }
-        };
-        match message {
-            InboundMessage::Media(media) => {
+    /// The message just read from the caller's socket; `Some` ends the call.
+    async fn on_caller_message(
+        &mut self,
+        session: &mut Session,
+        incoming: Incoming,
+    ) -> Option<End> {
+        // Borrowed from the socket's read buffer (or the transport's) until the next read: only
+        // other fields are touched while it is held.
+        match self.transport.read(&self.socket, incoming) {
+            Heard::Audio { base64, wire_len } => {
                 self.frames_in.add();
-                let end = provider_took(session.send_audio(media.payload())).await;
+                let end = provider_took(session.send_audio(&base64)).await;
                 self.uplink
-                    .frame_forwarded(text.len(), || session.frames_per_send());
+                    .frame_forwarded(wire_len, || session.frames_per_send());
                 end
             }
-            InboundMessage::Mark(mark) => {
-                let played = self.playout.mark_echoed(&mark.mark.name, Instant::now());
+            Heard::Mark(name) => {
+                let played = self.playout.mark_echoed(&name, Instant::now());
                 if let Some(id) = played
                     && self.ending.as_ref().is_some_and(|e| e.played_through(id))
                 {
@@ -311,16 +314,8 @@ impl Bridge {
                 }
                 None
             }
-            InboundMessage::Stop(_) => Some(End::Stopped),
-            InboundMessage::Dtmf(dtmf) => {
-                tracing::debug!(digit = %dtmf.dtmf.digit, "caller pressed a key");
-                None
-            }
-            InboundMessage::Connected(_) | InboundMessage::Start(_) => None,
-            InboundMessage::Unknown(event) => {
-                tracing::debug!(event, "unknown Media Streams event ignored");
-                None
-            }
+            Heard::HungUp => Some(End::Stopped),
+            Heard::Nothing => None,
         }
     }
 
@@ -341,13 +336,10 @@ impl Bridge {
                         .record((now - self.started).as_secs_f64());
                 }
                 let item = chunk.item_id.as_deref();
-                self.frame.clear();
-                write_media_frame(&mut self.frame, &self.ctx.stream_sid, &chunk.payload);
-                if self.twilio.queue_text(&self.frame) {
+                if self.transport.audio(&mut self.socket, &chunk.payload) {
                     self.frames_out.add();
-                    let ms =
-                        u32::try_from(chunk.decoded_len() / loquent_ai::audio::MULAW_BYTES_PER_MS)
-                            .unwrap_or(u32::MAX);
+                    let bytes_per_ms = self.ctx.setup.session.audio_format.bytes_per_ms();
+                    let ms = u32::try_from(chunk.decoded_len() / bytes_per_ms).unwrap_or(u32::MAX);
                     if self.playout.audio_queued(item, ms) {
                         self.send_mark();
                     }
@@ -393,6 +385,7 @@ impl Bridge {
                 text,
                 is_final: true,
             } => {
+                self.transport.said(&mut self.socket, role, &text);
                 self.transcript.said(role, text, self.started.elapsed());
                 None
             }
@@ -416,27 +409,20 @@ impl Bridge {
     /// the write buffer is never echoed, so it is not waited for.
     fn send_mark(&mut self) -> u64 {
         let id = self.playout.next_mark();
-        self.frame.clear();
-        self.mark_name.clear();
-        let _ = write!(self.mark_name, "{id}");
-        write_mark_frame(&mut self.frame, &self.ctx.stream_sid, &self.mark_name);
-        if self.twilio.queue_text(&self.frame) {
+        if self.transport.mark(&mut self.socket, id) {
             self.playout.mark_queued(id);
         }
         id
     }
 
-    /// The caller spoke over the agent: stop the audio Twilio still holds and make the model
-    /// forget what the caller did not hear.
+    /// The caller spoke over the agent: stop the audio Twilio (or the page) still holds and make
+    /// the model forget what the caller did not hear.
     async fn barge_in(&mut self, session: &mut Session) {
         let heard = Instant::now();
         let Some(clear) = self.playout.barge_in(heard) else {
             return;
         };
-        self.frame.clear();
-        write_clear_frame(&mut self.frame, &self.ctx.stream_sid);
-        // Never dropped, even behind a full buffer: Twilio clears what it holds when it reads it.
-        self.twilio.queue_text_always(&self.frame);
+        self.transport.clear(&mut self.socket);
         metrics::histogram!("loquent_barge_in_clear_seconds").record(heard.elapsed().as_secs_f64());
         if let Some((item, played_ms)) = clear.truncate {
             tracing::debug!(item = %item, played_ms, "barge-in: truncating the reply");
@@ -465,6 +451,14 @@ impl Bridge {
                 self.end_with(Farewell::HangUp);
                 Some(json!({"ok": true, "next": "Say a short goodbye; the call ends after it."}))
             }
+            TRANSFER_CALL if self.transport.is_web() => Some(json!({
+                "error": "This caller is talking from a web browser, so the call cannot be \
+                          transferred. Tell them a transfer is not possible on this call."
+            })),
+            LOOKUP_CALLER if self.transport.is_web() => Some(json!({
+                "error": "This caller is talking from a web browser: there is no phone number \
+                          to look up."
+            })),
             TRANSFER_CALL => {
                 match tools::transfer_target(&arguments, &self.ctx.setup.transfer_numbers) {
                     Ok(number) => {
@@ -519,11 +513,17 @@ impl Bridge {
     }
 
     /// The goodbye has played (or time is up): hand the call back to Twilio, which then stops
-    /// the stream.
+    /// the stream; a web call ends here.
     fn say_farewell(&mut self) {
         let Some(ending) = self.ending.take() else {
             return;
         };
+        if self.transport.is_web() {
+            self.transport
+                .end_web_call(&mut self.socket, "The agent ended the call.");
+            self.hung_up = true;
+            return;
+        }
         ending::hand_back(
             &self.state.twilio,
             &self.ctx.org,
@@ -535,8 +535,15 @@ impl Bridge {
 
     /// The agent is gone: the caller hears an apology, then Twilio ends the call.
     async fn apologise(&mut self) {
+        if self.transport.is_web() {
+            self.transport.end_web_call(
+                &mut self.socket,
+                "The agent is unavailable: its speech service failed.",
+            );
+            return;
+        }
         ending::apologise(&self.state.twilio, &self.ctx.org, &self.ctx.call.call_sid).await;
-        ending::wait_for_stop(&mut self.twilio).await;
+        ending::wait_for_stop(&mut self.socket).await;
     }
 
     /// The call's duration and transcript go to the call writer, off this task.
@@ -617,6 +624,14 @@ fn provider_label(provider: loquent_ai::realtime::Provider) -> &'static str {
     match provider {
         loquent_ai::realtime::Provider::OpenAi => "openai",
         loquent_ai::realtime::Provider::Gemini => "gemini",
+    }
+}
+
+/// A web call's silence check; never fires for Twilio.
+async fn silence(transport: &mut Transport) {
+    match transport.silence_timer() {
+        Some(timer) => timer.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 

@@ -17,32 +17,32 @@ use std::task::{Context, Poll, Wake, Waker};
 use futures_util::task::AtomicWaker;
 use loquent_ai::realtime::RealtimeEvent;
 
-use super::super::media_socket::{Incoming, TwilioSocket};
+use super::super::media_socket::{CallSocket, Incoming};
 use super::super::session::Session;
 
 /// The loop's two sockets.
 #[derive(Clone, Copy)]
 pub enum Side {
-    Twilio,
+    Caller,
     Provider,
 }
 
 pub struct Readiness {
     marks: Arc<Marks>,
-    twilio: Waker,
+    caller: Waker,
     provider: Waker,
 }
 
 struct Marks {
     task: AtomicWaker,
-    twilio: AtomicBool,
+    caller: AtomicBool,
     provider: AtomicBool,
 }
 
 impl Marks {
     fn flag(&self, side: Side) -> &AtomicBool {
         match side {
-            Side::Twilio => &self.twilio,
+            Side::Caller => &self.caller,
             Side::Provider => &self.provider,
         }
     }
@@ -70,7 +70,7 @@ impl Readiness {
     pub fn new() -> Self {
         let marks = Arc::new(Marks {
             task: AtomicWaker::new(),
-            twilio: AtomicBool::new(true),
+            caller: AtomicBool::new(true),
             provider: AtomicBool::new(true),
         });
         let waker = |side| {
@@ -80,7 +80,7 @@ impl Readiness {
             }))
         };
         Self {
-            twilio: waker(Side::Twilio),
+            caller: waker(Side::Caller),
             provider: waker(Side::Provider),
             marks,
         }
@@ -104,14 +104,14 @@ impl Readiness {
     /// The context to poll `side` with.
     fn context(&self, side: Side) -> Context<'_> {
         Context::from_waker(match side {
-            Side::Twilio => &self.twilio,
+            Side::Caller => &self.caller,
             Side::Provider => &self.provider,
         })
     }
 }
 
-/// What the loop's Twilio branch produced.
-pub enum FromTwilio {
+/// What the loop's caller branch produced.
+pub enum FromCaller {
     Message(Incoming),
     /// Nothing more to read for now, and caller audio is held back: time to send it.
     Drained,
@@ -119,24 +119,24 @@ pub enum FromTwilio {
     Gone,
 }
 
-/// The loop's Twilio branch, polled first on every pass (so it registers the task the markers
-/// wake). Twilio's socket has one owner, no split and no lock per poll: this writes what is
-/// queued for the caller as far as the socket has room, never waiting for room, then reads the
-/// next message if the socket is marked. With `flush_due`, says when there is nothing more to
+/// The loop's caller branch (Twilio's media stream or the browser), polled first on every pass
+/// (so it registers the task the markers wake). The caller's socket has one owner, no split and
+/// no lock per poll: this writes what is queued for the caller as far as the socket has room,
+/// never waiting for room, then reads the next message if the socket is marked. With `flush_due`, says when there is nothing more to
 /// read.
-pub fn poll_twilio(
+pub fn poll_caller(
     readiness: &Readiness,
-    socket: &mut TwilioSocket,
+    socket: &mut CallSocket,
     flush_due: bool,
     cx: &Context<'_>,
-) -> Poll<FromTwilio> {
+) -> Poll<FromCaller> {
     readiness.register(cx);
-    let read = readiness.take(Side::Twilio);
-    let cx = &mut readiness.context(Side::Twilio);
+    let read = readiness.take(Side::Caller);
+    let cx = &mut readiness.context(Side::Caller);
     // `Pending` here only means the socket is full: its marker fires when it has room.
     if let Poll::Ready(Err(_)) = socket.poll_flush(cx) {
-        readiness.mark(Side::Twilio);
-        return Poll::Ready(FromTwilio::Gone);
+        readiness.mark(Side::Caller);
+        return Poll::Ready(FromCaller::Gone);
     }
     if !read {
         return Poll::Pending;
@@ -149,15 +149,15 @@ pub fn poll_twilio(
     match polled {
         Poll::Ready(Some(Ok(message))) => {
             // After a message there may be another.
-            readiness.mark(Side::Twilio);
-            Poll::Ready(FromTwilio::Message(message))
+            readiness.mark(Side::Caller);
+            Poll::Ready(FromCaller::Message(message))
         }
         Poll::Ready(Some(Err(_)) | None) => {
-            readiness.mark(Side::Twilio);
-            Poll::Ready(FromTwilio::Gone)
+            readiness.mark(Side::Caller);
+            Poll::Ready(FromCaller::Gone)
         }
         // The marker is registered for the next message either way.
-        Poll::Pending if flush_due => Poll::Ready(FromTwilio::Drained),
+        Poll::Pending if flush_due => Poll::Ready(FromCaller::Drained),
         Poll::Pending => Poll::Pending,
     }
 }
@@ -232,20 +232,20 @@ mod tests {
         let readiness = Readiness::new();
         readiness.register(&Context::from_waker(&waker));
         // The first pass polls both.
-        assert!(readiness.take(Side::Twilio));
+        assert!(readiness.take(Side::Caller));
         assert!(readiness.take(Side::Provider));
         // Both came back `Pending`: nothing to poll until a socket's waker fires.
-        assert!(!readiness.take(Side::Twilio));
+        assert!(!readiness.take(Side::Caller));
         assert!(!readiness.take(Side::Provider));
         readiness.context(Side::Provider).waker().wake_by_ref();
         assert_eq!(task.0.load(Ordering::SeqCst), 1, "the task was not woken");
-        assert!(!readiness.take(Side::Twilio), "the wrong socket was marked");
+        assert!(!readiness.take(Side::Caller), "the wrong socket was marked");
         assert!(readiness.take(Side::Provider));
         // A poll that gave something marks its socket again: there may be more.
-        readiness.mark(Side::Twilio);
-        assert!(readiness.take(Side::Twilio));
+        readiness.mark(Side::Caller);
+        assert!(readiness.take(Side::Caller));
         // A wake-up with no task registered since the last one still marks the socket.
-        readiness.context(Side::Twilio).waker().wake_by_ref();
-        assert!(readiness.take(Side::Twilio));
+        readiness.context(Side::Caller).waker().wake_by_ref();
+        assert!(readiness.take(Side::Caller));
     }
 }
