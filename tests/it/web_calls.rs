@@ -179,7 +179,7 @@ impl Page {
                     other => panic!("unknown message {other}: {text}"),
                 }
             }
-            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => self.closed = true,
+            Some(Ok(Message::Close(_)) | Err(_)) | None => self.closed = true,
             Some(Ok(_)) => {}
         }
     }
