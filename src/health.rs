@@ -32,6 +32,7 @@ pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 // Embedded so that `cargo run` from any directory and the release binary alone both work.
 const CSS: &str = include_str!("../static/app.css");
 const JS: &str = include_str!("../static/app.js");
+const WEB_CALL_WORKLET: &str = include_str!("../static/web_call_worklet.js");
 
 pub async fn stylesheet() -> impl IntoResponse {
     (
@@ -50,5 +51,16 @@ pub async fn script() -> impl IntoResponse {
             (header::CACHE_CONTROL, "public, max-age=300"),
         ],
         JS,
+    )
+}
+
+/// The audio worklets of a web call (`AudioWorklet.addModule` loads them by URL).
+pub async fn web_call_worklet() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        WEB_CALL_WORKLET,
     )
 }

@@ -349,7 +349,8 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/static/app.css", get(health::stylesheet))
-        .route("/static/app.js", get(health::script));
+        .route("/static/app.js", get(health::script))
+        .route("/static/web-call-worklet.js", get(health::web_call_worklet));
 
     Router::new()
         .merge(twilio)

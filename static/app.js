@@ -399,3 +399,129 @@
     }
   });
 })();
+
+// A web call: talk to an agent from the page (the agent page's "Talk"). The microphone goes to
+// the server as 20 ms PCM16 frames at 24 kHz and the agent's audio comes back the same way,
+// through the worklets in /static/web-call-worklet.js; text messages are the call's control
+// (see the API's `agents_web_call`).
+(function () {
+  const panel = document.querySelector("[data-web-call]");
+  if (!panel) return;
+  const start = panel.querySelector("[data-web-call-start]");
+  const end = panel.querySelector("[data-web-call-end]");
+  const status = panel.querySelector("[data-web-call-status]");
+  const lines = panel.querySelector("[data-web-call-transcript]");
+  let call = null;
+
+  function say(text) {
+    status.textContent = text;
+  }
+
+  function line(speaker, text) {
+    const li = document.createElement("li");
+    li.className = "line " + speaker;
+    const who = document.createElement("b");
+    who.textContent = speaker === "agent" ? "Agent" : "You";
+    li.append(who, " ", text);
+    lines.append(li);
+  }
+
+  function count(name, n) {
+    panel.dataset[name] = String(Number(panel.dataset[name] || 0) + n);
+  }
+
+  function finish(reason) {
+    if (!call) return;
+    const { ws, ctx, stream, callId } = call;
+    call = null;
+    stream.getTracks().forEach((t) => t.stop());
+    ctx.close().catch(() => {});
+    if (ws.readyState === WebSocket.OPEN || ws.readyState === WebSocket.CONNECTING) ws.close();
+    end.hidden = true;
+    start.hidden = false;
+    start.disabled = false;
+    start.textContent = "Talk again";
+    status.textContent = "";
+    status.append("Call ended" + (reason ? ": " + reason : ".") + " ");
+    if (callId) {
+      const a = document.createElement("a");
+      a.href = "/calls/" + callId;
+      a.textContent = "See the call";
+      status.append(a);
+    }
+    panel.dataset.state = "ended";
+  }
+
+  start.addEventListener("click", async () => {
+    start.disabled = true;
+    lines.replaceChildren();
+    say("Asking for your microphone…");
+    let stream = null;
+    let ctx = null;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({
+        audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
+      });
+      ctx = new AudioContext({ sampleRate: 24000 });
+      await ctx.audioWorklet.addModule("/static/web-call-worklet.js");
+    } catch (e) {
+      if (stream) stream.getTracks().forEach((t) => t.stop());
+      if (ctx) ctx.close().catch(() => {});
+      say("No call: the microphone is not available (" + (e && e.message ? e.message : e) + ").");
+      start.disabled = false;
+      return;
+    }
+    const url = new URL(panel.dataset.webCall, location.href);
+    url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const ws = new WebSocket(url);
+    ws.binaryType = "arraybuffer";
+    const mic = new AudioWorkletNode(ctx, "loquent-capture");
+    const speaker = new AudioWorkletNode(ctx, "loquent-playback", { outputChannelCount: [1] });
+    ctx.createMediaStreamSource(stream).connect(mic);
+    speaker.connect(ctx.destination);
+    call = { ws, ctx, stream, callId: null };
+    say("Connecting…");
+    mic.port.onmessage = (e) => {
+      if (ws.readyState === WebSocket.OPEN) ws.send(e.data);
+    };
+    speaker.port.onmessage = (e) => {
+      if (e.data.played !== undefined && ws.readyState === WebSocket.OPEN) {
+        count("played", 1);
+        ws.send(JSON.stringify({ type: "mark", name: e.data.played }));
+      }
+    };
+    ws.onmessage = (e) => {
+      if (typeof e.data !== "string") {
+        count("agentBytes", e.data.byteLength);
+        speaker.port.postMessage({ audio: e.data }, [e.data]);
+        return;
+      }
+      const m = JSON.parse(e.data);
+      if (m.type === "started") {
+        if (call) call.callId = m.call_id;
+        panel.dataset.state = "live";
+        say("On the call. Speak when you are ready.");
+        start.hidden = true;
+        end.hidden = false;
+      } else if (m.type === "mark") {
+        speaker.port.postMessage({ mark: m.name });
+      } else if (m.type === "clear") {
+        count("clears", 1);
+        speaker.port.postMessage({ clear: true });
+      } else if (m.type === "transcript") {
+        line(m.speaker, m.text);
+      } else if (m.type === "end") {
+        finish(m.reason);
+      }
+    };
+    ws.onclose = () => finish(null);
+    ws.onerror = () => say("The call's connection failed.");
+  });
+
+  end.addEventListener("click", () => {
+    if (call && call.ws.readyState === WebSocket.OPEN) {
+      call.ws.send(JSON.stringify({ type: "end" }));
+    }
+    finish("you hung up.");
+  });
+})();

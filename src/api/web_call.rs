@@ -1,6 +1,6 @@
 //! `GET /api/agents/{id}/web-call`: a member talks to an agent from the browser.
 
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -8,7 +8,7 @@ use uuid::Uuid;
 use crate::api::openapi::{NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, SameOrigin, permissions};
-use crate::error::{ApiError, ErrorBody, Path};
+use crate::error::{ApiError, ErrorBody, Path, Query};
 use crate::telephony::media_socket::Upgrade;
 use crate::telephony::web_call::{self, WebCaller};
 

@@ -2,7 +2,7 @@
 //! each problem beside its field, with status 422. The list is in `lists.rs`.
 
 use askama::Template;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::{Deserialize, Deserializer};
@@ -190,6 +190,11 @@ struct AgentPage {
     token_typed: bool,
     can_save: bool,
     can_delete: bool,
+    /// A stored agent, and the member may place calls: the page offers a web call.
+    can_talk: bool,
+    /// The number a web call from this page is kept as a call to (`?phone_id=`, from a number's
+    /// Talk button); else the agent's oldest.
+    talk_phone: Option<Uuid>,
     /// For each provider this server has no key for: what that means for an agent on it.
     provider_notes: Vec<(&'static str, String)>,
 }
@@ -229,6 +234,8 @@ impl AgentPage {
             token_typed: false,
             can_save,
             can_delete,
+            can_talk: agent_id.is_some() && page.member.can("Call:Collection:Create"),
+            talk_phone: None,
             provider_notes: Provider::ALL
                 .into_iter()
                 .filter_map(|p| Some((p.as_str(), availability.of(p).explain(p)?)))
@@ -331,20 +338,24 @@ pub async fn create(
     }
 }
 
+/// `?phone_id=` on an agent's page: a number's Talk button.
+#[derive(Debug, Deserialize)]
+pub struct TalkFrom {
+    phone_id: Option<Uuid>,
+}
+
 pub async fn edit(
     State(state): State<AppState>,
     page: PageMember,
     Path(id): Path<Uuid>,
+    Query(talk): Query<TalkFrom>,
 ) -> Result<Response, PageError> {
     page.member.require("Agent:Instance:Read")?;
     let agent = agents::find(&state.db, page.member.org_id(), id).await?;
     let form = AgentForm::from_agent(&agent);
-    Ok(render(&AgentPage::new(
-        &page,
-        state.ai_availability(),
-        Some(&agent),
-        form,
-    )))
+    let mut view = AgentPage::new(&page, state.ai_availability(), Some(&agent), form);
+    view.talk_phone = talk.phone_id;
+    Ok(render(&view))
 }
 
 pub async fn save(

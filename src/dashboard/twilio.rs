@@ -99,6 +99,8 @@ struct TwilioPage {
     can_sync: bool,
     /// Test calls: the organization uses the built-in sandbox and the member may place calls.
     can_test_call: bool,
+    /// Numbers with an agent offer a web call with it (on the agent's page).
+    can_talk: bool,
 }
 
 impl TwilioPage {
@@ -372,6 +374,7 @@ async fn build(
             can_test_call: org.twilio_sandbox
                 && state.sandbox.is_some()
                 && member.can("Call:Collection:Create"),
+            can_talk: member.can("Call:Collection:Create") && member.can("Agent:Instance:Read"),
             chrome: page.chrome("settings"),
         },
     ))

@@ -195,10 +195,21 @@ fn web_call_request(
     cookie: Option<&str>,
     origin: Option<&str>,
 ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
-    let mut request = app
-        .ws_url(&format!("/api/agents/{agent_id}/web-call"))
-        .into_client_request()
-        .unwrap();
+    web_call_request_to(
+        app,
+        &format!("/api/agents/{agent_id}/web-call"),
+        cookie,
+        origin,
+    )
+}
+
+fn web_call_request_to(
+    app: &TestApp,
+    path: &str,
+    cookie: Option<&str>,
+    origin: Option<&str>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    let mut request = app.ws_url(path).into_client_request().unwrap();
     if let Some(cookie) = cookie {
         request
             .headers_mut()
@@ -425,6 +436,18 @@ async fn the_web_call_socket_admits_only_a_signed_in_member_of_the_agents_organi
     ))
     .await;
     assert_eq!(status, 404, "no such agent");
+    let (status, body) = refused(web_call_request_to(
+        &app,
+        &format!(
+            "/api/agents/{agent_id}/web-call?phone_id={}",
+            uuid::Uuid::now_v7()
+        ),
+        Some(&cookie),
+        None,
+    ))
+    .await;
+    assert_eq!(status, 404, "a number the agent does not answer");
+    assert!(body.contains("number of this agent not found"), "{body}");
 
     // A member without the permission to place calls.
     let reader = app.member_with(&acme, &["Agent:Instance:Read"]).await;

@@ -7,6 +7,7 @@ mod call_sync;
 mod calls;
 mod first_run;
 mod twilio;
+mod web_call;
 
 use std::os::unix::process::CommandExt as _;
 use std::process::{Child, Command, Stdio};
@@ -54,6 +55,11 @@ impl Driver {
     /// Panics when ChromeDriver is missing: a browser test that skipped would pass without
     /// testing anything. `scripts/test.sh` installs it.
     pub async fn start() -> Self {
+        Self::start_with(&[]).await
+    }
+
+    /// A browser started with Chromium flags beyond the usual ones (a fake microphone, say).
+    pub async fn start_with(extra_args: &[String]) -> Self {
         let binary = find_chromedriver().expect(
             "chromedriver is missing: scripts/test.sh installs chromium and chromium-driver \
              (or set CHROMEDRIVER to its path)",
@@ -87,18 +93,25 @@ impl Driver {
             .into_iter()
             .find(|p| std::path::Path::new(p).exists())
             .unwrap_or("/usr/bin/chromium");
+        let mut args: Vec<String> = [
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        args.push(format!("--user-data-dir={}", profile.path().display()));
+        args.extend_from_slice(extra_args);
         let caps = json!({"capabilities": {"alwaysMatch": {
             "browserName": "chrome",
             "goog:loggingPrefs": {"browser": "ALL"},
-            "goog:chromeOptions": {
-                "binary": chromium,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-quic", "--no-first-run", "--disable-background-networking",
-                    "--disable-component-update", "--disable-sync",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ]
-            }
+            "goog:chromeOptions": {"binary": chromium, "args": args}
         }}});
         let res: Value = http
             .post(format!("{base}/session"))
