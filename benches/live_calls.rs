@@ -5,10 +5,15 @@
 //! ```text
 //! cargo bench -p loquent --bench live_calls
 //! CALLS=200 HOLD_SECS=10 RAMP_SECS=5 cargo bench -p loquent --bench live_calls
+//! MODE=both CALLS=200 HOLD_SECS=20 RAMP_SECS=5 cargo bench -p loquent --bench live_calls
 //! ```
 //!
 //! Settings (environment): `CALLS` (1000), `HOLD_SECS` (20), `RAMP_SECS` (10), `DRAIN_SECS` (2),
-//! `SERVER_CORE` (0), `LOAD_CORE` (1), `REPORT_JSON` (a path for the full report as JSON).
+//! `SERVER_CORE` (0), `LOAD_CORE` (1), `REPORT_JSON` (a path for the full report as JSON),
+//! `MODE`: `phone` (the default: calls through Twilio's Media Streams), `web` (calls from the
+//! browser: the web-call socket, PCM16 at 24 kHz, recorded by the server) or `both` (phone calls,
+//! then web calls, against the same server; the web calls' CPU is compared with the phone calls'
+//! and should stay within [`TARGET_WEB_CPU_RATIO`] of it).
 //!
 //! What runs where, on the 2-core machine the targets are set for:
 //!
@@ -39,7 +44,7 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 
 use loquent_sandbox::Sandbox;
-use loquent_sandbox::load::{self, LoadPlan, LoadReport, ProcessUsage, Watch};
+use loquent_sandbox::load::{self, LoadPlan, LoadReport, ProcessUsage, Watch, WebCallTarget};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -47,6 +52,8 @@ use serde_json::{Value, json};
 const TARGET_P99_MS: f64 = 50.0;
 const TARGET_CPU_MS_PER_CALL_SECOND: f64 = 0.7;
 const TARGET_RSS_KIB_PER_CALL: f64 = 1024.0;
+/// A web call's server CPU per call-second, as a multiple of a phone call's (issue 24).
+const TARGET_WEB_CPU_RATIO: f64 = 1.5;
 /// Above this share of its core the load side (generator + emulator) is saturated and the
 /// latencies it measures include its own queueing.
 const LOAD_SIDE_SATURATED: f64 = 0.9;
@@ -67,6 +74,8 @@ struct Settings {
     server_core: String,
     load_core: String,
     report_json: Option<PathBuf>,
+    phone: bool,
+    web: bool,
 }
 
 impl Settings {
@@ -91,6 +100,8 @@ impl Settings {
             server_core: text("SERVER_CORE", "0"),
             load_core: text("LOAD_CORE", "1"),
             report_json: std::env::var_os("REPORT_JSON").map(PathBuf::from),
+            phone: matches!(text("MODE", "phone").as_str(), "phone" | "both"),
+            web: matches!(text("MODE", "phone").as_str(), "web" | "both"),
         }
     }
 }
@@ -215,26 +226,59 @@ async fn bench(settings: &Settings) -> Result<bool, Failure> {
 
     check_bridge(&origin).await?;
     let line = set_up(&origin, &urls).await?;
-    preflight(&line, &urls, settings).await?;
-
-    let mut plan = line.plan(settings);
-    plan.calls = settings.calls;
-    plan.watch = vec![
-        Watch::process("server", server_pid),
-        Watch::process(LOAD_SIDE, std::process::id()),
-    ];
-    eprintln!(
-        "live_calls: {} calls, started over {} s, {} s each…",
-        settings.calls,
-        settings.ramp.as_secs(),
-        settings.hold.as_secs()
-    );
-    let report = load::run(plan).await;
+    if !settings.phone && !settings.web {
+        return Err("MODE must be phone, web or both".to_owned());
+    }
+    let mut reports = serde_json::Map::new();
+    let mut passed = true;
+    let mut phone_cpu = None;
+    for web in [false, true] {
+        if (web && !settings.web) || (!web && !settings.phone) {
+            continue;
+        }
+        let kind = if web { "web" } else { "phone" };
+        preflight(&line, &urls, settings, web).await?;
+        let mut plan = line.plan(settings, web);
+        plan.calls = settings.calls;
+        plan.watch = vec![
+            Watch::process("server", server_pid),
+            Watch::process(LOAD_SIDE, std::process::id()),
+        ];
+        eprintln!(
+            "live_calls: {} {kind} calls, started over {} s, {} s each…",
+            settings.calls,
+            settings.ramp.as_secs(),
+            settings.hold.as_secs()
+        );
+        let report = load::run(plan).await;
+        passed &= print_table(settings, &report, kind);
+        let cpu = usage(&report, "server").and_then(|u| u.cpu_ms_per_call_second);
+        if web {
+            if let (Some(phone), Some(web)) = (phone_cpu, cpu) {
+                let ratio = web / phone;
+                let ok = ratio <= TARGET_WEB_CPU_RATIO;
+                passed &= ok;
+                println!(
+                    "Web calls: {web:.3} ms server CPU per call-second against {phone:.3} for phone \
+                     calls in this run: {ratio:.2}× (target ≤ {TARGET_WEB_CPU_RATIO}×): {}",
+                    verdict(ok)
+                );
+            }
+        } else {
+            phone_cpu = cpu;
+        }
+        reports.insert(
+            kind.to_owned(),
+            serde_json::to_value(&report).map_err(|e| e.to_string())?,
+        );
+        // The web calls' recordings are stored and processed after they end; a quiet moment
+        // keeps that out of the next run's window.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+    }
     if let Some(path) = &settings.report_json {
-        let json = serde_json::to_vec_pretty(&report).map_err(|e| e.to_string())?;
+        let json = serde_json::to_vec_pretty(&reports).map_err(|e| e.to_string())?;
         std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
-    let passed = print_table(settings, &report);
     drop(children);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(passed)
@@ -350,10 +394,12 @@ struct Line {
     voice_url: String,
     /// The sandbox's Twilio, where each call is registered so the server can look it up.
     twilio_api_base: String,
+    /// Where web calls go, and the member's cookie.
+    web_call: WebCallTarget,
 }
 
 impl Line {
-    fn plan(&self, settings: &Settings) -> LoadPlan {
+    fn plan(&self, settings: &Settings, web: bool) -> LoadPlan {
         let mut plan = LoadPlan::new(
             &self.voice_url,
             &self.account_sid,
@@ -365,6 +411,9 @@ impl Line {
         plan.hold = settings.hold;
         plan.drain = settings.drain;
         plan.twilio_api_base = Some(self.twilio_api_base.clone());
+        if web {
+            plan.web_call = Some(self.web_call.clone());
+        }
         plan
     }
 }
@@ -494,6 +543,32 @@ async fn set_up(origin: &str, urls: &SandboxUrls) -> Result<Line, Failure> {
     )
     .await?;
     let voice_url = text(&numbers["incoming_phone_numbers"][0], "voice_url")?;
+    // The member's session cookie for web calls, as a browser would send it.
+    let login = plain
+        .post(api("/api/auth/login"))
+        .json(&json!({"email": format!("bench-{}@example.com", std::process::id()), "password": PASSWORD}))
+        .send()
+        .await
+        .map_err(|e| format!("sign in: {e}"))?;
+    let cookie = login
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .ok_or_else(|| {
+            format!(
+                "sign in answered {} without a session cookie",
+                login.status()
+            )
+        })?
+        .to_owned();
+    let web_call = WebCallTarget {
+        url: format!(
+            "{}/api/agents/{agent_id}/web-call",
+            origin.replacen("http://", "ws://", 1)
+        ),
+        cookie,
+    };
     if voice_url != format!("{origin}/twilio/voice") {
         return Err(format!(
             "the number's voice URL is {voice_url:?}, not this server's /twilio/voice"
@@ -505,6 +580,7 @@ async fn set_up(origin: &str, urls: &SandboxUrls) -> Result<Line, Failure> {
         number,
         voice_url,
         twilio_api_base: urls.twilio_api_base.clone(),
+        web_call,
     })
 }
 
@@ -548,8 +624,13 @@ async fn check_bridge(origin: &str) -> Result<(), Failure> {
 }
 
 /// One short call first: a broken path fails here with its reasons, not as 1,000 failures.
-async fn preflight(line: &Line, urls: &SandboxUrls, settings: &Settings) -> Result<(), Failure> {
-    let mut plan = line.plan(settings);
+async fn preflight(
+    line: &Line,
+    urls: &SandboxUrls,
+    settings: &Settings,
+    web: bool,
+) -> Result<(), Failure> {
+    let mut plan = line.plan(settings, web);
     plan.calls = 1;
     plan.ramp = Duration::ZERO;
     plan.hold = Duration::from_secs(1);
@@ -605,7 +686,7 @@ fn usage<'a>(report: &'a LoadReport, label: &str) -> Option<&'a ProcessUsage> {
 }
 
 /// The table, and whether every target was met.
-fn print_table(settings: &Settings, report: &LoadReport) -> bool {
+fn print_table(settings: &Settings, report: &LoadReport, kind: &str) -> bool {
     let server = usage(report, "server");
     let cpu = server.and_then(|u| u.cpu_ms_per_call_second);
     let rss = server.and_then(|u| u.rss_kib_per_call);
@@ -630,7 +711,7 @@ fn print_table(settings: &Settings, report: &LoadReport) -> bool {
 
     println!();
     println!(
-        "### Live calls: {} calls × {} s (ramp {} s), server pinned to core {}",
+        "### Live calls ({kind}): {} calls × {} s (ramp {} s), server pinned to core {}",
         settings.calls,
         settings.hold.as_secs(),
         settings.ramp.as_secs(),

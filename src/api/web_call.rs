@@ -1,6 +1,7 @@
 //! `GET /api/agents/{id}/web-call`: a member talks to an agent from the browser.
 
-use axum::extract::State;
+use axum::Extension;
+use axum::extract::{ConnectInfo, State};
 use axum::response::Response;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -10,6 +11,7 @@ use crate::app::AppState;
 use crate::auth::{Allowed, SameOrigin, permissions};
 use crate::error::{ApiError, ErrorBody, Path, Query};
 use crate::telephony::media_socket::Upgrade;
+use crate::telephony::wake::ConnectionSocket;
 use crate::telephony::web_call::{self, WebCaller};
 
 permissions! {
@@ -61,6 +63,7 @@ pub async fn open(
     member: Allowed<PlaceWebCall>,
     Path(agent_id): Path<Uuid>,
     Query(query): Query<WebCallQuery>,
+    connection: Option<Extension<ConnectInfo<ConnectionSocket>>>,
     upgrade: Upgrade,
 ) -> Result<Response, ApiError> {
     let org_id = member.org_id();
@@ -79,6 +82,9 @@ pub async fn open(
     Ok(upgrade.on_upgrade(
         web_call::READ_BUFFER_BYTES,
         web_call::MAX_FRAME_BYTES,
-        move |socket| web_call::run(state, socket, caller),
+        move |socket| {
+            let connection = connection.map(|Extension(ConnectInfo(c))| c);
+            web_call::run(state, socket, connection, caller)
+        },
     ))
 }

@@ -472,3 +472,34 @@ async fn the_web_call_socket_admits_only_a_signed_in_member_of_the_agents_organi
     let calls: Value = acme.get_json(&app, "/api/calls").await;
     assert_eq!(calls["items"], json!([]));
 }
+
+#[tokio::test]
+async fn a_page_that_stops_sending_audio_is_hung_up() {
+    let app = app_with_emulated_ai().await;
+    let owner = app.owner("Acme").await;
+    let agent_id = agent(&app, &owner).await;
+    let mut page = Page::open(&app, &owner, &agent_id).await;
+    // The page says nothing at all (a closed laptop): the server gives up on it after 5 s.
+    let opened = Instant::now();
+    let closed = tokio::time::timeout(Duration::from_secs(15), async {
+        while let Some(Ok(message)) = page.socket.next().await {
+            if let Message::Close(_) = message {
+                break;
+            }
+            page.on_message(Some(Ok::<_, ()>(message))).await;
+        }
+    })
+    .await;
+    assert!(closed.is_ok(), "the call was never ended");
+    assert!(
+        opened.elapsed() >= Duration::from_secs(5),
+        "ended after {:?}, before the page had been silent for 5 s",
+        opened.elapsed()
+    );
+    let call_id = page.started.as_ref().expect("started")["call_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = wait_for_call(&app, &owner, &call_id, |c| c["status"] == "completed").await;
+    assert_eq!(call["source"], "web");
+}

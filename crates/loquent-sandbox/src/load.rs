@@ -21,6 +21,12 @@
 //! With [`LoadPlan::twilio_api_base`] (a sandbox) each call also exists on that Twilio: added as
 //! a live call before it rings, completed through the REST API when it ends.
 //!
+//! With [`LoadPlan::web_call`] the calls are a browser's instead (Loquent's web calls): no
+//! webhook, the upgrade carries the member's session cookie, and the audio is binary PCM16 at
+//! 24 kHz, 960 bytes per 20 ms frame, both ways; marks, `clear` and the hang-up (`end`) are the
+//! page's JSON messages. Stamps and their matching are the same, written over PCM silence (zero
+//! bytes, which a marker never is).
+//!
 //! # Matching echoes
 //!
 //! The benchmark runs the bridge against the realtime emulator in echo mode with the OpenAI
@@ -125,7 +131,23 @@ pub struct LoadPlan {
     /// when it ends: a server that looks its calls up on Twilio (or ends them there) finds them,
     /// as it would on Twilio. Without it, call SIDs are made up here.
     pub twilio_api_base: Option<String>,
+    /// Place web calls (the browser's protocol) to this agent instead of phone calls.
+    pub web_call: Option<WebCallTarget>,
 }
+
+/// Where a web call connects, and as whom.
+#[derive(Debug, Clone)]
+pub struct WebCallTarget {
+    /// `ws://host/api/agents/{id}/web-call`.
+    pub url: String,
+    /// The `Cookie` header of a signed-in member.
+    pub cookie: String,
+}
+
+/// A web call's frame: 20 ms of PCM16 at 24 kHz.
+const WEB_FRAME_BYTES: usize = 960;
+/// Bytes per millisecond of a web call's audio.
+const WEB_BYTES_PER_MS: usize = 48;
 
 impl LoadPlan {
     /// One call of 5 s, callers from `+15550000000`, a 2 s drain, nothing watched.
@@ -147,6 +169,7 @@ impl LoadPlan {
             drain: Duration::from_secs(2),
             watch: Vec::new(),
             twilio_api_base: None,
+            web_call: None,
         }
     }
 
@@ -331,6 +354,7 @@ pub async fn run(plan: LoadPlan) -> LoadReport {
         drain: plan.drain,
         without_tls: webhooks::stream_without_tls(&plan.voice_url),
         twilio_api_base: plan.twilio_api_base.clone(),
+        web_call: plan.web_call.clone(),
         pacer,
     });
     let mut tasks = JoinSet::new();
@@ -419,6 +443,7 @@ struct Shared {
     drain: Duration,
     without_tls: bool,
     twilio_api_base: Option<String>,
+    web_call: Option<WebCallTarget>,
     pacer: Pacer,
 }
 
@@ -509,6 +534,11 @@ async fn place(shared: &Shared, mut caller: Caller) -> CallOutcome {
         from: caller.from.clone(),
         ..CallOutcome::default()
     };
+    if let Some(target) = &shared.web_call {
+        outcome.call_sid = caller.call_sid.clone();
+        connect_web(shared, target, &caller, &mut outcome).await;
+        return outcome;
+    }
     if let Some(base) = &shared.twilio_api_base {
         match register(shared, base, &caller).await {
             Ok(sid) => caller.call_sid = sid,
@@ -603,7 +633,7 @@ async fn connect(shared: &Shared, caller: &Caller, outcome: &mut CallOutcome) ->
     );
     let upgraded = line.upgrade(&stream.url, request, deadline).await;
     let hung_up = match upgraded {
-        Ok(mut ws) => Some(converse(&line, &mut ws, &shared.pacer, stream).await),
+        Ok(mut ws) => Some(converse(&line, &mut ws, &shared.pacer, Some(stream)).await),
         Err(message) => {
             line.lock().stream.outcome.fail(Stage::Connect, message);
             None
@@ -646,6 +676,38 @@ async fn connect(shared: &Shared, caller: &Caller, outcome: &mut CallOutcome) ->
         outcome.action_failed = !answer.is_some_and(|a| (200..300).contains(&a.status));
     }
     true
+}
+
+/// A web call: the upgrade with the member's cookie, then the stream until hang-up.
+async fn connect_web(
+    shared: &Shared,
+    target: &WebCallTarget,
+    caller: &Caller,
+    outcome: &mut CallOutcome,
+) {
+    let Some(sids) = Sids::parse(shared, caller) else {
+        outcome.fail(Stage::Stream, "the account SID is not a Twilio account SID");
+        return;
+    };
+    let deadline = Instant::now() + media_session::HANDSHAKE_TIMEOUT;
+    let (tcp, request) = match line::connect_web(&target.url, &target.cookie, deadline).await {
+        Ok(connected) => connected,
+        Err(message) => {
+            outcome.fail(Stage::Connect, message);
+            return;
+        }
+    };
+    let mut stream = Stream::new(shared, caller, sids, std::mem::take(outcome));
+    stream.web = true;
+    stream.frame = vec![0; WEB_FRAME_BYTES];
+    let line = Line::new(tcp, stream);
+    match line.upgrade(&target.url, request, deadline).await {
+        Ok(mut ws) => {
+            converse(&line, &mut ws, &shared.pacer, None).await;
+        }
+        Err(message) => line.lock().stream.outcome.fail(Stage::Connect, message),
+    }
+    *outcome = std::mem::take(&mut line.lock().stream.outcome);
 }
 
 /// The voice webhook and its TwiML, down to the `<Connect>` to run.
@@ -768,8 +830,8 @@ struct Playout {
 }
 
 impl Playout {
-    fn queue_audio(&mut self, now: Instant, bytes: usize) {
-        let ms = (bytes / loquent_ai::audio::MULAW_BYTES_PER_MS) as u64;
+    fn queue_audio(&mut self, now: Instant, bytes: usize, bytes_per_ms: usize) {
+        let ms = (bytes / bytes_per_ms) as u64;
         self.until = self.until.max(now) + Duration::from_millis(ms);
     }
 
@@ -838,9 +900,20 @@ impl Sids {
     }
 }
 
-/// One call's Media Stream: what the pacer and the call's task both keep, under the line's
-/// lock.
+/// A web-call page's message from the server.
+#[derive(Deserialize)]
+struct WebMessage<'a> {
+    #[serde(borrow, rename = "type")]
+    kind: Cow<'a, str>,
+    #[serde(borrow, default)]
+    name: Option<Cow<'a, str>>,
+}
+
+/// One call's Media Stream (or web call): what the pacer and the call's task both keep, under
+/// the line's lock.
 struct Stream {
+    /// A web call's page rather than Twilio.
+    web: bool,
     sids: Sids,
     tag: u16,
     frames: u32,
@@ -855,7 +928,8 @@ struct Stream {
     /// When the caller hung up (the pacer's last frame); `None` while streaming, or when the
     /// server ended the stream first.
     ended: Option<Instant>,
-    frame: [u8; FRAME_BYTES],
+    /// The next frame: µ-law (160 bytes) for Twilio, PCM16 (960) for a web call.
+    frame: Vec<u8>,
     payload: String,
     playout: Playout,
     scanner: EchoScanner,
@@ -867,6 +941,7 @@ impl Stream {
         outcome.echoes = Echoes::with_capacity(shared.frames);
         let now = Instant::now();
         Self {
+            web: false,
             sids,
             tag: caller.tag,
             frames: shared.frames,
@@ -877,7 +952,7 @@ impl Stream {
             started: now,
             drain_until: None,
             ended: None,
-            frame: [SILENCE; FRAME_BYTES],
+            frame: vec![SILENCE; FRAME_BYTES],
             payload: String::with_capacity(FRAME_BYTES.div_ceil(3) * 4),
             playout: Playout {
                 until: now,
@@ -959,10 +1034,14 @@ impl Stream {
                 self.ended = Some(now);
                 return None;
             }
-            self.frame = [SILENCE; FRAME_BYTES];
+            self.frame.fill(if self.web { 0 } else { SILENCE });
+        }
+        if self.web {
+            out.binary(&self.frame);
+            return Some(stamped);
         }
         self.payload.clear();
-        BASE64.encode_string(self.frame, &mut self.payload);
+        BASE64.encode_string(&self.frame, &mut self.payload);
         self.chunk += 1;
         let media = MediaMessage {
             sequence_number: self.next_sequence(),
@@ -998,17 +1077,26 @@ impl Stream {
     }
 
     fn echo_mark(&mut self, out: &mut Outbox, name: String) {
+        self.outcome.marks_echoed += 1;
+        if self.web {
+            let echo = serde_json::json!({"type": "mark", "name": name}).to_string();
+            out.text(|json| json.push_str(&echo));
+            return;
+        }
         let mark = InboundMessage::Mark(MarkMessage {
             sequence_number: self.next_sequence(),
             stream_sid: self.sids.stream.clone(),
             mark: Mark { name },
         });
         Self::queue(out, &mark);
-        self.outcome.marks_echoed += 1;
     }
 
     /// `stop`, as Twilio ends a stream when the caller hangs up.
     fn stop(&mut self, out: &mut Outbox) {
+        if self.web {
+            out.text(|json| json.push_str(r#"{"type":"end"}"#));
+            return;
+        }
         let stop = InboundMessage::Stop(StopMessage {
             sequence_number: self.next_sequence(),
             stream_sid: self.sids.stream.clone(),
@@ -1020,8 +1108,56 @@ impl Stream {
         Self::queue(out, &stop);
     }
 
+    /// The agent's audio on a web call (a binary message).
+    fn receive_audio(&mut self, bytes: &[u8]) {
+        let now = Instant::now();
+        self.outcome.media_received += 1;
+        if self.outcome.first_audio.is_none() {
+            self.outcome.first_audio = Some(now - self.started);
+        }
+        let at = micros_since(self.started, now);
+        let tag = self.tag;
+        let echoes = &mut self.outcome.echoes;
+        let bytes = self
+            .scanner
+            .scan_bytes(bytes, |stamp| echoes.heard(stamp, tag, at));
+        self.outcome.audio_bytes_received += bytes as u64;
+        self.playout.queue_audio(now, bytes, WEB_BYTES_PER_MS);
+    }
+
+    /// A web call's text message; returns the marks a `clear` released.
+    fn receive_web(&mut self, text: &str) -> Vec<String> {
+        let now = Instant::now();
+        let message: WebMessage<'_> = match serde_json::from_str(text) {
+            Ok(message) => message,
+            Err(e) => {
+                self.outcome
+                    .protocol_error(|| format!("invalid message ({e}): {}", clip(text)));
+                return Vec::new();
+            }
+        };
+        match (message.kind.as_ref(), message.name) {
+            ("mark", Some(name)) => {
+                self.outcome.marks_received += 1;
+                self.playout.queue_mark(now, name.into_owned());
+            }
+            ("clear", _) => {
+                self.outcome.clears_received += 1;
+                return self.playout.clear(now);
+            }
+            ("started" | "transcript" | "end", _) => {}
+            (kind, _) => self
+                .outcome
+                .protocol_error(|| format!("unexpected message (type {kind:?}): {}", clip(text))),
+        }
+        Vec::new()
+    }
+
     /// One message from the server; returns the marks a `clear` released.
     fn receive(&mut self, text: &str) -> Vec<String> {
+        if self.web {
+            return self.receive_web(text);
+        }
         let now = Instant::now();
         let started = self.started;
         let stream_sid = &self.sids.stream;
@@ -1057,7 +1193,8 @@ impl Stream {
                 {
                     Ok(bytes) => {
                         self.outcome.audio_bytes_received += bytes as u64;
-                        self.playout.queue_audio(now, bytes);
+                        self.playout
+                            .queue_audio(now, bytes, loquent_ai::audio::MULAW_BYTES_PER_MS);
                     }
                     Err(e) => self
                         .outcome
@@ -1090,9 +1227,9 @@ async fn converse(
     line: &Arc<Line>,
     ws: &mut Socket,
     pacer: &Pacer,
-    stream: &twiml::Stream,
+    stream: Option<&twiml::Stream>,
 ) -> bool {
-    {
+    if let Some(stream) = stream {
         let mut state = line.lock();
         let LineState {
             out, stream: call, ..
@@ -1133,9 +1270,16 @@ async fn converse(
                         break false;
                     }
                 }
-                Some(Ok(Message::Binary(_))) => line.lock().stream.outcome.protocol_error(|| {
-                    "31950: the server sent a binary frame; Media Streams messages are JSON text".into()
-                }),
+                Some(Ok(Message::Binary(bytes))) => {
+                    let mut state = line.lock();
+                    if state.stream.web {
+                        state.stream.receive_audio(&bytes);
+                    } else {
+                        state.stream.outcome.protocol_error(|| {
+                            "31950: the server sent a binary frame; Media Streams messages are JSON text".into()
+                        });
+                    }
+                }
                 Some(Ok(Message::Close(_)) | Err(_)) | None => break false,
                 Some(Ok(_)) => {}
             },
@@ -1235,7 +1379,7 @@ impl EchoScanner {
     pub fn scan(
         &mut self,
         payload: &str,
-        mut found: impl FnMut(Stamp),
+        found: impl FnMut(Stamp),
     ) -> Result<usize, base64::DecodeError> {
         self.buffer.truncate(self.carried);
         if let Err(e) = BASE64.decode_vec(payload.as_bytes(), &mut self.buffer) {
@@ -1243,6 +1387,19 @@ impl EchoScanner {
             return Err(e);
         }
         let decoded = self.buffer.len() - self.carried;
+        self.scan_buffer(found);
+        Ok(decoded)
+    }
+
+    /// [`EchoScanner::scan`] for raw audio bytes (a web call's binary messages).
+    pub fn scan_bytes(&mut self, bytes: &[u8], found: impl FnMut(Stamp)) -> usize {
+        self.buffer.truncate(self.carried);
+        self.buffer.extend_from_slice(bytes);
+        self.scan_buffer(found);
+        bytes.len()
+    }
+
+    fn scan_buffer(&mut self, mut found: impl FnMut(Stamp)) {
         let mut at = 0;
         let mut consumed = 0;
         while at + 1 < self.buffer.len() {
@@ -1265,7 +1422,6 @@ impl EchoScanner {
         self.buffer.copy_within(keep_from.., 0);
         self.carried = self.buffer.len() - keep_from;
         self.buffer.truncate(self.carried);
-        Ok(decoded)
     }
 }
 

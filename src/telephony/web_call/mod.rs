@@ -25,6 +25,7 @@ use super::bridge::transport::Transport;
 use super::bridge::{Bridge, CallContext};
 use super::media_socket::{self, CallSocket};
 use super::session::AgentSetup;
+use super::wake::ConnectionSocket;
 use crate::app::AppState;
 use crate::calls::start::{WebCall, start_web};
 use crate::entity::{agent, call, organization, phone_number};
@@ -65,8 +66,15 @@ pub async fn number_of_agent(
         .await
 }
 
-/// The web call on its socket, from the call row to the stored recording.
-pub async fn run(state: AppState, mut socket: CallSocket, caller: WebCaller) {
+/// The web call on its socket, from the call row to the stored recording. With the connection's
+/// socket, the loop wakes once per batch of the page's frames, as for a phone call (see
+/// [`super::wake`]).
+pub async fn run(
+    state: AppState,
+    mut socket: CallSocket,
+    connection: Option<ConnectionSocket>,
+    caller: WebCaller,
+) {
     let started = Instant::now();
     let from = format!("web:{}", caller.member_email);
     let to = match &caller.number {
@@ -115,9 +123,27 @@ pub async fn run(state: AppState, mut socket: CallSocket, caller: WebCaller) {
             contact: None,
         };
         let transport = Transport::web(Recorder::start());
-        let transport = Bridge::run(state.clone(), socket, transport, None, context, started).await;
+        let transport = Bridge::run(
+            state.clone(),
+            socket,
+            transport,
+            connection,
+            context,
+            started,
+        )
+        .await;
         if let Transport::Web(link) = transport {
             store_recording(&state, &call, link.recorder).await;
+        }
+        // No status callback ends a web call: the calls page hears of its end from here (the
+        // row itself is closed by the call writer, as a phone call's stream end is).
+        let event = json!({"call_id": call.id, "call_sid": call.call_sid, "status": "completed"});
+        if let Err(e) = state
+            .events
+            .publish(call.organization_id, "call.updated", event)
+            .await
+        {
+            tracing::warn!(error = %e, "could not publish call.updated");
         }
     }
     .instrument(span)

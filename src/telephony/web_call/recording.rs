@@ -6,7 +6,7 @@
 //! page plays it: right after the agent's audio before it, or now when that has all played; a
 //! barge-in silences what was queued after now, which the caller never heard.
 //!
-//! Memory per call stays small: audio goes in half-second blocks to a writer task that writes
+//! Memory per call stays small: audio goes in one-second blocks to a writer task that writes
 //! each at its place in one of two temporary files (unnamed: the OS deletes them when they are
 //! closed, a crash included), and the WAV is put together from them at the end. The loop never
 //! waits for the writer: a block that finds its queue full is dropped and counted.
@@ -19,10 +19,10 @@ use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 pub const SAMPLE_RATE: u32 = 24_000;
-/// Half a second of PCM16 at 24 kHz.
-const BLOCK_BYTES: usize = 24_000;
+/// A second of PCM16 at 24 kHz: few enough writes to cost little at hundreds of calls.
+const BLOCK_BYTES: usize = 48_000;
 /// Blocks waiting for the writer: 32 s of audio.
-const QUEUE: usize = 64;
+const QUEUE: usize = 32;
 /// Longest recording per channel, in bytes: four hours, so the WAV's 32-bit sizes hold it.
 const MAX_CHANNEL_BYTES: u64 = 4 * 3600 * 2 * SAMPLE_RATE as u64;
 /// Bytes of the channels read at a time while the WAV is put together.
@@ -151,7 +151,7 @@ impl Recorder {
         if self.dropped > 0 {
             tracing::warn!(
                 blocks = self.dropped,
-                "the recording's writer fell behind; half-second blocks are missing"
+                "the recording's writer fell behind; one-second blocks are missing"
             );
         }
         let (done, wav) = oneshot::channel();

@@ -81,6 +81,39 @@ pub(super) async fn connect(
     Ok((tcp, request))
 }
 
+/// Connect to a web call's URL (plain TCP, Nagle off), with an upgrade request carrying the
+/// member's session cookie.
+pub(super) async fn connect_web(
+    url: &str,
+    cookie: &str,
+    deadline: Instant,
+) -> Result<(TcpStream, Request), String> {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let mut request = url
+        .into_client_request()
+        .map_err(|e| format!("web call URL {url}: {e}"))?;
+    let cookie = cookie
+        .parse()
+        .map_err(|e| format!("the session cookie is not a header value: {e}"))?;
+    request.headers_mut().insert("cookie", cookie);
+    let uri = request.uri();
+    if uri.scheme_str() != Some("ws") {
+        return Err(format!(
+            "web call URL {url}: the load generator streams over plain TCP (ws://)"
+        ));
+    }
+    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
+    let port = uri.port_u16().unwrap_or(80);
+    let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect((host, port))).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(e)) => return Err(format!("cannot connect to {url}: {e}")),
+        Err(_) => return Err(media_session::handshake_timed_out(url)),
+    };
+    tcp.set_nodelay(true)
+        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
+    Ok((tcp, request))
+}
+
 impl Line {
     pub(super) fn new(tcp: TcpStream, stream: Stream) -> Arc<Self> {
         Arc::new(Self {
@@ -197,6 +230,22 @@ impl Outbox {
         let _ = header.format(self.json.len() as u64, &mut self.bytes);
         let start = self.bytes.len();
         self.bytes.extend_from_slice(self.json.as_bytes());
+        for (i, byte) in self.bytes[start..].iter_mut().enumerate() {
+            *byte ^= key[i & 3];
+        }
+    }
+
+    /// Queue one binary message.
+    pub(super) fn binary(&mut self, payload: &[u8]) {
+        let key = self.next_mask();
+        let header = FrameHeader {
+            opcode: OpCode::Data(Data::Binary),
+            mask: Some(key),
+            ..FrameHeader::default()
+        };
+        let _ = header.format(payload.len() as u64, &mut self.bytes);
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(payload);
         for (i, byte) in self.bytes[start..].iter_mut().enumerate() {
             *byte ^= key[i & 3];
         }
