@@ -430,8 +430,9 @@
     panel.dataset[name] = String(Number(panel.dataset[name] || 0) + n);
   }
 
-  function finish(reason) {
-    if (!call) return;
+  // Ends `which` (the current call; a late event of an earlier one changes nothing).
+  function finish(which, reason) {
+    if (!call || call !== which) return;
     const { ws, ctx, stream, callId } = call;
     call = null;
     stream.getTracks().forEach((t) => t.stop());
@@ -458,16 +459,26 @@
     say("Asking for your microphone…");
     let stream = null;
     let ctx = null;
+    let mic = null;
+    let speaker = null;
+    // The whole audio graph is built before the call is placed: a browser that cannot run it
+    // leaves no call behind.
     try {
       stream = await navigator.mediaDevices.getUserMedia({
         audio: { channelCount: 1, echoCancellation: true, noiseSuppression: true },
       });
       ctx = new AudioContext({ sampleRate: 24000 });
       await ctx.audioWorklet.addModule("/static/web-call-worklet.js");
+      mic = new AudioWorkletNode(ctx, "loquent-capture");
+      speaker = new AudioWorkletNode(ctx, "loquent-playback", { outputChannelCount: [1] });
+      ctx.createMediaStreamSource(stream).connect(mic);
+      speaker.connect(ctx.destination);
+      // Created after an await, the context may start suspended (the click's activation spent).
+      await ctx.resume();
     } catch (e) {
       if (stream) stream.getTracks().forEach((t) => t.stop());
       if (ctx) ctx.close().catch(() => {});
-      say("No call: the microphone is not available (" + (e && e.message ? e.message : e) + ").");
+      say("No call: the microphone or audio is not available (" + (e && e.message ? e.message : e) + ").");
       start.disabled = false;
       return;
     }
@@ -475,11 +486,8 @@
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
-    const mic = new AudioWorkletNode(ctx, "loquent-capture");
-    const speaker = new AudioWorkletNode(ctx, "loquent-playback", { outputChannelCount: [1] });
-    ctx.createMediaStreamSource(stream).connect(mic);
-    speaker.connect(ctx.destination);
-    call = { ws, ctx, stream, callId: null };
+    const me = { ws, ctx, stream, callId: null, opened: false };
+    call = me;
     say("Connecting…");
     mic.port.onmessage = (e) => {
       if (ws.readyState === WebSocket.OPEN) ws.send(e.data);
@@ -491,6 +499,7 @@
       }
     };
     ws.onmessage = (e) => {
+      if (call !== me) return;
       if (typeof e.data !== "string") {
         count("agentBytes", e.data.byteLength);
         speaker.port.postMessage({ audio: e.data }, [e.data]);
@@ -498,7 +507,7 @@
       }
       const m = JSON.parse(e.data);
       if (m.type === "started") {
-        if (call) call.callId = m.call_id;
+        me.callId = m.call_id;
         panel.dataset.state = "live";
         say("On the call. Speak when you are ready.");
         start.hidden = true;
@@ -511,17 +520,22 @@
       } else if (m.type === "transcript") {
         line(m.speaker, m.text);
       } else if (m.type === "end") {
-        finish(m.reason);
+        finish(me, m.reason);
       }
     };
-    ws.onclose = () => finish(null);
-    ws.onerror = () => say("The call's connection failed.");
+    ws.onopen = () => {
+      me.opened = true;
+    };
+    // A refused upgrade (signed out, no permission, the agent deleted) closes before opening.
+    ws.onclose = () =>
+      finish(me, me.opened ? null : "the server refused the call (reload the page and sign in again).");
   });
 
   end.addEventListener("click", () => {
-    if (call && call.ws.readyState === WebSocket.OPEN) {
-      call.ws.send(JSON.stringify({ type: "end" }));
+    const current = call;
+    if (current && current.ws.readyState === WebSocket.OPEN) {
+      current.ws.send(JSON.stringify({ type: "end" }));
     }
-    finish("you hung up.");
+    finish(current, "you hung up.");
   });
 })();

@@ -503,3 +503,52 @@ async fn a_page_that_stops_sending_audio_is_hung_up() {
     let call = wait_for_call(&app, &owner, &call_id, |c| c["status"] == "completed").await;
     assert_eq!(call["source"], "web");
 }
+
+#[tokio::test]
+async fn a_page_cannot_send_audio_faster_than_real_time() {
+    let app = app_with_emulated_ai().await;
+    let owner = app.owner("Acme").await;
+    let agent_id = agent(&app, &owner).await;
+    let mut page = Page::open(&app, &owner, &agent_id).await;
+    while page.started.is_none() {
+        let message = page.socket.next().await;
+        page.on_message(message).await;
+    }
+    // Ten seconds of "hello" at once, then hang up: only what real time allows (the time since
+    // the call started, plus a second) reaches the agent and the recording.
+    let mut tone = Tone::new(Phrase::Hello.frequency_hz(), RATE);
+    for _ in 0..500 {
+        let mut samples = Vec::new();
+        tone.pcm(FRAME, &mut samples);
+        let bytes: Vec<u8> = samples.iter().flat_map(|s| s.to_le_bytes()).collect();
+        page.socket.send(Message::binary(bytes)).await.unwrap();
+    }
+    page.socket
+        .send(Message::text(json!({"type": "end"}).to_string()))
+        .await
+        .unwrap();
+    let call_id = page.started.as_ref().unwrap()["call_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let wav = loop {
+        let res = owner
+            .client
+            .get(app.url(&format!("/api/calls/{call_id}/recording")))
+            .send()
+            .await
+            .unwrap();
+        if res.status() == StatusCode::OK {
+            break res.bytes().await.unwrap();
+        }
+        assert!(Instant::now() < deadline, "no recording");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (caller, _) = channels(&wav);
+    let spoken = caller.iter().filter(|&&s| s != 0).count() as f64 / f64::from(RATE);
+    assert!(
+        (0.9..3.0).contains(&spoken),
+        "{spoken} s of the caller's 10 s were taken"
+    );
+}

@@ -35,7 +35,7 @@ use tokio::sync::mpsc;
 use self::ending::{Ending, Farewell, STOP_GRACE};
 use self::playout::Playout;
 use self::readiness::{FromCaller, ProviderEvent, Readiness, poll_caller};
-use self::transport::{Heard, Transport};
+use self::transport::{Heard, Transport, WebCheck};
 use self::uplink::{Uplink, provider_took};
 use super::media_socket::{self, CallSocket, Incoming};
 use super::session::{AgentSetup, Session};
@@ -66,8 +66,10 @@ enum End {
     Stopped,
     /// The caller's socket closed or failed.
     CallerGone,
-    /// The page sent no audio for [`transport::WEB_SILENCE_LIMIT`].
+    /// The page sent no audio for a whole [`transport::WEB_CHECK_EVERY`].
     CallerSilent,
+    /// A web call reached [`transport::WEB_CALL_LIMIT`].
+    TimeLimit,
     /// The agent ended a web call (a phone call ends when Twilio stops the stream).
     HungUp,
     /// The speech session ended or failed under us.
@@ -280,9 +282,14 @@ impl Bridge {
                     return End::StopNeverCame;
                 }
                 () = self.uplink.quiet_spell(), if raised => self.uplink.lower(),
-                () = silence(&mut self.transport), if web => {
-                    if self.transport.went_silent() {
-                        return End::CallerSilent;
+                () = web_check(&mut self.transport), if web => {
+                    match self.transport.check() {
+                        WebCheck::Fine => {}
+                        WebCheck::Silent => return End::CallerSilent,
+                        WebCheck::TooLong => {
+                            self.transport.end_web_call(&mut self.socket, "The call reached its 30-minute limit.");
+                            return End::TimeLimit;
+                        }
                     }
                 }
             }
@@ -627,9 +634,9 @@ fn provider_label(provider: loquent_ai::realtime::Provider) -> &'static str {
     }
 }
 
-/// A web call's silence check; never fires for Twilio.
-async fn silence(transport: &mut Transport) {
-    match transport.silence_timer() {
+/// A web call's periodic check; never fires for Twilio.
+async fn web_check(transport: &mut Transport) {
+    match transport.check_timer() {
         Some(timer) => timer.as_mut().await,
         None => std::future::pending().await,
     }

@@ -32,9 +32,18 @@ use tokio::time::Sleep;
 use super::super::media_socket::{CallSocket, Incoming};
 use super::super::web_call::recording::Recorder;
 
-/// A browser that has sent no audio for this long is gone (a closed laptop, a dropped network
-/// that never said so). Its page sends a frame every 20 ms, silence included.
-pub const WEB_SILENCE_LIMIT: Duration = Duration::from_secs(5);
+/// How often a web call checks that its page is alive: one that sent no audio since the last
+/// check is gone (a closed laptop, a dropped network that never said so), after 5 to 10 s of
+/// silence. Its page sends a frame every 20 ms, silence included.
+pub const WEB_CHECK_EVERY: Duration = Duration::from_secs(5);
+/// The longest web call; its recording (and the speech session, which OpenAI ends at 60 minutes)
+/// stays bounded.
+pub const WEB_CALL_LIMIT: Duration = Duration::from_secs(30 * 60);
+/// How far the page's audio may run ahead of the time since the call started before frames are
+/// dropped: a page cannot stream faster than real time into the provider and the recording.
+const WEB_AHEAD_LIMIT_MS: u64 = 1_000;
+/// Bytes per millisecond of the page's audio (PCM16 at 24 kHz).
+const WEB_BYTES_PER_MS: u64 = 48;
 
 pub enum Transport {
     Twilio(TwilioLink),
@@ -56,10 +65,25 @@ pub struct WebLink {
     /// The agent's latest chunk, decoded (kept between chunks).
     agent_pcm: Vec<u8>,
     frame: String,
-    /// Audio came from the page since the last silence check.
+    /// Audio came from the page since the last check.
     heard: bool,
-    silence: Pin<Box<Sleep>>,
+    check: Pin<Box<Sleep>>,
+    started: tokio::time::Instant,
+    /// Bytes of the page's audio taken so far.
+    caller_bytes: u64,
+    /// Frames dropped for running ahead of real time.
+    ahead_dropped: u64,
     pub recorder: Recorder,
+}
+
+/// What a web call's periodic check found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WebCheck {
+    Fine,
+    /// The page sent no audio since the last check.
+    Silent,
+    /// The call reached [`WEB_CALL_LIMIT`].
+    TooLong,
 }
 
 /// What the caller's side said, borrowed from the socket or the link until the next read.
@@ -70,7 +94,7 @@ pub enum Heard<'a> {
         wire_len: usize,
     },
     /// The audio queued before this mark has played.
-    Mark(Cow<'a, str>),
+    Mark(String),
     /// The caller hung up.
     HungUp,
     Nothing,
@@ -102,8 +126,11 @@ impl Transport {
             caller_base64: String::with_capacity(1400),
             agent_pcm: Vec::with_capacity(4096),
             frame: String::with_capacity(256),
-            heard: true,
-            silence: Box::pin(tokio::time::sleep(WEB_SILENCE_LIMIT)),
+            heard: false,
+            check: Box::pin(tokio::time::sleep(WEB_CHECK_EVERY)),
+            started: tokio::time::Instant::now(),
+            caller_bytes: 0,
+            ahead_dropped: 0,
             recorder,
         })
     }
@@ -126,6 +153,17 @@ impl Transport {
                     return Heard::Nothing;
                 }
                 link.heard = true;
+                let elapsed_ms =
+                    u64::try_from(link.started.elapsed().as_millis()).unwrap_or(u64::MAX);
+                let allowed = (elapsed_ms + WEB_AHEAD_LIMIT_MS) * WEB_BYTES_PER_MS;
+                if link.caller_bytes + pcm.len() as u64 > allowed {
+                    link.ahead_dropped += 1;
+                    if link.ahead_dropped == 1 {
+                        tracing::warn!("the page sends audio faster than real time; dropping it");
+                    }
+                    return Heard::Nothing;
+                }
+                link.caller_bytes += pcm.len() as u64;
                 link.recorder.caller(pcm);
                 link.caller_base64.clear();
                 STANDARD.encode_string(pcm, &mut link.caller_base64);
@@ -135,7 +173,7 @@ impl Transport {
                 }
             }
             (Self::Web(_), Incoming::Text) => match serde_json::from_str(socket.text()) {
-                Ok(WebControl::Mark { name }) => Heard::Mark(Cow::Owned(name)),
+                Ok(WebControl::Mark { name }) => Heard::Mark(name),
                 Ok(WebControl::End) => Heard::HungUp,
                 Ok(WebControl::Other) => Heard::Nothing,
                 Err(error) => {
@@ -162,6 +200,8 @@ impl Transport {
                     tracing::debug!("agent audio that is not base64 dropped");
                     return false;
                 }
+                // The page plays whole 16-bit samples.
+                link.agent_pcm.truncate(link.agent_pcm.len() & !1);
                 let queued = socket.queue_binary(&link.agent_pcm);
                 if queued {
                     link.recorder.agent(&link.agent_pcm);
@@ -225,27 +265,29 @@ impl Transport {
         }
     }
 
-    /// For a web call, the timer that checks the page is still sending; `None` for Twilio,
+    /// For a web call, the timer of its checks (see [`Transport::check`]); `None` for Twilio,
     /// whose stream ends with `stop` or the connection.
-    pub fn silence_timer(&mut self) -> Option<&mut Pin<Box<Sleep>>> {
+    pub fn check_timer(&mut self) -> Option<&mut Pin<Box<Sleep>>> {
         match self {
             Self::Twilio(_) => None,
-            Self::Web(link) => Some(&mut link.silence),
+            Self::Web(link) => Some(&mut link.check),
         }
     }
 
-    /// The silence timer fired: `true` when the page sent nothing since the last check.
-    pub fn went_silent(&mut self) -> bool {
+    /// The check timer fired: whether the web call goes on.
+    pub fn check(&mut self) -> WebCheck {
         let Self::Web(link) = self else {
-            return false;
+            return WebCheck::Fine;
         };
-        if std::mem::take(&mut link.heard) {
-            let at = tokio::time::Instant::now() + WEB_SILENCE_LIMIT;
-            link.silence.as_mut().reset(at);
-            false
-        } else {
-            true
+        if !std::mem::take(&mut link.heard) {
+            return WebCheck::Silent;
         }
+        if link.started.elapsed() >= WEB_CALL_LIMIT {
+            return WebCheck::TooLong;
+        }
+        let at = tokio::time::Instant::now() + WEB_CHECK_EVERY;
+        link.check.as_mut().reset(at);
+        WebCheck::Fine
     }
 }
 
@@ -261,7 +303,7 @@ fn twilio_heard(text: &str) -> Heard<'_> {
             base64: media.media.payload,
             wire_len: text.len(),
         },
-        Ok(InboundMessage::Mark(mark)) => Heard::Mark(Cow::Owned(mark.mark.name)),
+        Ok(InboundMessage::Mark(mark)) => Heard::Mark(mark.mark.name),
         Ok(InboundMessage::Stop(_)) => Heard::HungUp,
         Ok(InboundMessage::Dtmf(dtmf)) => {
             tracing::debug!(digit = %dtmf.dtmf.digit, "caller pressed a key");

@@ -36,6 +36,8 @@ pub const WRITE_LIMIT: usize = 512 * 1024;
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 /// Enough for a few of the page's frames.
 pub const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// How long closing a call that could not start may wait for the page to take the close.
+const CLOSE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Who is calling which agent.
 pub struct WebCaller {
@@ -97,7 +99,8 @@ pub async fn run(
             tracing::error!(%error, "cannot store a web call");
             let end = json!({"type": "end", "reason": "The call could not be started."});
             socket.queue_text_always(&end.to_string());
-            let _ = socket.close(media_socket::NORMAL, "").await;
+            let _ =
+                tokio::time::timeout(CLOSE_TIMEOUT, socket.close(media_socket::NORMAL, "")).await;
             return;
         }
     };
@@ -132,9 +135,6 @@ pub async fn run(
             started,
         )
         .await;
-        if let Transport::Web(link) = transport {
-            store_recording(&state, &call, link.recorder).await;
-        }
         // No status callback ends a web call: the calls page hears of its end from here (the
         // row itself is closed by the call writer, as a phone call's stream end is).
         let event = json!({"call_id": call.id, "call_sid": call.call_sid, "status": "completed"});
@@ -144,6 +144,9 @@ pub async fn run(
             .await
         {
             tracing::warn!(error = %e, "could not publish call.updated");
+        }
+        if let Transport::Web(link) = transport {
+            store_recording(&state, &call, link.recorder).await;
         }
     }
     .instrument(span)

@@ -9,7 +9,9 @@
 //! Memory per call stays small: audio goes in one-second blocks to a writer task that writes
 //! each at its place in one of two temporary files (unnamed: the OS deletes them when they are
 //! closed, a crash included), and the WAV is put together from them at the end. The loop never
-//! waits for the writer: a block that finds its queue full is dropped and counted.
+//! waits for the writer: a block that finds its queue full is dropped and counted (silence where
+//! it was); a barge-in's silencing is never dropped, but kept until the queue has room, and
+//! nothing is sent before it (a later block may lie in the range it silences).
 
 use std::fs::File;
 use std::io;
@@ -70,6 +72,8 @@ pub struct Recorder {
     /// Where the agent's next audio goes.
     agent_at: u64,
     agent: Pending,
+    /// Silencing the queue had no room for, oldest first: sent before anything else.
+    owed: Vec<Write>,
     dropped: u64,
 }
 
@@ -88,6 +92,7 @@ impl Recorder {
             caller: Pending::default(),
             agent_at: 0,
             agent: Pending::default(),
+            owed: Vec::new(),
             dropped: 0,
         }
     }
@@ -144,10 +149,19 @@ impl Recorder {
         self.agent_at = now;
     }
 
-    /// The whole recording as a stereo WAV; `None` when nothing was said either way.
+    /// The whole recording as a stereo WAV; `None` when nothing was said either way. What is
+    /// still pending goes to the writer first, waiting for room.
     pub async fn finish(mut self) -> io::Result<Option<Vec<u8>>> {
-        self.send_block(Channel::Caller);
-        self.send_block(Channel::Agent);
+        let stopped = || io::Error::other("the recording's writer stopped");
+        let mut last = std::mem::take(&mut self.owed);
+        for channel in [Channel::Caller, Channel::Agent] {
+            if let Some(block) = self.take_block(channel) {
+                last.push(block);
+            }
+        }
+        for write in last {
+            self.tx.send(write).await.map_err(|_| stopped())?;
+        }
         if self.dropped > 0 {
             tracing::warn!(
                 blocks = self.dropped,
@@ -158,28 +172,56 @@ impl Recorder {
         self.tx
             .send(Write::Finish(done))
             .await
-            .map_err(|_| io::Error::other("the recording's writer stopped"))?;
-        wav.await
-            .map_err(|_| io::Error::other("the recording's writer stopped"))?
+            .map_err(|_| stopped())?;
+        wav.await.map_err(|_| stopped())?
     }
 
-    fn send_block(&mut self, channel: Channel) {
+    /// The channel's pending audio as a block for the writer, if it has any.
+    fn take_block(&mut self, channel: Channel) -> Option<Write> {
         let pending = match channel {
             Channel::Caller => &mut self.caller,
             Channel::Agent => &mut self.agent,
         };
         if pending.bytes.is_empty() {
-            return;
+            return None;
         }
         let bytes = std::mem::replace(&mut pending.bytes, Vec::with_capacity(BLOCK_BYTES));
         let at = pending.at;
         pending.at += bytes.len() as u64;
-        self.send(Write::Block { channel, at, bytes });
+        Some(Write::Block { channel, at, bytes })
+    }
+
+    fn send_block(&mut self, channel: Channel) {
+        if let Some(block) = self.take_block(channel) {
+            self.send(block);
+        }
     }
 
     fn send(&mut self, write: Write) {
-        if self.tx.try_send(write).is_err() {
-            self.dropped += 1;
+        // Silencing owed goes first, in order; while some is still owed, nothing passes it.
+        while !self.owed.is_empty() {
+            match self.tx.try_send(self.owed.remove(0)) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(back)) => {
+                    self.owed.insert(0, back);
+                    break;
+                }
+                Err(mpsc::error::TrySendError::Closed(_)) => self.owed.clear(),
+            }
+        }
+        let silence = matches!(write, Write::Silence { .. });
+        if !self.owed.is_empty() {
+            if silence {
+                self.owed.push(write);
+            } else {
+                self.dropped += 1;
+            }
+            return;
+        }
+        match self.tx.try_send(write) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(write)) if silence => self.owed.push(write),
+            Err(_) => self.dropped += 1,
         }
     }
 }
