@@ -484,6 +484,8 @@
     }
     const url = new URL(panel.dataset.webCall, location.href);
     url.protocol = url.protocol === "https:" ? "wss:" : "ws:";
+    const as = panel.querySelector("[data-web-call-as]");
+    if (as && as.value) url.searchParams.set("contact_id", as.value);
     const ws = new WebSocket(url);
     ws.binaryType = "arraybuffer";
     const me = { ws, ctx, stream, callId: null, opened: false };

@@ -19,10 +19,15 @@ permissions! {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct WebCallQuery {
     /// One of the agent's numbers: the call is kept as a call to it, and its analyzers run on
     /// it. Without it, the agent's oldest number (if it has one).
     phone_id: Option<Uuid>,
+    /// Call as this contact of the organization (needs `Contact:Instance:Read`): the agent is
+    /// told their name and notes as for a phone call (when the agent does that), the call is
+    /// theirs, and its post-call steps update them.
+    contact_id: Option<Uuid>,
 }
 
 /// Talk to an agent (WebSocket).
@@ -30,7 +35,7 @@ pub struct WebCallQuery {
 /// Upgrades to a call with the agent: the same agent, tools and post-call steps as a phone call,
 /// with the browser in the caller's place. Checked before the upgrade, in this order: the page's
 /// origin (403), the session (401), the permission `Call:Collection:Create` (403), the agent
-/// (404).
+/// (404), and the number and contact when given (404).
 #[utoipa::path(
     get,
     path = "/api/agents/{id}/web-call",
@@ -72,11 +77,19 @@ pub async fn open(
     if query.phone_id.is_some() && number.is_none() {
         return Err(ApiError::NotFound("number of this agent"));
     }
+    let contact = match query.contact_id {
+        Some(id) => {
+            member.require("Contact:Instance:Read")?;
+            Some(crate::contacts::find(&state.db, org_id, id).await?)
+        }
+        None => None,
+    };
     let org = crate::orgs::twilio::reload(&state.db, org_id).await?;
     let caller = WebCaller {
         org,
         agent,
         number,
+        contact,
         member_email: member.user.email.clone(),
     };
     Ok(upgrade.on_upgrade(

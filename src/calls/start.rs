@@ -79,6 +79,8 @@ pub struct WebCall<'a> {
     pub org_id: Uuid,
     /// The agent's number, whose analyzers run on the call; `None` for an agent with none.
     pub phone_number_id: Option<Uuid>,
+    /// The contact the member calls as, if they chose one.
+    pub contact_id: Option<Uuid>,
     /// Who is calling: `web:` and the member's e-mail address.
     pub from: &'a str,
     /// What was called: the agent's number, or `web:` and the agent's name.
@@ -102,7 +104,7 @@ pub async fn start_web(
         from_number: Set(call.from.to_owned()),
         to_number: Set(call.to.to_owned()),
         from_to_number: Set(call.from.to_owned()),
-        contact_id: Set(None),
+        contact_id: Set(call.contact_id),
         status: Set(CallStatus::InProgress.as_str().to_owned()),
         started_at: Set(Some(now)),
         duration_secs: Set(None),

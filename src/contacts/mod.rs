@@ -12,7 +12,9 @@ pub mod update;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+};
 use serde::Serialize;
 use uuid::Uuid;
 
@@ -118,6 +120,22 @@ pub async fn find(
         .one(conn)
         .await?
         .ok_or(ContactError::NotFound)
+}
+
+/// The organization's most recently updated contacts, at most `limit`: for a picker.
+pub async fn recent(
+    conn: &impl ConnectionTrait,
+    org_id: Uuid,
+    limit: u64,
+) -> Result<Vec<ContactView>, DbErr> {
+    let rows = contact::Entity::find()
+        .filter(contact::Column::OrganizationId.eq(org_id))
+        .order_by_desc(contact::Column::UpdatedAt)
+        .order_by_desc(contact::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    views(conn, org_id, rows).await
 }
 
 /// How a contact came to be (`contact.source`).

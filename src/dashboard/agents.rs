@@ -195,6 +195,8 @@ struct AgentPage {
     /// The number a web call from this page is kept as a call to (`?phone_id=`, from a number's
     /// Talk button); else the agent's oldest.
     talk_phone: Option<Uuid>,
+    /// Contacts the member may call as (the most recent; empty without `Contact:Instance:Read`).
+    talk_contacts: Vec<(Uuid, String)>,
     /// For each provider this server has no key for: what that means for an agent on it.
     provider_notes: Vec<(&'static str, String)>,
 }
@@ -236,6 +238,7 @@ impl AgentPage {
             can_delete,
             can_talk: agent_id.is_some() && page.member.can("Call:Collection:Create"),
             talk_phone: None,
+            talk_contacts: Vec::new(),
             provider_notes: Provider::ALL
                 .into_iter()
                 .filter_map(|p| Some((p.as_str(), availability.of(p).explain(p)?)))
@@ -355,6 +358,23 @@ pub async fn edit(
     let form = AgentForm::from_agent(&agent);
     let mut view = AgentPage::new(&page, state.ai_availability(), Some(&agent), form);
     view.talk_phone = talk.phone_id;
+    if view.can_talk && page.member.can("Contact:Instance:Read") {
+        view.talk_contacts = crate::contacts::recent(&state.db, page.member.org_id(), 100)
+            .await
+            .map_err(crate::error::ApiError::from)?
+            .into_iter()
+            .map(|c| {
+                let number = c.numbers.first().cloned();
+                let label = match (c.name, number) {
+                    (Some(name), Some(number)) => format!("{name} ({number})"),
+                    (Some(name), None) => name,
+                    (None, Some(number)) => number,
+                    (None, None) => "Unnamed contact".to_owned(),
+                };
+                (c.id, label)
+            })
+            .collect();
+    }
     Ok(render(&view))
 }
 

@@ -552,3 +552,120 @@ async fn a_page_cannot_send_audio_faster_than_real_time() {
         "{spoken} s of the caller's 10 s were taken"
     );
 }
+
+#[tokio::test]
+async fn a_member_can_call_as_one_of_the_organizations_contacts() {
+    use sea_orm::{ActiveModelTrait, Set};
+    let app = app_with_emulated_ai().await;
+    let owner = app.owner("Acme").await;
+    let res = owner
+        .post_json(
+            &app,
+            "/api/agents",
+            &json!({
+                "name": "Front desk",
+                "prompt": "You answer the phone for Acme Plumbing.",
+                "config": {"provider": "openai", "caller_context": true},
+            }),
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let agent: Value = res.json().await.unwrap();
+    let agent_id = agent["id"].as_str().unwrap().to_owned();
+    let org_id: uuid::Uuid = owner.org_id().parse().unwrap();
+    let db = &app.app.db;
+    let contact =
+        loquent::contacts::resolve::resolve_or_create(db, org_id, "+14155550123", "manual")
+            .await
+            .unwrap();
+    let mut known: loquent::entity::contact::ActiveModel = contact.clone().into();
+    known.name = Set(Some("Ada Lovelace".into()));
+    known.notes = Set(Some("Boiler serviced in March.".into()));
+    known.update(db).await.unwrap();
+
+    // The agent page offers the contact to call as.
+    let html = owner.page(&app, &format!("/agents/{agent_id}")).await;
+    assert!(
+        html.contains(&format!(
+            r#"<option value="{}">Ada Lovelace (+14155550123)</option>"#,
+            contact.id
+        )),
+        "{html}"
+    );
+
+    let cookie = session_cookie(&app, &owner).await;
+    let path = format!("/api/agents/{agent_id}/web-call?contact_id={}", contact.id);
+    let (socket, _) =
+        tokio_tungstenite::connect_async(web_call_request_to(&app, &path, Some(&cookie), None))
+            .await
+            .expect("upgrade");
+    let mut page = Page {
+        socket,
+        started: None,
+        to_say: VecDeque::new(),
+        playing: VecDeque::new(),
+        agent_pcm: Vec::new(),
+        played_samples: 0,
+        clears: 0,
+        transcript: Vec::new(),
+        ended: None,
+        closed: false,
+    };
+    page.until("the greeting", Duration::from_secs(20), |p| {
+        p.said("agent") >= 1
+    })
+    .await;
+    page.socket
+        .send(Message::text(json!({"type": "end"}).to_string()))
+        .await
+        .unwrap();
+    let call_id = page.started.as_ref().unwrap()["call_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let call = wait_for_call(&app, &owner, &call_id, |c| c["status"] == "completed").await;
+    assert_eq!(call["contact"]["id"], contact.id.to_string(), "{call}");
+
+    // The agent was told who is calling before it greeted them.
+    let sandbox = app.app.sandbox.as_ref().unwrap().twilio_base();
+    let log: Value = reqwest::get(format!("{sandbox}sandbox/realtime/connections"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let received: Vec<Value> = log["connections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|c| c["received"].as_array().cloned().unwrap_or_default())
+        .collect();
+    assert!(
+        received
+            .iter()
+            .any(|m| m["type"] == "conversation.item.create"
+                && m["item"]["content"][0]["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Ada Lovelace") && t.contains("Boiler serviced"))),
+        "no caller context in {received:#?}"
+    );
+
+    // A contact that is not the organization's: not found.
+    let (status, _) = match tokio_tungstenite::connect_async(web_call_request_to(
+        &app,
+        &format!(
+            "/api/agents/{agent_id}/web-call?contact_id={}",
+            uuid::Uuid::now_v7()
+        ),
+        Some(&cookie),
+        None,
+    ))
+    .await
+    {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            (response.status().as_u16(), ())
+        }
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(status, 404);
+}

@@ -54,7 +54,7 @@ pub struct CallContext {
     pub setup: AgentSetup,
     pub org: organization::Model,
     pub call: call::Model,
-    /// `None` for a web call from a member who chose no contact.
+    /// `None` for a web call whose member calls as no contact.
     pub contact: Option<contact::Model>,
 }
 

@@ -28,7 +28,7 @@ use super::session::AgentSetup;
 use super::wake::ConnectionSocket;
 use crate::app::AppState;
 use crate::calls::start::{WebCall, start_web};
-use crate::entity::{agent, call, organization, phone_number};
+use crate::entity::{agent, call, contact, organization, phone_number};
 
 /// Agent audio waiting for the page beyond which it is dropped: about 10 s of PCM at 24 kHz.
 pub const WRITE_LIMIT: usize = 512 * 1024;
@@ -45,6 +45,8 @@ pub struct WebCaller {
     pub agent: agent::Model,
     /// The number whose analyzers run on the call: the one chosen, else the agent's oldest.
     pub number: Option<phone_number::Model>,
+    /// The contact the member calls as, if any.
+    pub contact: Option<contact::Model>,
     pub member_email: String,
 }
 
@@ -88,6 +90,7 @@ pub async fn run(
         WebCall {
             org_id: caller.org.id,
             phone_number_id: caller.number.as_ref().map(|n| n.id),
+            contact_id: caller.contact.as_ref().map(|c| c.id),
             from: &from,
             to: &to,
         },
@@ -123,7 +126,7 @@ pub async fn run(
             setup,
             org: caller.org,
             call: call.clone(),
-            contact: None,
+            contact: caller.contact,
         };
         let transport = Transport::web(Recorder::start());
         let transport = Bridge::run(
