@@ -1918,6 +1918,27 @@ mod tests {
     }
 
     #[test]
+    fn the_scanner_finds_stamps_in_a_web_calls_pcm_however_it_is_chunked() {
+        // A web call's frames: 960 bytes of PCM silence (zeros) with the stamp in front.
+        let mut audio = Vec::new();
+        for i in 0..20 {
+            let mut frame = [0u8; WEB_FRAME_BYTES];
+            write_stamp(&mut frame, 3, i);
+            audio.extend_from_slice(&frame);
+        }
+        for chunk in [960, 1920, 100, 7, audio.len()] {
+            let mut scanner = EchoScanner::default();
+            let mut found = Vec::new();
+            let total: usize = audio
+                .chunks(chunk)
+                .map(|piece| scanner.scan_bytes(piece, |s| found.push(s.frame)))
+                .sum();
+            assert_eq!(total, audio.len());
+            assert_eq!(found, (0..20).collect::<Vec<u32>>(), "chunks of {chunk}");
+        }
+    }
+
+    #[test]
     fn the_scanner_rejects_bad_base64_and_keeps_going() {
         let mut scanner = EchoScanner::default();
         assert!(scanner.scan("not base64!", |_| panic!()).is_err());
@@ -1961,17 +1982,22 @@ mod tests {
             until: now,
             pending: VecDeque::new(),
         };
-        playout.queue_audio(now, 160);
+        let mulaw = loquent_ai::audio::MULAW_BYTES_PER_MS;
+        playout.queue_audio(now, 160, mulaw);
         playout.queue_mark(now, "a".into());
-        playout.queue_audio(now, 320);
+        playout.queue_audio(now, 320, mulaw);
         playout.queue_mark(now, "b".into());
         assert_eq!(playout.due(now), None);
         assert_eq!(playout.due(now + FRAME), Some("a".into()));
         assert_eq!(playout.due(now + FRAME), None);
         assert_eq!(playout.due(now + FRAME * 3), Some("b".into()));
-        playout.queue_audio(now, 1600);
+        // A web call's PCM at 24 kHz: 48 bytes a millisecond.
+        playout.queue_audio(now, 1920, WEB_BYTES_PER_MS);
         playout.queue_mark(now, "c".into());
-        assert_eq!(playout.clear(now), vec!["c".to_owned()]);
+        assert_eq!(playout.due(now + FRAME * 3 + FRAME * 2), Some("c".into()));
+        playout.queue_audio(now, 1600, mulaw);
+        playout.queue_mark(now, "d".into());
+        assert_eq!(playout.clear(now), vec!["d".to_owned()]);
     }
 
     #[test]
