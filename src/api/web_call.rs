@@ -2,7 +2,7 @@
 
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use uuid::Uuid;
 
@@ -10,7 +10,7 @@ use crate::api::openapi::{NotFound, Unauthorized};
 use crate::app::AppState;
 use crate::auth::{Allowed, SameOrigin, permissions};
 use crate::error::{ApiError, ErrorBody, Path, Query};
-use crate::telephony::media_socket::Upgrade;
+use crate::telephony::media_socket::{Upgrade, UpgradeRejection};
 use crate::telephony::wake::ConnectionSocket;
 use crate::telephony::web_call::{self, WebCaller};
 
@@ -69,7 +69,7 @@ pub async fn open(
     Path(agent_id): Path<Uuid>,
     Query(query): Query<WebCallQuery>,
     connection: Option<Extension<ConnectInfo<ConnectionSocket>>>,
-    upgrade: Upgrade,
+    upgrade: Result<Upgrade, UpgradeRejection>,
 ) -> Result<Response, ApiError> {
     let org_id = member.org_id();
     let agent = crate::agents::find(&state.db, org_id, agent_id).await?;
@@ -83,6 +83,11 @@ pub async fn open(
             Some(crate::contacts::find(&state.db, org_id, id).await?)
         }
         None => None,
+    };
+    // Whose agent it is comes first: another organization's is "not found" however it is asked.
+    let upgrade = match upgrade {
+        Ok(upgrade) => upgrade,
+        Err(rejection) => return Ok(rejection.into_response()),
     };
     let org = crate::orgs::twilio::reload(&state.db, org_id).await?;
     let caller = WebCaller {

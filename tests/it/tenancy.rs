@@ -164,6 +164,13 @@ fn cases() -> Vec<Case> {
             page: true,
         },
         Case {
+            route: "/agents/{id}/web-call",
+            method: Method::GET,
+            path: |v| format!("/api/agents/{}/web-call", v.agent_id),
+            body: None,
+            page: false,
+        },
+        Case {
             route: "/agents/{id}",
             method: Method::POST,
             path: |v| format!("/agents/{}", v.agent_id),
