@@ -252,7 +252,7 @@ impl Driver {
     /// Waits until the element exists and its text contains `wanted`: after a click the old
     /// page may still be showing an element with the same selector.
     pub async fn wait_for_text(&self, css: &str, wanted: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let found = self
                 .call_raw(
@@ -312,7 +312,7 @@ impl Driver {
 
     /// Waits until `script` returns `true`, failing with `what` after 15 s.
     pub async fn wait_until(&self, script: &str, what: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if self.script(script).await == Value::Bool(true) {
                 return;
@@ -349,7 +349,7 @@ impl Driver {
     }
 
     pub async fn wait_for_path(&self, path: &str) {
-        let deadline = Instant::now() + Duration::from_secs(15);
+        let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             let url = self.url().await;
             if url.ends_with(path) {
