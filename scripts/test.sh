@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, on SQLite and on PostgreSQL, with the browser test.
+# The whole test suite, on SQLite and on PostgreSQL, with the browser test and the WebSocket
+# conformance suite (scripts/autobahn.sh).
 # Installs what the suite needs when it is missing: Chromium and ChromeDriver from Debian, and
 # the SMTP and S3 test servers from PyPI into a virtualenv under target/.
 #
@@ -99,6 +100,9 @@ if [ -n "$unreferenced" ]; then
   sed 's/^/  /' <<<"$unreferenced" >&2
   exit 1
 fi
+
+say "WebSocket conformance (Autobahn TestSuite)"
+./scripts/autobahn.sh
 
 if [ "$run_pg" = 1 ]; then
   say "tests on PostgreSQL ($PG_URL)"

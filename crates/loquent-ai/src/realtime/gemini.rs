@@ -344,6 +344,42 @@ enum Control {
     Interrupted,
 }
 
+/// The reading of Gemini's server messages with its per-turn state, for the fuzz target
+/// `realtime_gemini` (in `fuzz/`): frames go through the same decoding and state machine as in a
+/// session.
+#[doc(hidden)]
+pub struct FuzzDownlink(Downlink);
+
+impl FuzzDownlink {
+    pub fn new(format: AudioFormat) -> Self {
+        Self(Downlink::new(format))
+    }
+
+    /// One frame's payload (`binary`: a Binary frame, as Gemini sends JSON in both kinds).
+    pub fn read(&mut self, payload: &[u8], binary: bool, out: &mut Vec<RealtimeEvent>) {
+        let value = match std::str::from_utf8(payload) {
+            Ok(text) => socket::parse(text),
+            Err(_) if binary => Err("binary frame is not UTF-8".to_owned()),
+            // A Text frame is UTF-8 by the time it reaches us: the WebSocket checks it.
+            Err(_) => return,
+        };
+        match value {
+            Ok(value) => {
+                self.0.handle(&value, out);
+            }
+            Err(message) => out.push(RealtimeEvent::Error {
+                code: Some("invalid_server_message".to_owned()),
+                message,
+            }),
+        }
+    }
+
+    /// The latest session-resumption handle.
+    pub fn handle(&self) -> Option<&str> {
+        self.0.handle.as_deref()
+    }
+}
+
 /// Server message → events, with the per-turn state and the model-audio converter.
 struct Downlink {
     /// Model audio to µ-law for a phone call; `None` passes Gemini's PCM16 24 kHz through.

@@ -322,6 +322,30 @@ fn error_fields(value: &Value) -> (Option<String>, String) {
     )
 }
 
+/// One server message (a Text frame's text) read as the session reads it: the audio shortcut
+/// first, then the general path. For the fuzz target `realtime_openai` (in `fuzz/`); the session's
+/// own loop takes the same steps without the intermediate `Vec`.
+#[doc(hidden)]
+pub fn read_server_text(text: &str, out: &mut Vec<RealtimeEvent>) {
+    if let Some(chunk) = audio_delta(text) {
+        out.push(RealtimeEvent::AudioDelta(chunk));
+        return;
+    }
+    read_server_text_slowly(text, out);
+}
+
+/// The general path alone, for the fuzz target to check the audio shortcut against.
+#[doc(hidden)]
+pub fn read_server_text_slowly(text: &str, out: &mut Vec<RealtimeEvent>) {
+    match socket::parse(text) {
+        Ok(value) => map_server_event(&value, out),
+        Err(message) => out.push(RealtimeEvent::Error {
+            code: Some("invalid_server_message".to_owned()),
+            message,
+        }),
+    }
+}
+
 /// Maps one server event; most types are bookkeeping the bridge does not need.
 fn map_server_event(value: &Value, out: &mut Vec<RealtimeEvent>) {
     let Some(kind) = value["type"].as_str() else {

@@ -166,7 +166,7 @@ pub(crate) fn decode(message: Message) -> Incoming {
     }
 }
 
-fn parse(text: &str) -> Result<Value, String> {
+pub(crate) fn parse(text: &str) -> Result<Value, String> {
     match serde_json::from_str::<Value>(text) {
         Ok(value) if value.is_object() => Ok(value),
         Ok(_) => Err("server message is not a JSON object".to_owned()),
