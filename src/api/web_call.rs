@@ -97,12 +97,14 @@ pub async fn open(
         contact,
         member_email: member.user.email.clone(),
     };
+    let connection = connection.map(|Extension(ConnectInfo(c))| c);
+    // The bridge batches the page's audio with the socket's receive threshold.
+    if let Some(connection) = &connection {
+        connection.want_descriptor();
+    }
     Ok(upgrade.on_upgrade(
         web_call::READ_BUFFER_BYTES,
         web_call::MAX_FRAME_BYTES,
-        move |socket| {
-            let connection = connection.map(|Extension(ConnectInfo(c))| c);
-            web_call::run(state, socket, connection, caller)
-        },
+        move |socket| web_call::run(state, socket, connection, caller),
     ))
 }

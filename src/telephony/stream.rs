@@ -47,8 +47,12 @@ pub async fn open(
         tracing::warn!("media stream without X-Twilio-Signature rejected");
         return (StatusCode::FORBIDDEN, "missing X-Twilio-Signature").into_response();
     };
+    let connection = connection.map(|Extension(ConnectInfo(c))| c);
+    // The bridge tunes the socket's receive threshold: it needs the connection's descriptor.
+    if let Some(connection) = &connection {
+        connection.want_descriptor();
+    }
     upgrade.on_upgrade(READ_BUFFER_BYTES, MAX_FRAME_BYTES, move |socket| {
-        let connection = connection.map(|Extension(ConnectInfo(c))| c);
         run(state, socket, signature, connection)
     })
 }

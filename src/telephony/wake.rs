@@ -17,7 +17,8 @@
 //! the threshold at one byte.
 //!
 //! The option needs the connection's socket, which axum does not hand to a WebSocket handler:
-//! [`ConnectionSocket`] is the connection's `ConnectInfo` (see `crate::listener`). Where the
+//! [`ConnectionSocket`] is the connection's `ConnectInfo`, through which the upgrade asks for a
+//! duplicate of the connection's descriptor (see `crate::listener`). Where the
 //! option is missing or refused, or the provider sends every frame as it comes, nothing changes:
 //! the bridge reads every frame as it arrives and the provider batches by size.
 

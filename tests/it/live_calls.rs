@@ -343,6 +343,12 @@ async fn an_openai_call_greets_handles_barge_in_looks_up_and_ends_after_the_good
     ] {
         assert!(metrics.contains(series), "{series} missing from /metrics");
     }
+    // The stream's connection got its descriptor, and the caller's frames were batched.
+    #[cfg(target_os = "linux")]
+    assert!(
+        metrics.contains("loquent_receive_threshold_raised_total"),
+        "the receive threshold was never raised"
+    );
 
     let call = line.call_row(&report.call_sid).await.expect("call row");
     assert_eq!(call.direction, "inbound");

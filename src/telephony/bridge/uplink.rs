@@ -58,6 +58,9 @@ impl Uplink {
             (None, Some(connection)) => {
                 let frame_len = text_len + WS_FRAME_OVERHEAD;
                 self.wake = WakeThreshold::raise(&connection, frame_len, frames_per_send());
+                if self.wake.is_some() {
+                    metrics::counter!("loquent_receive_threshold_raised_total").increment(1);
+                }
             }
             (Some(wake), _) => wake.restore(),
             (None, None) => {}
