@@ -669,6 +669,73 @@ async fn a_provider_that_drops_mid_call_ends_it_cleanly_with_its_status() {
 }
 
 #[tokio::test]
+async fn a_gemini_connection_that_drops_mid_call_is_resumed_and_the_call_goes_on() {
+    let line = line(gemini_agent(), false).await;
+    // The call's first Gemini connection loses its TCP connection a while after setup: no goAway,
+    // no close frame.
+    let faults = reqwest::Client::new()
+        .post(format!(
+            "{}/sandbox/realtime/faults",
+            line.sandbox.twilio_api_base()
+        ))
+        .json(&json!({
+            "provider": "gemini",
+            "connections": 1,
+            "faults": {"drop_after_ms": 2500}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faults.status(), StatusCode::NO_CONTENT);
+    let report = line
+        .call(json!([
+            {"wait_for_reply": 5000},
+            {"silence": 3000},
+            {"say": "hello", "ms": 800},
+            {"wait_for_reply": 5000},
+            "hangup"
+        ]))
+        .await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let stream = &report.streams[0];
+    assert_eq!(stream.ended_by, "caller", "{stream:?}");
+    assert!(
+        !report.said.iter().any(|s| s.contains("disconnected")),
+        "the caller heard the apology: {:?}",
+        report.said
+    );
+    let log: Value = reqwest::get(format!(
+        "{}/sandbox/realtime/connections",
+        line.sandbox.twilio_api_base()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let connections = log["connections"].as_array().unwrap();
+    assert_eq!(connections.len(), 2, "one resumption: {log}");
+    let resumed_with = &connections[1]["received"][0]["setup"]["sessionResumption"]["handle"];
+    assert!(
+        resumed_with
+            .as_str()
+            .is_some_and(|h| h.starts_with("sandbox-handle-")),
+        "{log}"
+    );
+    // The caller was answered on the new connection.
+    assert!(
+        connections[1]["sent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m.get("serverContent").is_some()),
+        "{log}"
+    );
+    let call = line.call_row(&report.call_sid).await.expect("call row");
+    assert_eq!(call.status, "completed");
+}
+
+#[tokio::test]
 async fn a_caller_hanging_up_ends_the_agent_session_within_a_second() {
     let line = line(gemini_agent(), false).await;
     let report = line

@@ -4,8 +4,9 @@
 //! PCM16 24 kHz back to µ-law 8 kHz, so the bridge sees the same audio as with OpenAI. On a call
 //! from the browser (PCM16 24 kHz) only the caller's audio is resampled, to 16 kHz; the model's
 //! passes through. One task owns the socket:
-//! it reads server messages, writes what the session queues, and on `goAway` reconnects with the
-//! latest resumption handle, holding queued caller audio until the new `setupComplete`.
+//! it reads server messages, writes what the session queues, and on `goAway`, or when the
+//! connection ends without our asking, reconnects with the latest resumption handle, holding
+//! queued caller audio until the new `setupComplete`.
 //!
 //! Caller audio goes up in batches (60 ms by default) rather than one message per 20 ms Twilio
 //! frame: a third of the messages, base64 runs and JSON envelopes, as Google's toolkit advises
@@ -35,6 +36,11 @@ const PROVIDER: Provider = Provider::Gemini;
 const BIDI_PATH: &str =
     "/ws/google.ai.generativelanguage.v1beta.GenerativeService.BidiGenerateContent";
 const INPUT_MIME: &str = "audio/pcm;rate=16000";
+/// Resumptions allowed within [`RESUME_WINDOW`]: a server that drops every new connection ends
+/// the session instead of being dialled forever. Gemini's own connection lifetime is minutes.
+const MAX_RESUMES: usize = 3;
+const RESUME_WINDOW: Duration = Duration::from_secs(60);
+
 /// Queued commands (mostly 20 ms audio frames): about 10 s, enough to ride out a reconnect.
 const COMMAND_BUFFER: usize = 512;
 const EVENT_BUFFER: usize = 256;
@@ -567,6 +573,8 @@ impl Actor {
         let mut batch = Vec::new();
         let mut go_away = false;
         let mut close_deadline = None;
+        // When the session resumed lately.
+        let mut resumes: Vec<tokio::time::Instant> = Vec::new();
         loop {
             let step = tokio::select! {
                 command = self.commands.recv(), if !self.closing => Step::Command(command),
@@ -638,15 +646,23 @@ impl Actor {
                     return; // The session is gone.
                 }
             }
-            // Resume on `goAway` at once when a handle is at hand; otherwise when the old
-            // connection ends, in case a handle arrived meanwhile.
-            if go_away && !self.closing && self.downlink.handle.is_some() {
-                go_away = false;
-                if let Err(reason) = self.resume().await {
-                    self.finish(Some(reason)).await;
-                    return;
+            // Resume on `goAway` at once when a handle is at hand, and on any end of the
+            // connection we did not ask for (a drop, a server close): the session goes on where
+            // its latest handle left it. A connection that keeps failing is given up after
+            // `MAX_RESUMES` within `RESUME_WINDOW`.
+            let lost = ended.is_some() || go_away;
+            if lost && !self.closing && self.downlink.handle.is_some() {
+                let now = tokio::time::Instant::now();
+                resumes.retain(|at| now.duration_since(*at) < RESUME_WINDOW);
+                if resumes.len() < MAX_RESUMES {
+                    resumes.push(now);
+                    go_away = false;
+                    if let Err(reason) = self.resume().await {
+                        self.finish(Some(reason)).await;
+                        return;
+                    }
+                    continue;
                 }
-                continue;
             }
             if let Some(reason) = ended {
                 let reason = if self.closing {

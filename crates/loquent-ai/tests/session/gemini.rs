@@ -292,7 +292,8 @@ async fn faults_surface_as_typed_errors_and_events() {
         "{error}"
     );
 
-    // Gemini's fatal errors are close frames.
+    // Gemini's fatal errors are close frames. A connection that fails again after each
+    // resumption ends the session with its reason.
     let mut session = live(&sandbox)
         .connect(&config("sandbox-error"))
         .await
@@ -312,31 +313,32 @@ async fn faults_surface_as_typed_errors_and_events() {
     ));
     assert_eq!(session.next_event().await, None);
 
-    // Through the control API: goAway for a session whose handle is then useless is covered by
-    // the resumption test; here an error on the next Gemini connection only.
-    queue_faults(
-        &sandbox,
-        json!({ "provider": "gemini", "connections": 1, "faults": { "error_after_ms": 10 } }),
-    )
-    .await;
-    let mut faulty = live(&sandbox)
-        .connect(&config("gemini-sandbox"))
-        .await
-        .unwrap();
-    assert!(matches!(
-        next(&mut faulty).await,
-        RealtimeEvent::Closed { reason: Some(_) }
-    ));
-    let mut healthy = live(&sandbox)
-        .connect(&config("gemini-sandbox"))
-        .await
-        .unwrap();
-    healthy
-        .inject_text(Role::User, "Greet the caller.", true)
-        .await
-        .unwrap();
-    assert!(matches!(
-        next(&mut healthy).await,
-        RealtimeEvent::ResponseStarted { .. }
-    ));
+    // Through the control API, one failing connection (an error close, or the TCP connection
+    // dropped): the session resumes on a new one with its handle and carries on.
+    for faults in [
+        json!({ "error_after_ms": 100 }),
+        json!({ "drop_after_ms": 100 }),
+    ] {
+        queue_faults(
+            &sandbox,
+            json!({ "provider": "gemini", "connections": 1, "faults": faults }),
+        )
+        .await;
+        let mut session = live(&sandbox)
+            .connect(&config("gemini-sandbox"))
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        session
+            .inject_text(Role::User, "Greet the caller.", true)
+            .await
+            .unwrap();
+        let turn = until(&mut session, "a reply after resuming", is_response_done).await;
+        assert!(
+            !turn
+                .iter()
+                .any(|e| matches!(e, RealtimeEvent::Closed { .. })),
+            "{faults}: {turn:#?}"
+        );
+    }
 }

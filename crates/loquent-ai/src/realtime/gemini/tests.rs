@@ -390,11 +390,67 @@ async fn go_away_resumes_with_the_latest_handle() {
         RealtimeEvent::AudioDelta(_)
     ));
     first.vanish();
-    second.close_with(1000, "").await;
+    session.close().await.unwrap();
+    second.expect_close().await;
+}
+
+#[tokio::test]
+async fn a_dropped_connection_resumes_with_the_latest_handle() {
+    let mut server = FakeServer::start().await;
+    let (mut session, mut first, _) = connect(&mut server).await;
+    first
+        .send(json!({ "sessionResumptionUpdate": { "newHandle": "handle-7", "resumable": true } }))
+        .await;
+    // Let the handle arrive before the connection goes.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    // No goAway, no close frame: the TCP connection is simply gone.
+    first.vanish();
+
+    let mut second = server.accept().await;
+    let setup = second.recv().await;
+    assert_eq!(
+        setup["setup"]["sessionResumption"],
+        json!({ "handle": "handle-7" })
+    );
+    second.send_binary(json!({ "setupComplete": {} })).await;
+    session.send_audio(&silence_frame()).await.unwrap();
+    assert!(second.recv().await["realtimeInput"]["audio"]["data"].is_string());
+    second.send(model_audio(960)).await;
     assert_eq!(
         next(&mut session).await,
-        RealtimeEvent::Closed { reason: None }
+        RealtimeEvent::ResponseStarted { response_id: None }
     );
+
+    // A server close is resumed too, while a handle is at hand.
+    second
+        .send(json!({ "sessionResumptionUpdate": { "newHandle": "handle-8", "resumable": true } }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    second.close_with(1011, "Deadline expired").await;
+    let mut third = server.accept().await;
+    assert_eq!(
+        third.recv().await["setup"]["sessionResumption"],
+        json!({ "handle": "handle-8" })
+    );
+    third.send_binary(json!({ "setupComplete": {} })).await;
+    third.close_with(1000, "").await;
+    // Three resumptions within a minute at most: the fourth connection's end is the session's.
+    let mut fourth = server.accept().await;
+    fourth.recv().await;
+    fourth.send_binary(json!({ "setupComplete": {} })).await;
+    fourth.close_with(1011, "still failing").await;
+    loop {
+        match next(&mut session).await {
+            RealtimeEvent::Closed {
+                reason: Some(reason),
+            } => {
+                assert!(reason.contains("still failing"), "{reason}");
+                break;
+            }
+            RealtimeEvent::Closed { reason: None } => panic!("ended as if asked to"),
+            _ => {}
+        }
+    }
 }
 
 #[tokio::test]
