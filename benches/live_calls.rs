@@ -6,6 +6,7 @@
 //! cargo bench -p loquent --bench live_calls
 //! CALLS=200 HOLD_SECS=10 RAMP_SECS=5 cargo bench -p loquent --bench live_calls
 //! MODE=both CALLS=200 HOLD_SECS=20 RAMP_SECS=5 cargo bench -p loquent --bench live_calls
+//! SOAK=1 cargo bench -p loquent --bench live_calls      # 1,000 calls for 10 minutes
 //! ```
 //!
 //! Settings (environment): `CALLS` (1000), `HOLD_SECS` (20), `RAMP_SECS` (10), `DRAIN_SECS` (2),
@@ -13,7 +14,12 @@
 //! `MODE`: `phone` (the default: calls through Twilio's Media Streams), `web` (calls from the
 //! browser: the web-call socket, PCM16 at 24 kHz, recorded by the server) or `both` (phone calls,
 //! then web calls, against the same server; the web calls' CPU is compared with the phone calls'
-//! and should stay within [`TARGET_WEB_CPU_RATIO`] of it).
+//! and should stay within [`TARGET_WEB_CPU_RATIO`] of it). `SOAK=1` (phone calls; `CALLS` and
+//! `HOLD_SECS` default to 1,000 and 600) also samples the server's resident memory every
+//! [`SOAK_SAMPLE`] and, once the calls are over, checks that it is back where it started: no call
+//! still active, no more tasks alive (`/metrics`) and no more descriptors open (`/proc`) than
+//! before the calls, and memory after the first minute of the hold grew at most
+//! [`SOAK_RSS_GROWTH`].
 //!
 //! What runs where, on the 2-core machine the targets are set for:
 //!
@@ -54,6 +60,14 @@ const TARGET_CPU_MS_PER_CALL_SECOND: f64 = 0.7;
 const TARGET_RSS_KIB_PER_CALL: f64 = 1024.0;
 /// A web call's server CPU per call-second, as a multiple of a phone call's (issue 24).
 const TARGET_WEB_CPU_RATIO: f64 = 1.5;
+/// Soak: how often the server's memory is sampled, how much it may grow after the first minute
+/// of the hold, and how long the server may take to let go of the calls once they are over.
+const SOAK_SAMPLE: Duration = Duration::from_secs(10);
+const SOAK_RSS_GROWTH: f64 = 0.05;
+const SOAK_SETTLE: Duration = Duration::from_secs(30);
+/// Tasks and descriptors the server may hold beyond its count before the calls: the load side's
+/// pooled keep-alive connections to the API.
+const SOAK_SLACK: f64 = 4.0;
 /// Above this share of its core the load side (generator + emulator) is saturated and the
 /// latencies it measures include its own queueing.
 const LOAD_SIDE_SATURATED: f64 = 0.9;
@@ -76,6 +90,7 @@ struct Settings {
     report_json: Option<PathBuf>,
     phone: bool,
     web: bool,
+    soak: bool,
 }
 
 impl Settings {
@@ -92,16 +107,18 @@ impl Settings {
                 .filter(|v| !v.trim().is_empty())
                 .unwrap_or_else(|| default.to_owned())
         };
+        let soak = number("SOAK", 0) == 1;
         Self {
             calls: number("CALLS", 1000) as usize,
-            hold: Duration::from_secs(number("HOLD_SECS", 20)),
+            hold: Duration::from_secs(number("HOLD_SECS", if soak { 600 } else { 20 })),
             ramp: Duration::from_secs(number("RAMP_SECS", 10)),
             drain: Duration::from_secs(number("DRAIN_SECS", 2)),
             server_core: text("SERVER_CORE", "0"),
             load_core: text("LOAD_CORE", "1"),
             report_json: std::env::var_os("REPORT_JSON").map(PathBuf::from),
             phone: matches!(text("MODE", "phone").as_str(), "phone" | "both"),
-            web: matches!(text("MODE", "phone").as_str(), "web" | "both"),
+            web: !soak && matches!(text("MODE", "phone").as_str(), "web" | "both"),
+            soak,
         }
     }
 }
@@ -250,8 +267,15 @@ async fn bench(settings: &Settings) -> Result<bool, Failure> {
             settings.ramp.as_secs(),
             settings.hold.as_secs()
         );
+        let soak = match settings.soak {
+            true => Some(Soak::begin(&origin, server_pid).await?),
+            false => None,
+        };
         let report = load::run(plan).await;
         passed &= print_table(settings, &report, kind);
+        if let Some(soak) = soak {
+            passed &= soak.end(settings).await;
+        }
         let cpu = usage(&report, "server").and_then(|u| u.cpu_ms_per_call_second);
         if web {
             if let (Some(phone), Some(web)) = (phone_cpu, cpu) {
@@ -822,4 +846,159 @@ fn print_table(settings: &Settings, report: &LoadReport, kind: &str) -> bool {
         }
     );
     passed
+}
+
+/// The soak's watch on the server: its state before the calls and its memory while they run.
+struct Soak {
+    origin: String,
+    pid: u32,
+    tasks_before: f64,
+    fds_before: usize,
+    began: tokio::time::Instant,
+    /// Seconds since the calls began, and resident memory in KiB.
+    memory: tokio::task::JoinHandle<Vec<(f64, u64)>>,
+    stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl Soak {
+    async fn begin(origin: &str, pid: u32) -> Result<Self, Failure> {
+        let tasks_before = scrape(origin, "loquent_runtime_alive_tasks")
+            .await
+            .ok_or("the server's /metrics has no loquent_runtime_alive_tasks")?;
+        let fds_before = open_descriptors(pid)?;
+        let (stop, mut stopped) = tokio::sync::watch::channel(false);
+        let began = tokio::time::Instant::now();
+        let memory = tokio::spawn(async move {
+            let mut samples = Vec::new();
+            let mut tick = tokio::time::interval(SOAK_SAMPLE);
+            loop {
+                tokio::select! {
+                    _ = tick.tick() => {}
+                    _ = stopped.changed() => return samples,
+                }
+                if let Ok(sample) = load::ProcessSample::read(pid) {
+                    samples.push((began.elapsed().as_secs_f64(), sample.rss_kib));
+                }
+            }
+        });
+        Ok(Self {
+            origin: origin.to_owned(),
+            pid,
+            tasks_before,
+            fds_before,
+            began,
+            memory,
+            stop,
+        })
+    }
+
+    /// Prints the soak's table once the server has let go of the calls (or [`SOAK_SETTLE`] has
+    /// passed); whether it passed.
+    async fn end(self, settings: &Settings) -> bool {
+        let _ = self.stop.send(true);
+        let memory = self.memory.await.unwrap_or_default();
+        let ended = self.began.elapsed();
+        let settle_until = tokio::time::Instant::now() + SOAK_SETTLE;
+        let (mut active, mut tasks, mut fds);
+        loop {
+            active = scrape(&self.origin, "loquent_active_calls").await;
+            tasks = scrape(&self.origin, "loquent_runtime_alive_tasks").await;
+            fds = open_descriptors(self.pid).ok();
+            let settled = active == Some(0.0)
+                && tasks.is_some_and(|t| t <= self.tasks_before + SOAK_SLACK)
+                && fds.is_some_and(|f| f as f64 <= self.fds_before as f64 + SOAK_SLACK);
+            if settled || tokio::time::Instant::now() >= settle_until {
+                break;
+            }
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        let settled_after = self.began.elapsed().saturating_sub(ended);
+        // Memory from the first minute of the hold (after the ramp) to the end of the hold.
+        let from = (settings.ramp + Duration::from_secs(60)).as_secs_f64();
+        let to = (settings.ramp + settings.hold).as_secs_f64();
+        let held: Vec<u64> = memory
+            .iter()
+            .filter(|(at, _)| (from..=to).contains(at))
+            .map(|&(_, rss)| rss)
+            .collect();
+        let growth = match (held.first(), held.iter().max()) {
+            (Some(&first), Some(&max)) if first > 0 => Some((max - first) as f64 / first as f64),
+            _ => None,
+        };
+        let memory_ok = growth.is_some_and(|g| g <= SOAK_RSS_GROWTH);
+        let active_ok = active == Some(0.0);
+        let tasks_ok = tasks.is_some_and(|t| t <= self.tasks_before + SOAK_SLACK);
+        let fds_ok = fds.is_some_and(|f| f as f64 <= self.fds_before as f64 + SOAK_SLACK);
+        let show = |v: Option<f64>| v.map_or("?".to_owned(), |v| format!("{v:.0}"));
+        println!();
+        println!(
+            "Soak: {} calls held {} s, memory sampled every {} s",
+            settings.calls,
+            settings.hold.as_secs(),
+            SOAK_SAMPLE.as_secs()
+        );
+        println!();
+        println!("| Check | Measured | Target | Verdict |");
+        println!("|---|---|---|---|");
+        println!(
+            "| Server memory, first minute of the hold → its peak | {} → {} MiB ({}) | ≤ +{:.0} % | {} |",
+            held.first()
+                .map_or("?".to_owned(), |k| format!("{:.1}", *k as f64 / 1024.0)),
+            held.iter()
+                .max()
+                .map_or("?".to_owned(), |k| format!("{:.1}", *k as f64 / 1024.0)),
+            growth.map_or("?".to_owned(), |g| format!("{:+.1} %", g * 100.0)),
+            SOAK_RSS_GROWTH * 100.0,
+            verdict(memory_ok)
+        );
+        println!(
+            "| Calls still active, {:.1} s after the last ended | {} | 0 | {} |",
+            settled_after.as_secs_f64(),
+            show(active),
+            verdict(active_ok)
+        );
+        println!(
+            "| Tasks alive (before the calls → after) | {:.0} → {} | ≤ before + {SOAK_SLACK:.0} | {} |",
+            self.tasks_before,
+            show(tasks),
+            verdict(tasks_ok)
+        );
+        println!(
+            "| Open descriptors (before the calls → after) | {} → {} | ≤ before + {SOAK_SLACK:.0} | {} |",
+            self.fds_before,
+            fds.map_or("?".to_owned(), |f| f.to_string()),
+            verdict(fds_ok)
+        );
+        let trace: Vec<String> = memory
+            .iter()
+            .step_by(6)
+            .map(|(at, rss)| format!("{at:.0} s {:.1} MiB", *rss as f64 / 1024.0))
+            .collect();
+        println!();
+        println!(
+            "Server memory over the run (every minute): {}",
+            trace.join(", ")
+        );
+        memory_ok && active_ok && tasks_ok && fds_ok
+    }
+}
+
+/// One unlabelled gauge from the server's `/metrics`.
+async fn scrape(origin: &str, name: &str) -> Option<f64> {
+    let text = reqwest::get(format!("{origin}/metrics"))
+        .await
+        .ok()?
+        .text()
+        .await
+        .ok()?;
+    text.lines()
+        .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// Descriptors the process `pid` has open.
+fn open_descriptors(pid: u32) -> Result<usize, Failure> {
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .map(Iterator::count)
+        .map_err(|e| format!("cannot list the server's descriptors: {e}"))
 }

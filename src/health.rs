@@ -23,6 +23,10 @@ pub async fn ready(State(state): State<AppState>) -> impl IntoResponse {
 }
 
 pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    // Read when asked: a task that outlives its call (a leak) shows here as a count that does
+    // not come back down once the calls are over.
+    let runtime = tokio::runtime::Handle::current().metrics();
+    metrics::gauge!("loquent_runtime_alive_tasks").set(runtime.num_alive_tasks() as f64);
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         state.metrics.render(),

@@ -22,6 +22,7 @@ async fn health_readiness_and_metrics() {
     let text = metrics.text().await.unwrap();
     assert!(text.contains("http_requests_total"), "{text}");
     assert!(text.contains("route=\"/readyz\""), "{text}");
+    assert!(text.contains("loquent_runtime_alive_tasks "), "{text}");
 }
 
 #[tokio::test]
