@@ -736,6 +736,76 @@ async fn a_gemini_connection_that_drops_mid_call_is_resumed_and_the_call_goes_on
 }
 
 #[tokio::test]
+async fn an_openai_session_at_its_time_limit_is_replaced_and_the_call_goes_on() {
+    let mut agent = gemini_agent();
+    agent["provider"] = json!("openai");
+    let line = line(agent, false).await;
+    // The call's first session reaches OpenAI's 60-minute limit early: `session_expired`, then
+    // the close.
+    let faults = reqwest::Client::new()
+        .post(format!(
+            "{}/sandbox/realtime/faults",
+            line.sandbox.twilio_api_base()
+        ))
+        .json(&json!({
+            "provider": "openai",
+            "connections": 1,
+            "faults": {"expire_after_ms": 2500}
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(faults.status(), StatusCode::NO_CONTENT);
+    let report = line
+        .call(json!([
+            {"wait_for_reply": 5000},
+            {"silence": 3000},
+            {"say": "hello", "ms": 800},
+            {"wait_for_reply": 5000},
+            "hangup"
+        ]))
+        .await;
+    assert!(report.errors.is_empty(), "{:?}", report.errors);
+    let stream = &report.streams[0];
+    assert_eq!(stream.ended_by, "caller", "{stream:?}");
+    assert!(
+        !report.said.iter().any(|s| s.contains("disconnected")),
+        "the caller heard the apology: {:?}",
+        report.said
+    );
+    let log: Value = reqwest::get(format!(
+        "{}/sandbox/realtime/connections",
+        line.sandbox.twilio_api_base()
+    ))
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    let connections = log["connections"].as_array().unwrap();
+    assert_eq!(connections.len(), 2, "one replacement: {log}");
+    let received = connections[1]["received"].as_array().unwrap();
+    assert_eq!(received[0]["type"], "session.update", "{log}");
+    // The replacement heard the conversation so far (the greeting), and answered the caller.
+    assert!(
+        received
+            .iter()
+            .any(|m| m["type"] == "conversation.item.create" && m["item"]["role"] == "assistant"),
+        "{log}"
+    );
+    assert!(
+        connections[1]["sent"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["type"] == "response.created"),
+        "{log}"
+    );
+    let call = line.call_row(&report.call_sid).await.expect("call row");
+    assert_eq!(call.status, "completed");
+}
+
+#[tokio::test]
 async fn a_caller_hanging_up_ends_the_agent_session_within_a_second() {
     let line = line(gemini_agent(), false).await;
     let report = line

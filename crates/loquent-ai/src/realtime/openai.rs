@@ -16,9 +16,18 @@
 //! `connect` refuses to return a session until `session.updated` confirms both
 //! formats: a failed update would leave the model speaking PCM 24 kHz, which is loud noise on a
 //! phone leg.
+//!
+//! A session that ends without our asking (OpenAI's 60-minute limit, a dropped connection, a
+//! failed write) is replaced under the bridge's feet: a new connection with the same
+//! configuration, then the conversation so far (the final transcript lines and the context
+//! injected without a response) as conversation items. Meanwhile caller audio is dropped and
+//! other client messages wait for the new session; the caller hears a gap of a connection's
+//! set-up. At most [`MAX_REPLACEMENTS`] a [`REPLACEMENT_WINDOW`]: a server that fails every new
+//! session ends the call with its reason instead.
 
 use std::collections::VecDeque;
 use std::fmt;
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -48,6 +57,14 @@ fn wire_format(format: AudioFormat) -> Value {
         AudioFormat::Pcm24k => json!({ "type": "audio/pcm", "rate": 24_000 }),
     }
 }
+/// Replacements allowed within [`REPLACEMENT_WINDOW`].
+const MAX_REPLACEMENTS: usize = 3;
+const REPLACEMENT_WINDOW: Duration = Duration::from_secs(60);
+/// The conversation carried into a replacement session, newest kept: about an hour of talk.
+const HISTORY_CHARS: usize = 32 * 1024;
+/// Client messages (tool results, injected text) held while a replacement connects.
+const HELD_MESSAGES: usize = 64;
+
 /// How long `close()` and the events after it wait for the server's close reply: a server that
 /// never answers must not hold a finished call open.
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
@@ -230,6 +247,15 @@ impl OpenAiRealtime {
             closed: false,
             close_deadline: None,
             finished: false,
+            continuity: Continuity {
+                realtime: self.clone(),
+                config: config.clone(),
+                history: VecDeque::new(),
+                history_chars: 0,
+                replaced: Vec::new(),
+            },
+            replacement: None,
+            held: Vec::new(),
         })
     }
 }
@@ -445,6 +471,85 @@ pub struct OpenAiSession {
     close_deadline: Option<tokio::time::Instant>,
     /// `Closed` was delivered.
     finished: bool,
+    /// What a replacement session needs.
+    continuity: Continuity,
+    /// A replacement being connected; polled by `next_event`, kept across its cancellations.
+    replacement: Option<Replacement>,
+    /// Client messages waiting for the replacement.
+    held: Vec<String>,
+}
+
+/// Connects a replacement session and replays the conversation on it.
+type Replacement = Pin<Box<dyn Future<Output = Result<Socket, RealtimeError>> + Send>>;
+
+/// What a session keeps to be replaced: how it was opened and the conversation so far.
+struct Continuity {
+    realtime: OpenAiRealtime,
+    config: RealtimeConfig,
+    /// Final transcript lines and injected context, oldest first, at most [`HISTORY_CHARS`].
+    history: VecDeque<(Role, String)>,
+    history_chars: usize,
+    /// When the session was replaced lately.
+    replaced: Vec<tokio::time::Instant>,
+}
+
+impl Continuity {
+    fn remember(&mut self, role: Role, text: &str) {
+        if text.trim().is_empty() {
+            return;
+        }
+        self.history_chars += text.len();
+        self.history.push_back((role, text.to_owned()));
+        while self.history_chars > HISTORY_CHARS
+            && let Some((_, old)) = self.history.pop_front()
+        {
+            self.history_chars -= old.len();
+        }
+    }
+
+    /// Whether another replacement is allowed now (and counts it if so).
+    fn may_replace(&mut self) -> bool {
+        let now = tokio::time::Instant::now();
+        self.replaced
+            .retain(|at| now.duration_since(*at) < REPLACEMENT_WINDOW);
+        if self.replaced.len() >= MAX_REPLACEMENTS {
+            return false;
+        }
+        self.replaced.push(now);
+        true
+    }
+
+    /// A new session with the same configuration, told the conversation so far.
+    fn replacement(&self) -> Replacement {
+        let realtime = self.realtime.clone();
+        let config = self.config.clone();
+        let history: Vec<(Role, String)> = self.history.iter().cloned().collect();
+        Box::pin(async move {
+            let mut ws = realtime.connect(&config).await?.ws;
+            for (role, text) in history {
+                ws.send(Message::text(conversation_item(role, &text).to_string()))
+                    .await
+                    .map_err(|e| socket::send_error(PROVIDER, e))?;
+            }
+            Ok(ws)
+        })
+    }
+}
+
+/// A `conversation.item.create` of a message said (or written) by `role`.
+fn conversation_item(role: Role, text: &str) -> Value {
+    let (role, part) = match role {
+        Role::User => ("user", "input_text"),
+        Role::Assistant => ("assistant", "output_text"),
+    };
+    json!({
+        "type": "conversation.item.create",
+        "item": {
+            "type": "message",
+            "role": role,
+            "content": [{ "type": part, "text": text }],
+        },
+    })
 }
 
 impl fmt::Debug for OpenAiSession {
@@ -487,10 +592,39 @@ impl OpenAiSession {
     }
 
     async fn write(&mut self, text: String) -> Result<(), RealtimeError> {
-        self.ws
-            .send(Message::text(text))
-            .await
-            .map_err(|e| socket::send_error(PROVIDER, e))
+        if self.replacement.is_some() {
+            self.hold(text);
+            return Ok(());
+        }
+        match self.ws.send(Message::text(text.clone())).await {
+            Ok(()) => Ok(()),
+            Err(error) => {
+                if !self.closed && self.continuity.may_replace() {
+                    self.hold(text);
+                    self.replace();
+                    return Ok(());
+                }
+                Err(socket::send_error(PROVIDER, error))
+            }
+        }
+    }
+
+    /// Keeps a client message for the replacement session; caller audio is not kept (the
+    /// caller hears a gap either way, and stale audio would only delay the model).
+    fn hold(&mut self, text: String) {
+        if !text.starts_with(APPEND_OPEN)
+            && !text.contains("\"input_audio_buffer.append\"")
+            && self.held.len() < HELD_MESSAGES
+        {
+            self.held.push(text);
+        }
+    }
+
+    /// Starts connecting a replacement session.
+    fn replace(&mut self) {
+        self.uplink.clear();
+        self.expired = false;
+        self.replacement = Some(self.continuity.replacement());
     }
 
     /// One message (or the end) of the socket, as events in `pending`.
@@ -529,6 +663,22 @@ impl OpenAiSession {
         self.expired |= self.pending.iter().skip(before).any(
             |event| matches!(event, RealtimeEvent::Error { code: Some(code), .. } if code == SESSION_EXPIRED),
         );
+        for event in self.pending.iter().skip(before) {
+            if let RealtimeEvent::Transcript {
+                role,
+                text,
+                is_final: true,
+            } = event
+            {
+                self.continuity.remember(*role, text);
+            }
+        }
+        // At `session_expired` the server is about to close: the replacement starts now, so that
+        // nothing more is written to a session that will not read it.
+        if (reason.is_some() || self.expired) && !self.closed && self.continuity.may_replace() {
+            self.replace();
+            return;
+        }
         if let Some(reason) = reason {
             let reason = if self.expired {
                 // Say why in words the bridge can log and act on: the call outlived the session.
@@ -625,19 +775,12 @@ impl RealtimeSession for OpenAiSession {
         text: &str,
         respond: bool,
     ) -> Result<(), RealtimeError> {
-        let (role, part) = match role {
-            Role::User => ("user", "input_text"),
-            Role::Assistant => ("assistant", "output_text"),
-        };
-        self.send_json(json!({
-            "type": "conversation.item.create",
-            "item": {
-                "type": "message",
-                "role": role,
-                "content": [{ "type": part, "text": text }],
-            },
-        }))
-        .await?;
+        // Context (a known caller's name and notes) goes into a replacement session too; an
+        // instruction that asks for a response (the greeting) has been acted on.
+        if !respond {
+            self.continuity.remember(role, text);
+        }
+        self.send_json(conversation_item(role, text)).await?;
         if respond {
             self.send_json(json!({ "type": "response.create" })).await?;
         }
@@ -677,6 +820,38 @@ impl RealtimeSession for OpenAiSession {
             if self.ended {
                 self.finished = true;
                 return None;
+            }
+            if let Some(replacement) = &mut self.replacement {
+                if self.closed {
+                    // Closed while replacing: nothing more to hear.
+                    self.replacement = None;
+                    self.finished = true;
+                    return Some(RealtimeEvent::Closed { reason: None });
+                }
+                // Cancel-safe: the connecting future stays in `self` when this one is dropped.
+                let connected = replacement.await;
+                self.replacement = None;
+                match connected {
+                    Ok(ws) => {
+                        self.ws = ws;
+                        for text in std::mem::take(&mut self.held) {
+                            if let Err(error) = self.write(text).await {
+                                self.ended = true;
+                                self.pending.push_back(RealtimeEvent::Closed {
+                                    reason: Some(error.to_string()),
+                                });
+                                break;
+                            }
+                        }
+                    }
+                    Err(error) => {
+                        self.ended = true;
+                        self.pending.push_back(RealtimeEvent::Closed {
+                            reason: Some(format!("the session could not be replaced: {error}")),
+                        });
+                    }
+                }
+                continue;
             }
             // Cancel-safe: `next()` loses nothing when dropped, and what it read is kept in
             // `pending` before the next await.

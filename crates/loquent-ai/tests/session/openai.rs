@@ -296,7 +296,8 @@ async fn faults_surface_as_typed_errors_and_events() {
         RealtimeEvent::ResponseStarted { .. }
     ));
 
-    // A dropped connection ends the session with a reason.
+    // A connection that drops every time: replaced three times, then the session ends with a
+    // reason.
     let mut session = client(&sandbox)
         .connect(&config("sandbox-drop"))
         .await
@@ -307,19 +308,65 @@ async fn faults_surface_as_typed_errors_and_events() {
     ));
     assert_eq!(session.next_event().await, None);
 
-    // The 60-minute limit, reached early.
+    // Every session of this model reaches the 60-minute limit early: each is replaced, three
+    // times a minute at most, and then the session ends saying why.
     let mut session = client(&sandbox)
         .connect(&config("sandbox-expire"))
+        .await
+        .unwrap();
+    let events = until(&mut session, "the end of the session", |e| {
+        matches!(e, RealtimeEvent::Closed { .. })
+    })
+    .await;
+    let expired = events
+        .iter()
+        .filter(|e| matches!(e, RealtimeEvent::Error { code: Some(code), .. } if code == "session_expired"))
+        .count();
+    assert_eq!(expired, 4, "{events:#?}");
+    assert!(
+        matches!(events.last(), Some(RealtimeEvent::Closed { reason: Some(reason) }) if reason.starts_with("session_expired")),
+        "{events:#?}"
+    );
+
+    // One session reaches the limit: the replacement is told the conversation so far and the
+    // call goes on.
+    queue_faults(
+        &sandbox,
+        json!({ "provider": "openai", "connections": 1, "faults": { "expire_after_ms": 200 } }),
+    )
+    .await;
+    let mut session = client(&sandbox)
+        .connect(&config("gpt-realtime"))
+        .await
+        .unwrap();
+    session
+        .inject_text(Role::User, "The caller is Ada Lovelace.", false)
         .await
         .unwrap();
     assert!(matches!(
         next(&mut session).await,
         RealtimeEvent::Error { code: Some(code), .. } if code == "session_expired"
     ));
-    assert!(matches!(
-        next(&mut session).await,
-        RealtimeEvent::Closed { reason: Some(reason) } if reason.starts_with("session_expired")
-    ));
+    session.inject_text(Role::User, "Hi", true).await.unwrap();
+    let turn = until(&mut session, "a reply from the replacement", |e| {
+        matches!(e, RealtimeEvent::ResponseStarted { .. })
+    })
+    .await;
+    assert!(
+        !turn
+            .iter()
+            .any(|e| matches!(e, RealtimeEvent::Closed { .. })),
+        "{turn:#?}"
+    );
+    let log = connections(&sandbox).await;
+    let replacement = log.last().unwrap();
+    let told: Vec<&str> = replacement["received"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|m| m["item"]["content"][0]["text"].as_str())
+        .collect();
+    assert_eq!(told, ["The caller is Ada Lovelace.", "Hi"], "{replacement}");
 
     // Faults queued through the control API apply to the next connection only.
     queue_faults(

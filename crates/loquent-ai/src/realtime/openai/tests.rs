@@ -440,13 +440,12 @@ async fn a_gemini_config_is_refused() {
 }
 
 #[tokio::test]
-async fn malformed_json_is_an_error_event_and_a_server_close_ends_the_session() {
+async fn malformed_json_is_an_error_event() {
     let mut server = FakeServer::start().await;
     let (mut session, mut conn, _) = connect(&mut server).await;
     conn.send_raw("{not json").await;
     conn.send_raw("[1,2]").await;
     conn.send(json!({ "no_type": true })).await;
-    conn.close_with(1011, "internal error").await;
 
     for _ in 0..3 {
         assert!(matches!(
@@ -454,25 +453,73 @@ async fn malformed_json_is_an_error_event_and_a_server_close_ends_the_session() 
             RealtimeEvent::Error { code: Some(code), .. } if code == "invalid_server_message"
         ));
     }
-    match next(&mut session).await {
+    session.close().await.unwrap();
+    conn.expect_close().await;
+}
+
+/// A replacement's handshake: `session.update` answered, then the conversation items it
+/// replays, until `items` of them have arrived.
+async fn replacement(server: &mut FakeServer, items: usize) -> (FakeConnection, Vec<Value>) {
+    let (mut conn, update) = handshake(server).await;
+    assert_eq!(update["type"], "session.update");
+    assert_eq!(update["session"]["instructions"], config().instructions);
+    let mut replayed = Vec::new();
+    for _ in 0..items {
+        replayed.push(conn.recv().await);
+    }
+    (conn, replayed)
+}
+
+#[tokio::test]
+async fn a_server_that_fails_every_replacement_ends_the_session_with_its_reason() {
+    let mut server = FakeServer::start().await;
+    let (mut session, conn, _) = connect(&mut server).await;
+    conn.vanish();
+    let mut ending = tokio::spawn(async move {
+        let event = next(&mut session).await;
+        (session, event)
+    });
+    // Three replacements within the minute, each closed at once; the third's end is the call's.
+    for round in 0..3 {
+        let mut accept = std::pin::pin!(handshake(&mut server));
+        let (conn, _) = tokio::select! {
+            handshake = &mut accept => handshake,
+            ended = &mut ending => panic!("ended after {round} replacements: {ended:?}"),
+        };
+        conn.close_with(1011, "still failing").await;
+    }
+    let (mut session, event) = ending.await.unwrap();
+    match event {
         RealtimeEvent::Closed {
             reason: Some(reason),
-        } => assert!(reason.contains("1011") && reason.contains("internal error")),
+        } => assert!(
+            reason.contains("1011") && reason.contains("still failing"),
+            "{reason}"
+        ),
         other => panic!("expected Closed, got {other:?}"),
     }
     assert_eq!(session.next_event().await, None);
 }
 
 #[tokio::test]
-async fn a_vanished_server_closes_the_session() {
+async fn a_vanished_server_is_replaced_and_the_session_goes_on() {
     let mut server = FakeServer::start().await;
     let (mut session, conn, _) = connect(&mut server).await;
     conn.vanish();
-    assert!(matches!(
-        next(&mut session).await,
-        RealtimeEvent::Closed { reason: Some(_) }
-    ));
-    assert_eq!(session.next_event().await, None);
+    let events = tokio::spawn(async move {
+        // Nothing to report while the replacement connects: the next event is the new server's.
+        let event = next(&mut session).await;
+        (session, event)
+    });
+    let (mut conn, _) = replacement(&mut server, 0).await;
+    conn.send(json!({ "type": "input_audio_buffer.speech_started", "item_id": "item_2" }))
+        .await;
+    let (mut session, event) = events.await.unwrap();
+    assert_eq!(event, RealtimeEvent::SpeechStarted);
+    session.send_audio(&frames(2)).await.unwrap();
+    assert_eq!(conn.recv().await["type"], "input_audio_buffer.append");
+    session.close().await.unwrap();
+    conn.expect_close().await;
 }
 
 #[test]
@@ -531,9 +578,38 @@ async fn close_does_not_wait_forever_for_a_silent_server() {
 }
 
 #[tokio::test]
-async fn the_sixty_minute_limit_is_reported_as_session_expired() {
+async fn the_sixty_minute_limit_replaces_the_session_with_the_conversation_so_far() {
     let mut server = FakeServer::start().await;
     let (mut session, mut conn, _) = connect(&mut server).await;
+    // Context injected without a response, and a turn each way, transcribed.
+    session
+        .inject_text(Role::User, "The caller is Ada.", false)
+        .await
+        .unwrap();
+    session
+        .inject_text(Role::User, "Greet the caller.", true)
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        conn.recv().await;
+    }
+    conn.send(json!({
+        "type": "conversation.item.input_audio_transcription.completed",
+        "item_id": "item_1", "content_index": 0, "transcript": "My boiler is leaking."
+    }))
+    .await;
+    conn.send(json!({
+        "type": "response.output_audio_transcript.done",
+        "response_id": "resp_1", "item_id": "item_2", "output_index": 0, "content_index": 0,
+        "transcript": "I can send someone today."
+    }))
+    .await;
+    for _ in 0..2 {
+        assert!(matches!(
+            next(&mut session).await,
+            RealtimeEvent::Transcript { is_final: true, .. }
+        ));
+    }
     let message = "Your session hit the maximum duration of 60 minutes.";
     conn.send(json!({
         "type": "error",
@@ -549,17 +625,36 @@ async fn the_sixty_minute_limit_is_reported_as_session_expired() {
             message: message.into()
         }
     );
-    match next(&mut session).await {
-        RealtimeEvent::Closed {
-            reason: Some(reason),
-        } => assert!(
-            reason.starts_with("session_expired: OpenAI ended the session at its 60-minute limit")
-                && reason.contains("1001"),
-            "{reason}"
-        ),
-        other => panic!("expected Closed, got {other:?}"),
-    }
-    assert_eq!(session.next_event().await, None);
+    let events = tokio::spawn(async move {
+        let event = next(&mut session).await;
+        (session, event)
+    });
+    // A new session, told the conversation so far, in order.
+    let (mut conn, replayed) = replacement(&mut server, 3).await;
+    let said: Vec<(&str, &str)> = replayed
+        .iter()
+        .map(|item| {
+            assert_eq!(item["type"], "conversation.item.create");
+            (
+                item["item"]["role"].as_str().unwrap(),
+                item["item"]["content"][0]["text"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        said,
+        [
+            ("user", "The caller is Ada."),
+            ("user", "My boiler is leaking."),
+            ("assistant", "I can send someone today.")
+        ]
+    );
+    conn.send(json!({ "type": "input_audio_buffer.speech_started", "item_id": "item_9" }))
+        .await;
+    let (mut session, event) = events.await.unwrap();
+    assert_eq!(event, RealtimeEvent::SpeechStarted);
+    session.close().await.unwrap();
+    conn.expect_close().await;
 }
 
 #[tokio::test]
