@@ -42,29 +42,16 @@ pub async fn start_inbound(
         }
         return Ok(existing);
     }
-    let now = Utc::now();
-    let inserted = call::ActiveModel {
-        id: Set(Uuid::now_v7()),
-        organization_id: Set(call.org_id),
-        phone_number_id: Set(Some(call.phone_number_id)),
-        call_sid: Set(call.call_sid.as_str().to_owned()),
-        direction: Set("inbound".to_owned()),
-        from_number: Set(call.from.to_owned()),
-        to_number: Set(call.to.to_owned()),
-        from_to_number: Set(call.from.to_owned()),
-        contact_id: Set(Some(call.contact_id)),
-        status: Set(CallStatus::InProgress.as_str().to_owned()),
-        started_at: Set(Some(now)),
-        duration_secs: Set(None),
-        recording_sid: Set(None),
-        recording_url: Set(None),
-        transcription: Set(None),
-        transcript_segments: Set(None),
-        transcript_source: Set(None),
-        source: Set(Some(crate::calls::source::PHONE.to_owned())),
-        created_at: Set(now),
-        updated_at: Set(now),
-    }
+    let inserted = answered(NewCall {
+        id: Uuid::now_v7(),
+        org_id: call.org_id,
+        phone_number_id: Some(call.phone_number_id),
+        call_sid: call.call_sid.as_str().to_owned(),
+        from: call.from,
+        to: call.to,
+        contact_id: Some(call.contact_id),
+        source: crate::calls::source::PHONE,
+    })
     .insert(db)
     .await;
     match inserted {
@@ -93,13 +80,41 @@ pub async fn start_web(
     db: &DatabaseConnection,
     call: WebCall<'_>,
 ) -> Result<call::Model, CallError> {
-    let now = Utc::now();
     let id = Uuid::now_v7();
-    Ok(call::ActiveModel {
-        id: Set(id),
+    Ok(answered(NewCall {
+        id,
+        org_id: call.org_id,
+        phone_number_id: call.phone_number_id,
+        call_sid: format!("{WEB_SID_PREFIX}{}", id.simple()),
+        from: call.from,
+        to: call.to,
+        contact_id: call.contact_id,
+        source: crate::calls::source::WEB,
+    })
+    .insert(db)
+    .await?)
+}
+
+/// An inbound call an agent answers, as it starts.
+struct NewCall<'a> {
+    id: Uuid,
+    org_id: Uuid,
+    phone_number_id: Option<Uuid>,
+    call_sid: String,
+    from: &'a str,
+    to: &'a str,
+    contact_id: Option<Uuid>,
+    source: &'static str,
+}
+
+/// The row of a call that is in progress from now, with nothing recorded or transcribed yet.
+fn answered(call: NewCall<'_>) -> call::ActiveModel {
+    let now = Utc::now();
+    call::ActiveModel {
+        id: Set(call.id),
         organization_id: Set(call.org_id),
         phone_number_id: Set(call.phone_number_id),
-        call_sid: Set(format!("{WEB_SID_PREFIX}{}", id.simple())),
+        call_sid: Set(call.call_sid),
         direction: Set("inbound".to_owned()),
         from_number: Set(call.from.to_owned()),
         to_number: Set(call.to.to_owned()),
@@ -113,12 +128,10 @@ pub async fn start_web(
         transcription: Set(None),
         transcript_segments: Set(None),
         transcript_source: Set(None),
-        source: Set(Some(crate::calls::source::WEB.to_owned())),
+        source: Set(Some(call.source.to_owned())),
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(db)
-    .await?)
 }
 
 /// How a web call's SID begins; Twilio's begin with `CA`, so the two never meet.

@@ -43,8 +43,13 @@ struct Page {
 
 impl Page {
     async fn open(app: &TestApp, member: &Member, agent_id: &str) -> Self {
+        Self::open_at(app, member, &format!("/api/agents/{agent_id}/web-call")).await
+    }
+
+    /// The page's socket at `path` (the web-call route with its query).
+    async fn open_at(app: &TestApp, member: &Member, path: &str) -> Self {
         let cookie = session_cookie(app, member).await;
-        let request = web_call_request(app, agent_id, Some(&cookie), None);
+        let request = web_call_request_to(app, path, Some(&cookie), None);
         let (socket, response) = tokio_tungstenite::connect_async(request)
             .await
             .expect("upgrade");
@@ -395,18 +400,6 @@ async fn the_web_call_socket_admits_only_a_signed_in_member_of_the_agents_organi
     let acme = app.owner("Acme").await;
     let globex = app.owner("Globex").await;
     let agent_id = agent(&app, &acme).await;
-    let refused = |request| async move {
-        match tokio_tungstenite::connect_async(request).await {
-            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-                let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
-                    .into_owned();
-                (response.status().as_u16(), body)
-            }
-            Ok(_) => panic!("upgraded"),
-            Err(other) => panic!("{other}"),
-        }
-    };
-
     let (status, _) = refused(web_call_request(&app, &agent_id, None, None)).await;
     assert_eq!(status, 401, "no session");
     let cookie = session_cookie(&app, &acme).await;
@@ -593,24 +586,8 @@ async fn a_member_can_call_as_one_of_the_organizations_contacts() {
         "{html}"
     );
 
-    let cookie = session_cookie(&app, &owner).await;
     let path = format!("/api/agents/{agent_id}/web-call?contact_id={}", contact.id);
-    let (socket, _) =
-        tokio_tungstenite::connect_async(web_call_request_to(&app, &path, Some(&cookie), None))
-            .await
-            .expect("upgrade");
-    let mut page = Page {
-        socket,
-        started: None,
-        to_say: VecDeque::new(),
-        playing: VecDeque::new(),
-        agent_pcm: Vec::new(),
-        played_samples: 0,
-        clears: 0,
-        transcript: Vec::new(),
-        ended: None,
-        closed: false,
-    };
+    let mut page = Page::open_at(&app, &owner, &path).await;
     page.until("the greeting", Duration::from_secs(20), |p| {
         p.said("agent") >= 1
     })
@@ -651,21 +628,26 @@ async fn a_member_can_call_as_one_of_the_organizations_contacts() {
     );
 
     // A contact that is not the organization's: not found.
-    let (status, _) = match tokio_tungstenite::connect_async(web_call_request_to(
-        &app,
-        &format!(
-            "/api/agents/{agent_id}/web-call?contact_id={}",
-            uuid::Uuid::now_v7()
-        ),
-        Some(&cookie),
-        None,
-    ))
-    .await
-    {
-        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
-            (response.status().as_u16(), ())
-        }
-        other => panic!("{other:?}"),
-    };
+    let cookie = session_cookie(&app, &owner).await;
+    let path = format!(
+        "/api/agents/{agent_id}/web-call?contact_id={}",
+        uuid::Uuid::now_v7()
+    );
+    let (status, _) = refused(web_call_request_to(&app, &path, Some(&cookie), None)).await;
     assert_eq!(status, 404);
+}
+
+/// The answer to an upgrade that must be refused: its status and body.
+async fn refused(
+    request: tokio_tungstenite::tungstenite::handshake::client::Request,
+) -> (u16, String) {
+    match tokio_tungstenite::connect_async(request).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+            let body = String::from_utf8_lossy(response.body().as_deref().unwrap_or_default())
+                .into_owned();
+            (response.status().as_u16(), body)
+        }
+        Ok(_) => panic!("upgraded"),
+        Err(other) => panic!("{other}"),
+    }
 }

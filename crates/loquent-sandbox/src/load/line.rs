@@ -60,25 +60,14 @@ pub(super) async fn connect(
     deadline: Instant,
 ) -> Result<(TcpStream, Request), String> {
     let request = media_session::signed_request(url, auth_token, without_tls)?;
-    let uri = request.uri();
-    if uri.scheme_str() != Some("ws") {
-        return Err(format!(
-            "stream URL {url}: the load generator streams over plain TCP (ws://); measure a \
-             server through an http:// voice URL"
-        ));
-    }
-    let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
-    let port = uri.port_u16().unwrap_or(80);
-    let tcp = match tokio::time::timeout_at(deadline, TcpStream::connect((host, port))).await {
-        Ok(Ok(tcp)) => tcp,
-        Ok(Err(e)) => return Err(format!("cannot connect to {url}: {e}")),
-        Err(_) => return Err(media_session::handshake_timed_out(url)),
-    };
-    // Nagle off, as Twilio: each 20 ms frame leaves when it is due, not after the previous
-    // one's (delayed) ACK.
-    tcp.set_nodelay(true)
-        .map_err(|e| format!("cannot connect to {url}: {e}"))?;
-    Ok((tcp, request))
+    open_tcp(
+        url,
+        request,
+        "stream URL",
+        "; measure a server through an http:// voice URL",
+        deadline,
+    )
+    .await
 }
 
 /// Connect to a web call's URL (plain TCP, Nagle off), with an upgrade request carrying the
@@ -96,10 +85,22 @@ pub(super) async fn connect_web(
         .parse()
         .map_err(|e| format!("the session cookie is not a header value: {e}"))?;
     request.headers_mut().insert("cookie", cookie);
+    open_tcp(url, request, "web call URL", "", deadline).await
+}
+
+/// The TCP connection `request` is to be sent on: plain TCP only, Nagle off, as Twilio (each
+/// 20 ms frame leaves when it is due, not after the previous one's delayed ACK).
+async fn open_tcp(
+    url: &str,
+    request: Request,
+    what: &str,
+    hint: &str,
+    deadline: Instant,
+) -> Result<(TcpStream, Request), String> {
     let uri = request.uri();
     if uri.scheme_str() != Some("ws") {
         return Err(format!(
-            "web call URL {url}: the load generator streams over plain TCP (ws://)"
+            "{what} {url}: the load generator streams over plain TCP (ws://){hint}"
         ));
     }
     let host = uri.host().unwrap_or_default().trim_matches(['[', ']']);
