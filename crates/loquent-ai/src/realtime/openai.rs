@@ -536,6 +536,12 @@ impl Continuity {
     }
 }
 
+/// Whether a client message is caller audio: batched appends are written from [`APPEND_OPEN`],
+/// and an unbatched one's serialization (`AppendAudio`, its fields in order) begins the same.
+fn is_audio(text: &str) -> bool {
+    text.starts_with(APPEND_OPEN)
+}
+
 /// A `conversation.item.create` of a message said (or written) by `role`.
 fn conversation_item(role: Role, text: &str) -> Value {
     let (role, part) = match role {
@@ -596,11 +602,16 @@ impl OpenAiSession {
             self.hold(text);
             return Ok(());
         }
-        match self.ws.send(Message::text(text.clone())).await {
+        // Kept for a replacement should the write fail; caller audio, nearly every message, never
+        // is, so it is not copied.
+        let kept = (!is_audio(&text)).then(|| text.clone());
+        match self.ws.send(Message::text(text)).await {
             Ok(()) => Ok(()),
             Err(error) => {
                 if !self.closed && self.continuity.may_replace() {
-                    self.hold(text);
+                    if let Some(text) = kept {
+                        self.hold(text);
+                    }
                     self.replace();
                     return Ok(());
                 }
@@ -612,10 +623,7 @@ impl OpenAiSession {
     /// Keeps a client message for the replacement session; caller audio is not kept (the
     /// caller hears a gap either way, and stale audio would only delay the model).
     fn hold(&mut self, text: String) {
-        if !text.starts_with(APPEND_OPEN)
-            && !text.contains("\"input_audio_buffer.append\"")
-            && self.held.len() < HELD_MESSAGES
-        {
+        if !is_audio(&text) && self.held.len() < HELD_MESSAGES {
             self.held.push(text);
         }
     }

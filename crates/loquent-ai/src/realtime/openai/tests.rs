@@ -725,3 +725,18 @@ async fn flush_audio_sends_a_partial_batch_at_once_and_nothing_when_empty() {
     assert_eq!(conn.recv().await["type"], "input_audio_buffer.append");
     assert_eq!(conn.recv().await["type"], "conversation.item.create");
 }
+
+#[test]
+fn caller_audio_is_recognised_batched_or_not() {
+    let unbatched = serde_json::to_string(&AppendAudio {
+        kind: "input_audio_buffer.append",
+        audio: "AAAA",
+    })
+    .unwrap();
+    assert!(is_audio(&unbatched), "{unbatched}");
+    assert!(is_audio(&format!("{APPEND_OPEN}AAAA\"}}")));
+    assert!(!is_audio(
+        &conversation_item(Role::User, "input_audio_buffer.append").to_string()
+    ));
+    assert!(!is_audio(r#"{"type":"response.create"}"#));
+}
