@@ -222,19 +222,36 @@ impl Line {
         );
     }
 
-    /// Client messages the realtime emulator received, over all its connections.
-    async fn provider_received(&self) -> Vec<Value> {
-        let log: Value = reqwest::Client::new()
-            .get(format!(
-                "{}/sandbox/realtime/connections",
+    /// The realtime emulator's log of its connections (`{"connections": [...]}`).
+    async fn provider_log(&self) -> Value {
+        reqwest::get(format!(
+            "{}/sandbox/realtime/connections",
+            self.sandbox.twilio_api_base()
+        ))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+    }
+
+    /// Queues `faults` for the next connection to `provider`'s emulator.
+    async fn fault_next_provider_connection(&self, provider: &str, faults: Value) {
+        let res = reqwest::Client::new()
+            .post(format!(
+                "{}/sandbox/realtime/faults",
                 self.sandbox.twilio_api_base()
             ))
+            .json(&json!({"provider": provider, "connections": 1, "faults": faults}))
             .send()
             .await
-            .unwrap()
-            .json()
-            .await
             .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+    }
+
+    /// Client messages the realtime emulator received, over all its connections.
+    async fn provider_received(&self) -> Vec<Value> {
+        let log = self.provider_log().await;
         log["connections"]
             .as_array()
             .unwrap()
@@ -673,20 +690,8 @@ async fn a_gemini_connection_that_drops_mid_call_is_resumed_and_the_call_goes_on
     let line = line(gemini_agent(), false).await;
     // The call's first Gemini connection loses its TCP connection a while after setup: no goAway,
     // no close frame.
-    let faults = reqwest::Client::new()
-        .post(format!(
-            "{}/sandbox/realtime/faults",
-            line.sandbox.twilio_api_base()
-        ))
-        .json(&json!({
-            "provider": "gemini",
-            "connections": 1,
-            "faults": {"drop_after_ms": 2500}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(faults.status(), StatusCode::NO_CONTENT);
+    line.fault_next_provider_connection("gemini", json!({"drop_after_ms": 2500}))
+        .await;
     let report = line
         .call(json!([
             {"wait_for_reply": 5000},
@@ -704,15 +709,7 @@ async fn a_gemini_connection_that_drops_mid_call_is_resumed_and_the_call_goes_on
         "the caller heard the apology: {:?}",
         report.said
     );
-    let log: Value = reqwest::get(format!(
-        "{}/sandbox/realtime/connections",
-        line.sandbox.twilio_api_base()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let log = line.provider_log().await;
     let connections = log["connections"].as_array().unwrap();
     assert_eq!(connections.len(), 2, "one resumption: {log}");
     let resumed_with = &connections[1]["received"][0]["setup"]["sessionResumption"]["handle"];
@@ -742,20 +739,8 @@ async fn an_openai_session_at_its_time_limit_is_replaced_and_the_call_goes_on() 
     let line = line(agent, false).await;
     // The call's first session reaches OpenAI's 60-minute limit early: `session_expired`, then
     // the close.
-    let faults = reqwest::Client::new()
-        .post(format!(
-            "{}/sandbox/realtime/faults",
-            line.sandbox.twilio_api_base()
-        ))
-        .json(&json!({
-            "provider": "openai",
-            "connections": 1,
-            "faults": {"expire_after_ms": 2500}
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(faults.status(), StatusCode::NO_CONTENT);
+    line.fault_next_provider_connection("openai", json!({"expire_after_ms": 2500}))
+        .await;
     let report = line
         .call(json!([
             {"wait_for_reply": 5000},
@@ -773,15 +758,7 @@ async fn an_openai_session_at_its_time_limit_is_replaced_and_the_call_goes_on() 
         "the caller heard the apology: {:?}",
         report.said
     );
-    let log: Value = reqwest::get(format!(
-        "{}/sandbox/realtime/connections",
-        line.sandbox.twilio_api_base()
-    ))
-    .await
-    .unwrap()
-    .json()
-    .await
-    .unwrap();
+    let log = line.provider_log().await;
     let connections = log["connections"].as_array().unwrap();
     assert_eq!(connections.len(), 2, "one replacement: {log}");
     let received = connections[1]["received"].as_array().unwrap();
@@ -814,15 +791,7 @@ async fn a_caller_hanging_up_ends_the_agent_session_within_a_second() {
     assert_eq!(report.streams[0].ended_by, "caller");
     let hung_up = std::time::Instant::now();
     loop {
-        let log: Value = reqwest::get(format!(
-            "{}/sandbox/realtime/connections",
-            line.sandbox.twilio_api_base()
-        ))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+        let log = line.provider_log().await;
         let connections = log["connections"].as_array().unwrap();
         assert_eq!(connections.len(), 1, "one session per call: {log}");
         if !connections[0]["ended"].is_null() {
