@@ -1,6 +1,7 @@
-//! The live call's WebSocket (RFC 6455, server side): the framing of Twilio's Media Streams
-//! socket and of a web call's, in a crate of its own so that the conformance suite, the fuzz
-//! target and the server run exactly the same code.
+//! The live call's WebSocket (RFC 6455): the framing of Twilio's Media Streams socket and of a
+//! web call's (server side), and of the AI provider's socket (client side, [`client`]), in a
+//! crate of its own so that the conformance suite, the fuzz target and the server run exactly the
+//! same code.
 //!
 //! A call's Twilio socket carries about 75 small messages a second each way, and at a thousand
 //! calls the general-purpose stack's work per message was a seventh of the server's time: the
@@ -9,8 +10,9 @@
 //! Here a message is read into one buffer, unmasked in place and handed out as a borrowed `&str`;
 //! outgoing messages are framed straight into one write buffer that goes out in one `write`.
 //!
-//! What the protocol requires of a server is all here: client frames must be masked, reserved
-//! bits and unknown opcodes are errors, control frames are short and unfragmented and may come
+//! What the protocol requires is all here: client frames must be masked and server frames must
+//! not be (a client masks what it sends with a random key per frame), reserved bits and unknown
+//! opcodes are errors, control frames are short and unfragmented and may come
 //! between the fragments of a message, a ping is answered with a pong, a close is answered with a
 //! close, text must be UTF-8. A protocol error queues a close frame with the RFC's code (1002,
 //! 1007 or 1009) and ends the stream.
@@ -20,6 +22,8 @@
 //! bounded amount of memory. Every ping is answered while fewer than [`PONG_ROOM`] bytes wait for
 //! the peer; beyond that only the latest (RFC 6455 §5.5.3 allows it), so a ping flood from a peer
 //! that does not read queues a few kilobytes of pongs, not one per ping.
+
+pub mod client;
 
 use std::io;
 use std::ops::Range;
@@ -59,9 +63,19 @@ const TOO_BIG: u16 = 1009;
 pub enum Incoming {
     Text,
     Binary,
-    /// The peer's close frame, with its code if it gave one. The answer is queued: the next
-    /// flush (or [`WebSocket::close`]) writes it.
+    /// The peer's close frame, with its code if it gave one; its reason is
+    /// [`WebSocket::text`]. The answer is queued: the next flush (or [`WebSocket::close`])
+    /// writes it.
     Close(Option<u16>),
+}
+
+/// Which end of the connection this socket is: what it must mask, and what it must refuse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    /// Reads masked frames, writes unmasked ones.
+    Server,
+    /// Reads unmasked frames, writes frames masked with a random key each.
+    Client,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,12 +128,18 @@ pub struct WebSocket<S> {
     close_sent: bool,
     /// The peer closed, broke the protocol, or the connection ended: nothing more is read.
     done: bool,
+    role: Role,
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
-    /// A socket over an upgraded connection, taking messages up to `max_message` bytes; reads
-    /// start with a `read_buffer` of that many bytes, grown when a frame needs more.
+    /// The server's socket over an upgraded connection, taking messages up to `max_message`
+    /// bytes; reads start with a `read_buffer` of that many bytes, grown when a frame needs more.
     pub fn new(io: S, read_buffer: usize, max_message: usize) -> Self {
+        Self::with_role(io, Role::Server, read_buffer, max_message)
+    }
+
+    /// A socket for either end ([`client::handshake`] makes a client's).
+    pub fn with_role(io: S, role: Role, read_buffer: usize, max_message: usize) -> Self {
         Self {
             io,
             read: vec![0; read_buffer.max(16)],
@@ -138,7 +158,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             write_limit: WRITE_LIMIT,
             close_sent: false,
             done: false,
+            role,
         }
+    }
+
+    /// Bytes that arrived with the handshake, after its end: the first frames, read as if they
+    /// had come now.
+    pub(crate) fn preload(&mut self, bytes: &[u8]) {
+        if self.read.len() < bytes.len() {
+            self.read.resize(bytes.len(), 0);
+        }
+        self.read[..bytes.len()].copy_from_slice(bytes);
+        self.start = 0;
+        self.end = bytes.len();
     }
 
     /// The connection underneath.
@@ -160,7 +192,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// The text message last read (empty unless the last read was [`Incoming::Text`]).
+    /// The text message last read, or the reason of the close frame last read (empty otherwise).
     pub fn text(&self) -> &str {
         let bytes = match &self.held {
             Held::Buffer(range, true) => &self.read[range.clone()],
@@ -371,8 +403,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
                 PONG => self.consume_to(frame_end),
                 CLOSE => {
-                    let code = close_code(&self.read[payload])?;
-                    self.consume_to(frame_end);
+                    let code = close_code(&self.read[payload.clone()])?;
+                    // The reason stays in the buffer for `text` until the next read.
+                    self.consumed = frame_end - self.start;
+                    let reason = payload.start + payload.len().min(2)..payload.end;
+                    self.held = Held::Buffer(reason, true);
                     self.queue_close(code.unwrap_or(NORMAL), "");
                     self.done = true;
                     return Ok(Some(Incoming::Close(code)));
@@ -429,8 +464,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// The frame at `start`, unmasked in place: its opcode, FIN bit and payload's range in the
-    /// buffer. `None` when it has not all arrived.
+    /// The frame at `start`, unmasked in place (a client's): its opcode, FIN bit and payload's
+    /// range in the buffer. `None` when it has not all arrived.
     fn frame_in_buffer(&mut self) -> Result<Option<(u8, bool, Range<usize>)>, SocketError> {
         let bytes = &self.read[self.start..self.end];
         let [b0, b1, ..] = *bytes else {
@@ -441,8 +476,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 "reserved bits set with no extension agreed",
             ));
         }
-        if b1 & 0x80 == 0 {
-            return Err(SocketError::Protocol("a client frame that is not masked"));
+        let masked = b1 & 0x80 != 0;
+        match self.role {
+            Role::Server if !masked => {
+                return Err(SocketError::Protocol("a client frame that is not masked"));
+            }
+            Role::Client if masked => {
+                return Err(SocketError::Protocol("a server frame that is masked"));
+            }
+            _ => {}
         }
         let (opcode, fin) = (b0 & 0x0F, b0 & 0x80 != 0);
         let (len, len_bytes) = match b1 & 0x7F {
@@ -465,7 +507,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             .ok()
             .filter(|&len| len <= self.max_message)
             .ok_or(SocketError::TooBig(self.max_message))?;
-        let header = 2 + len_bytes + 4;
+        let header = 2 + len_bytes + if masked { 4 } else { 0 };
         if bytes.len() < header + len {
             if self.start + header + len > self.read.len() {
                 // Room for the whole frame: `fill` moves or grows the buffer once it is full.
@@ -476,12 +518,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
             return Ok(None);
         }
-        let mask_at = self.start + 2 + len_bytes;
-        let mask: [u8; 4] = self.read[mask_at..mask_at + 4]
-            .try_into()
-            .expect("four bytes");
-        let payload = mask_at + 4..mask_at + 4 + len;
-        unmask(&mut self.read[payload.clone()], mask);
+        let payload = self.start + header..self.start + header + len;
+        if masked {
+            let mask_at = payload.start - 4;
+            let mask: [u8; 4] = self.read[mask_at..payload.start]
+                .try_into()
+                .expect("four bytes");
+            unmask(&mut self.read[payload.clone()], mask);
+        }
         Ok(Some((opcode, fin, payload)))
     }
 
@@ -513,7 +557,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// Appends a server frame (FIN set, unmasked) to the write buffer.
+    /// Appends a frame (FIN set; masked if we are the client) to the write buffer.
     fn push_frame(&mut self, opcode: u8, payload: &[u8]) {
         // Drop what went out once it is half the buffer, so a peer that reads slowly but never
         // catches up does not grow it with bytes already sent.
@@ -521,23 +565,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.write.drain(..self.written);
             self.written = 0;
         }
+        let mask_bit = if self.role == Role::Client { 0x80 } else { 0 };
         self.write.push(0x80 | opcode);
         match payload.len() {
-            len @ 0..=125 => self.write.push(len as u8),
+            len @ 0..=125 => self.write.push(mask_bit | len as u8),
             len @ 126..=0xFFFF => {
-                self.write.push(126);
+                self.write.push(mask_bit | 126);
                 self.write.extend_from_slice(&(len as u16).to_be_bytes());
             }
             len => {
-                self.write.push(127);
+                self.write.push(mask_bit | 127);
                 self.write.extend_from_slice(&(len as u64).to_be_bytes());
             }
         }
-        self.write.extend_from_slice(payload);
+        if self.role == Role::Client {
+            // RFC 6455 §5.3: a fresh, unpredictable key for every frame (so that a page's script
+            // cannot choose the bytes an intermediary sees); the thread's CSPRNG gives it.
+            let mask: [u8; 4] = rand::random();
+            self.write.extend_from_slice(&mask);
+            let at = self.write.len();
+            self.write.extend_from_slice(payload);
+            unmask(&mut self.write[at..], mask);
+        } else {
+            self.write.extend_from_slice(payload);
+        }
     }
 }
 
-/// XORs `payload` with the repeated 4-byte `mask`, eight bytes at a time.
+/// XORs `payload` with the repeated 4-byte `mask`, eight bytes at a time (masking and unmasking
+/// are the same).
 fn unmask(payload: &mut [u8], mask: [u8; 4]) {
     let wide = u64::from_ne_bytes([
         mask[0], mask[1], mask[2], mask[3], mask[0], mask[1], mask[2], mask[3],

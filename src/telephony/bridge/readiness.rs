@@ -1,8 +1,8 @@
 //! Which of the loop's two sockets may have something for it, and the two loop branches that
 //! poll them only then.
 //!
-//! Polling an idle socket is not free (the provider's tungstenite stream zeroes its read buffer
-//! and registers two wakers per poll), and the call's task wakes for either socket. So each
+//! Polling an idle socket is not free (a read attempt is a system call, and the provider's
+//! session does its own bookkeeping per poll), and the call's task wakes for either socket. So each
 //! socket is polled with a waker of its own, which marks that socket and wakes the task, and a
 //! socket is polled only when marked: woken since its last `Pending`, or its last poll gave
 //! something (there may be more). The mark is taken before the poll, so a wake-up during the

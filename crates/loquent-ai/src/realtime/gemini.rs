@@ -19,11 +19,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use futures_util::{SinkExt as _, StreamExt as _};
+use loquent_ws::SocketError;
 use serde::Serialize;
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
-use tokio_tungstenite::tungstenite::Message;
 
 use super::socket::{self, Incoming, Socket};
 use super::{
@@ -231,17 +230,17 @@ impl GeminiLive {
         let url = self.live_url()?;
         let mut ws = socket::open(PROVIDER, &url, &[]).await?;
         let setup = self.setup_message(config, handle).to_string();
-        ws.send(Message::text(setup))
+        socket::send(&mut ws, &setup)
             .await
             .map_err(|e| connect_error(format!("could not send setup: {e}")))?;
         match tokio::time::timeout(self.setup_timeout, await_setup_complete(&mut ws)).await {
             Ok(Ok(())) => Ok(ws),
             Ok(Err(error)) => {
-                let _ = ws.close(None).await;
+                socket::close(&mut ws).await;
                 Err(error)
             }
             Err(_) => {
-                let _ = ws.close(None).await;
+                socket::close(&mut ws).await;
                 Err(connect_error(format!(
                     "no setupComplete within {} ms",
                     self.setup_timeout.as_millis()
@@ -259,11 +258,11 @@ fn connect_error(message: String) -> RealtimeError {
 }
 
 async fn await_setup_complete(ws: &mut Socket) -> Result<(), RealtimeError> {
-    while let Some(message) = ws.next().await {
-        let message = message.map_err(|e| connect_error(format!("connection failed: {e}")))?;
-        match socket::decode(message) {
+    loop {
+        let next = ws.next().await;
+        match socket::decode(ws, next) {
             Incoming::Json(Ok(value)) if value.get("setupComplete").is_some() => return Ok(()),
-            Incoming::Json(_) | Incoming::Ignore => {}
+            Incoming::Json(_) => {}
             // Gemini rejects a bad setup with a close frame (1007 invalid argument, 1008 policy).
             Incoming::Closed(reason) => {
                 return Err(connect_error(format!(
@@ -271,11 +270,14 @@ async fn await_setup_complete(ws: &mut Socket) -> Result<(), RealtimeError> {
                     reason.as_deref().unwrap_or("normal close")
                 )));
             }
+            Incoming::Ended(reason) => {
+                return Err(connect_error(format!(
+                    "{} before setupComplete",
+                    reason.as_deref().unwrap_or("connection ended")
+                )));
+            }
         }
     }
-    Err(connect_error(
-        "connection ended before setupComplete".to_owned(),
-    ))
 }
 
 /// What the session asks of the socket task.
@@ -563,7 +565,7 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 enum Step {
     Command(Option<Command>),
-    Socket(Option<Result<Message, tokio_tungstenite::tungstenite::Error>>),
+    Socket(Option<Result<loquent_ws::Incoming, SocketError>>),
     /// The pending caller audio has waited a whole batch duration.
     Flush,
 }
@@ -585,7 +587,7 @@ impl Actor {
             let ended = match step {
                 Step::Command(None) => {
                     // The session was dropped without close().
-                    let _ = self.socket.close(None).await;
+                    socket::close(&mut self.socket).await;
                     return;
                 }
                 Step::Command(Some(Command::Audio(pcm))) => {
@@ -599,9 +601,9 @@ impl Actor {
                 Step::Command(Some(Command::Send(text))) => {
                     // Pending audio first: the model hears the caller before, say, a tool result.
                     match self.flush().await {
-                        None => match self.socket.send(Message::text(text)).await {
+                        None => match socket::send(&mut self.socket, &text).await {
                             Ok(()) => None,
-                            Err(error) => Some(socket::end_reason(Some(error))),
+                            Err(error) => Some(Some(format!("connection failed: {error}"))),
                         },
                         ended => ended,
                     }
@@ -610,12 +612,13 @@ impl Actor {
                     let _ = self.flush().await;
                     self.closing = true;
                     close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
-                    let _ = self.socket.close(None).await;
+                    // Our side stays open for the server's reply: the frame is written, not the
+                    // end of the stream.
+                    self.socket.queue_close(loquent_ws::NORMAL, "");
+                    let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.flush()).await;
                     None
                 }
-                Step::Socket(None) => Some(socket::end_reason(None)),
-                Step::Socket(Some(Err(error))) => Some(socket::end_reason(Some(error))),
-                Step::Socket(Some(Ok(message))) => match socket::decode(message) {
+                Step::Socket(next) => match socket::decode(&self.socket, next) {
                     Incoming::Json(Ok(value)) => {
                         match self.downlink.handle(&value, &mut batch) {
                             Control::GoAway => go_away = true,
@@ -638,7 +641,7 @@ impl Actor {
                         socket::finish_close(&mut self.socket).await;
                         Some(reason)
                     }
-                    Incoming::Ignore => None,
+                    Incoming::Ended(reason) => Some(reason),
                 },
             };
             for event in batch.drain(..) {
@@ -684,9 +687,9 @@ impl Actor {
     /// Sends the pending caller audio; `Some(reason)` if the connection failed.
     async fn flush(&mut self) -> Option<Option<String>> {
         let text = self.uplink.take_message()?;
-        match self.socket.send(Message::text(text)).await {
+        match socket::send(&mut self.socket, &text).await {
             Ok(()) => None,
-            Err(error) => Some(socket::end_reason(Some(error))),
+            Err(error) => Some(Some(format!("connection failed: {error}"))),
         }
     }
 
@@ -698,7 +701,7 @@ impl Actor {
             Ok(socket) => {
                 let mut old = std::mem::replace(&mut self.socket, socket);
                 tokio::spawn(async move {
-                    let _ = tokio::time::timeout(Duration::from_secs(1), old.close(None)).await;
+                    socket::close(&mut old).await;
                 });
                 if let Some(pcm) = &mut self.downlink.pcm {
                     pcm.reset();

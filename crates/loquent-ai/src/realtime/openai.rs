@@ -33,10 +33,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use futures_util::{SinkExt, StreamExt as _};
+use loquent_ws::SocketError;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio_tungstenite::tungstenite::{self, Message};
 
 use super::socket::{self, Incoming, Socket};
 use super::{
@@ -215,18 +214,18 @@ impl OpenAiRealtime {
             &[("authorization", format!("Bearer {}", self.api_key))],
         )
         .await?;
-        ws.send(Message::text(self.session_update(config).to_string()))
+        socket::send(&mut ws, &self.session_update(config).to_string())
             .await
             .map_err(|e| connect_error(format!("could not send session.update: {e}")))?;
         let updated = await_session_updated(&mut ws, config.audio_format);
         match tokio::time::timeout(self.setup_timeout, updated).await {
             Ok(Ok(())) => {}
             Ok(Err(error)) => {
-                let _ = ws.close(None).await;
+                socket::close(&mut ws).await;
                 return Err(error);
             }
             Err(_) => {
-                let _ = ws.close(None).await;
+                socket::close(&mut ws).await;
                 return Err(connect_error(format!(
                     "no session.updated within {} ms",
                     self.setup_timeout.as_millis()
@@ -270,15 +269,21 @@ fn connect_error(message: String) -> RealtimeError {
 async fn await_session_updated(ws: &mut Socket, format: AudioFormat) -> Result<(), RealtimeError> {
     let wanted = wire_format(format);
     let wanted = wanted["type"].as_str();
-    while let Some(message) = ws.next().await {
-        let message = message.map_err(|e| connect_error(format!("connection failed: {e}")))?;
-        let value = match socket::decode(message) {
+    loop {
+        let next = ws.next().await;
+        let value = match socket::decode(ws, next) {
             Incoming::Json(Ok(value)) => value,
-            Incoming::Json(Err(_)) | Incoming::Ignore => continue,
+            Incoming::Json(Err(_)) => continue,
             Incoming::Closed(reason) => {
                 return Err(connect_error(format!(
                     "closed before session.updated ({})",
                     reason.as_deref().unwrap_or("normal close")
+                )));
+            }
+            Incoming::Ended(reason) => {
+                return Err(connect_error(format!(
+                    "{} before session.updated",
+                    reason.as_deref().unwrap_or("connection ended")
                 )));
             }
         };
@@ -305,9 +310,6 @@ async fn await_session_updated(ws: &mut Socket, format: AudioFormat) -> Result<(
             _ => {}
         }
     }
-    Err(connect_error(
-        "connection ended before session.updated".to_owned(),
-    ))
 }
 
 /// `response.output_audio.delta`, read without a JSON tree; `None` for any other message (or one
@@ -527,7 +529,7 @@ impl Continuity {
         Box::pin(async move {
             let mut ws = realtime.connect(&config).await?.ws;
             for (role, text) in history {
-                ws.send(Message::text(conversation_item(role, &text).to_string()))
+                socket::send(&mut ws, &conversation_item(role, &text).to_string())
                     .await
                     .map_err(|e| socket::send_error(PROVIDER, e))?;
             }
@@ -605,7 +607,7 @@ impl OpenAiSession {
         // Kept for a replacement should the write fail; caller audio, nearly every message, never
         // is, so it is not copied.
         let kept = (!is_audio(&text)).then(|| text.clone());
-        match self.ws.send(Message::text(text)).await {
+        match socket::send(&mut self.ws, &text).await {
             Ok(()) => Ok(()),
             Err(error) => {
                 if !self.closed && self.continuity.may_replace() {
@@ -636,18 +638,18 @@ impl OpenAiSession {
     }
 
     /// One message (or the end) of the socket, as events in `pending`.
-    async fn read(&mut self, message: Option<Result<Message, tungstenite::Error>>) {
+    async fn read(&mut self, next: Option<Result<loquent_ws::Incoming, SocketError>>) {
         let before = self.pending.len();
-        let reason = match message {
-            None => Some(socket::end_reason(None)),
-            Some(Err(error)) => Some(socket::end_reason(Some(error))),
+        let reason = match next {
             // Audio deltas are nearly every message of a call: read them into a typed struct
             // in one pass instead of building a JSON tree for each.
-            Some(Ok(Message::Text(text))) if let Some(chunk) = audio_delta(text.as_str()) => {
+            Some(Ok(loquent_ws::Incoming::Text))
+                if let Some(chunk) = audio_delta(self.ws.text()) =>
+            {
                 self.pending.push_back(RealtimeEvent::AudioDelta(chunk));
                 None
             }
-            Some(Ok(message)) => match socket::decode(message) {
+            next => match socket::decode(&self.ws, next) {
                 Incoming::Json(Ok(value)) => {
                     let mut batch = Vec::new();
                     map_server_event(&value, &mut batch);
@@ -665,7 +667,7 @@ impl OpenAiSession {
                     socket::finish_close(&mut self.ws).await;
                     Some(reason)
                 }
-                Incoming::Ignore => None,
+                Incoming::Ended(reason) => Some(reason),
             },
         };
         self.expired |= self.pending.iter().skip(before).any(
@@ -805,9 +807,12 @@ impl RealtimeSession for OpenAiSession {
         self.close_deadline = Some(tokio::time::Instant::now() + CLOSE_TIMEOUT);
         // `next_event` reports `Closed` when the server answers the close frame. Sending the frame
         // can itself stall when the peer stopped reading (full TCP buffers): bounded too.
-        match tokio::time::timeout(CLOSE_TIMEOUT, SinkExt::close(&mut self.ws)).await {
+        // Our side of the connection stays open for that reply: the frame is written, not the
+        // end of the stream.
+        self.ws.queue_close(loquent_ws::NORMAL, "");
+        match tokio::time::timeout(CLOSE_TIMEOUT, self.ws.flush()).await {
             Ok(Ok(())) | Err(_) => Ok(()),
-            Ok(Err(error)) => match socket::send_error(PROVIDER, error) {
+            Ok(Err(error)) => match socket::send_error(PROVIDER, error.into()) {
                 RealtimeError::Closed => Ok(()),
                 other => Err(other),
             },

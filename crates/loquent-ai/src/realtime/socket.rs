@@ -1,28 +1,89 @@
-//! WebSocket plumbing shared by the providers: URL schemes, TLS, opening, and reading frames.
+//! WebSocket plumbing shared by the providers: URL schemes, TCP and TLS, opening, and reading
+//! messages. The framing and the handshake are `loquent-ws`, the same code as the media stream's
+//! socket (in its client role), proven by the Autobahn suite's fuzzing server
+//! (`scripts/autobahn.sh`).
 //!
-//! TLS: we build our own rustls `ClientConfig` instead of letting tokio-tungstenite build one,
-//! because its builder uses the process-default crypto provider and panics when two providers
-//! (ring and aws-lc-rs, both present in the app's dependency graph) are compiled in and none was
-//! installed. We use the installed default when there is one, and aws-lc-rs otherwise. Roots come
-//! from the operating system's store (`rustls-native-certs`), like reqwest's platform verifier.
+//! TLS: we build our own rustls `ClientConfig`, naming its crypto provider, because rustls' own
+//! builder uses the process-default provider and panics when two providers (ring and aws-lc-rs,
+//! both present in the app's dependency graph) are compiled in and none was installed. We use
+//! the installed default when there is one, and aws-lc-rs otherwise. Roots come from the
+//! operating system's store (`rustls-native-certs`), like reqwest's platform verifier.
 
+use std::io;
+use std::pin::Pin;
 use std::sync::{Arc, OnceLock};
+use std::task::{Context, Poll};
+use std::time::Duration;
 
+use loquent_ws::client::{self, HandshakeError};
+use loquent_ws::{SocketError, WebSocket};
 use serde_json::Value;
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::tungstenite::protocol::CloseFrame;
-use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
-use tokio_tungstenite::tungstenite::{self, Message};
-use tokio_tungstenite::{Connector, MaybeTlsStream, WebSocketStream};
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
 
 use super::{Provider, RealtimeError};
 
-pub(crate) type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+pub(crate) type Socket = WebSocket<Stream>;
 
-/// Turns a configured base URL into its WebSocket form: `https` → `wss`, `http` → `ws`
-/// (`ws`/`wss` pass through), without a trailing slash.
+/// An audio delta of 60 ms is about 850 bytes: one read takes it whole, and larger events
+/// (session configuration, transcripts) grow the buffer for as long as they are read.
+const READ_BUFFER_BYTES: usize = 4096;
+
+/// The largest server message taken; a session's largest are its configuration echoes and
+/// long audio deltas, far below this.
+const MAX_MESSAGE_BYTES: usize = 16 << 20;
+
+/// How long opening a connection (TCP, TLS and the upgrade) may take.
+const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The connection under a provider's socket.
+pub(crate) enum Stream {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl AsyncRead for Stream {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Stream {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Self::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Self::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+}
+
 pub(crate) fn websocket_base(provider: Provider, base_url: &str) -> Result<String, RealtimeError> {
     let invalid = |why: &str| {
         Err(RealtimeError::InvalidConfig(format!(
@@ -90,79 +151,106 @@ pub(crate) async fn open(
     headers: &[(&'static str, String)],
 ) -> Result<Socket, RealtimeError> {
     let connect_error = |message: String| RealtimeError::Connect { provider, message };
-    let mut request = url
-        .into_client_request()
-        .map_err(|e| connect_error(format!("invalid URL: {}", describe(&e))))?;
-    for (name, value) in headers {
-        let value = HeaderValue::from_str(value)
-            .map_err(|_| connect_error(format!("header {name} has an invalid value")))?;
-        request.headers_mut().insert(*name, value);
+    match tokio::time::timeout(OPEN_TIMEOUT, connect(url, headers)).await {
+        Ok(Ok(socket)) => Ok(socket),
+        Ok(Err(message)) => Err(connect_error(message)),
+        Err(_) => Err(connect_error(format!(
+            "no connection within {} s",
+            OPEN_TIMEOUT.as_secs()
+        ))),
     }
-    let connector = if url.starts_with("wss://") {
-        Connector::Rustls(tls_config().map_err(connect_error)?)
-    } else {
-        Connector::Plain
+}
+
+async fn connect(url: &str, headers: &[(&'static str, String)]) -> Result<Socket, String> {
+    let invalid = || "invalid WebSocket URL".to_owned();
+    let parsed = url::Url::parse(url).map_err(|_| invalid())?;
+    let tls = match parsed.scheme() {
+        "wss" => true,
+        "ws" => false,
+        _ => return Err(invalid()),
     };
-    // Nagle off: audio frames are small and latency-sensitive.
-    let (socket, _response) = tokio_tungstenite::connect_async_tls_with_config(
-        request,
-        Some(socket_config()),
-        true,
-        Some(connector),
-    )
-    .await
-    .map_err(|e| connect_error(describe(&e)))?;
-    Ok(socket)
-}
-
-/// tungstenite zero-fills its read buffer (128 KiB by default) before every read, including the
-/// reads that find nothing because the bridge polled the session while waiting on the caller:
-/// with a thousand calls those buffers do not fit in the cache, and the zeroing was the largest
-/// single user-space item of a bridge's profile at 4 KiB. An audio delta of 60 ms is about 850
-/// bytes, so one read still takes it whole; larger events are read in several steps.
-const READ_BUFFER_BYTES: usize = 1024;
-
-fn socket_config() -> tungstenite::protocol::WebSocketConfig {
-    tungstenite::protocol::WebSocketConfig::default().read_buffer_size(READ_BUFFER_BYTES)
-}
-
-/// An error message that never echoes the request URL, with the body of an HTTP rejection.
-fn describe(error: &tungstenite::Error) -> String {
-    match error {
-        tungstenite::Error::Http(response) => {
-            let body = response
-                .body()
-                .as_deref()
-                .map(String::from_utf8_lossy)
-                .unwrap_or_default();
-            let body: String = body.chars().take(300).collect();
-            format!("handshake rejected with HTTP {}: {body}", response.status())
-        }
-        tungstenite::Error::Url(_) => "invalid WebSocket URL".to_owned(),
-        other => other.to_string(),
+    let (Some(host), Some(port)) = (parsed.host(), parsed.port_or_known_default()) else {
+        return Err(invalid());
+    };
+    let tcp = match &host {
+        url::Host::Domain(name) => TcpStream::connect((*name, port)).await,
+        url::Host::Ipv4(ip) => TcpStream::connect((*ip, port)).await,
+        url::Host::Ipv6(ip) => TcpStream::connect((*ip, port)).await,
     }
+    .map_err(|e| format!("could not connect: {e}"))?;
+    // Nagle off: audio messages are small and latency-sensitive.
+    tcp.set_nodelay(true)
+        .map_err(|e| format!("could not connect: {e}"))?;
+    let stream = if tls {
+        let name = match &host {
+            url::Host::Domain(name) => rustls::pki_types::ServerName::try_from(name.to_string()),
+            url::Host::Ipv4(ip) => Ok(rustls::pki_types::ServerName::from(std::net::IpAddr::V4(
+                *ip,
+            ))),
+            url::Host::Ipv6(ip) => Ok(rustls::pki_types::ServerName::from(std::net::IpAddr::V6(
+                *ip,
+            ))),
+        }
+        .map_err(|_| invalid())?;
+        let tls = TlsConnector::from(tls_config()?)
+            .connect(name, tcp)
+            .await
+            .map_err(|e| format!("TLS failed: {e}"))?;
+        Stream::Tls(Box::new(tls))
+    } else {
+        Stream::Plain(tcp)
+    };
+    let authority = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_string(),
+    };
+    let headers: Vec<(&str, &str)> = headers
+        .iter()
+        .map(|(name, value)| (*name, value.as_str()))
+        .collect();
+    let request = client::Request {
+        host: &authority,
+        target: &parsed[url::Position::BeforePath..url::Position::AfterQuery],
+        headers: &headers,
+    };
+    client::handshake(stream, request, READ_BUFFER_BYTES, MAX_MESSAGE_BYTES)
+        .await
+        .map_err(|error| match error {
+            HandshakeError::Io(error) => format!("connection failed: {error}"),
+            other => other.to_string(),
+        })
 }
 
-/// One received frame, as the providers care about it.
+/// One received message, as the providers care about it.
 pub(crate) enum Incoming {
     /// A JSON message (from a Text or a Binary frame), or why it was not one.
     Json(Result<Value, String>),
-    /// The peer closed; the reason is `None` for a normal close.
+    /// The peer closed; the reason is `None` for a normal close. The answer is queued: see
+    /// [`finish_close`].
     Closed(Option<String>),
-    /// Ping, pong, raw frames.
-    Ignore,
+    /// The connection ended without a close frame, or failed.
+    Ended(Option<String>),
 }
 
-pub(crate) fn decode(message: Message) -> Incoming {
-    match message {
-        Message::Text(text) => Incoming::Json(parse(text.as_str())),
+/// What `socket.next()` gave, read from the socket.
+pub(crate) fn decode(
+    socket: &Socket,
+    next: Option<Result<loquent_ws::Incoming, SocketError>>,
+) -> Incoming {
+    match next {
+        None => Incoming::Ended(Some("connection ended without a close frame".to_owned())),
+        Some(Err(error)) => Incoming::Ended(Some(format!("connection failed: {error}"))),
+        Some(Ok(loquent_ws::Incoming::Text)) => Incoming::Json(parse(socket.text())),
         // Gemini sends JSON in binary frames (seen for `setupComplete`).
-        Message::Binary(bytes) => Incoming::Json(match std::str::from_utf8(&bytes) {
-            Ok(text) => parse(text),
-            Err(_) => Err("binary frame is not UTF-8".to_owned()),
-        }),
-        Message::Close(frame) => Incoming::Closed(close_reason(frame.as_ref())),
-        Message::Ping(_) | Message::Pong(_) | Message::Frame(_) => Incoming::Ignore,
+        Some(Ok(loquent_ws::Incoming::Binary)) => {
+            Incoming::Json(match std::str::from_utf8(socket.binary()) {
+                Ok(text) => parse(text),
+                Err(_) => Err("binary frame is not UTF-8".to_owned()),
+            })
+        }
+        Some(Ok(loquent_ws::Incoming::Close(code))) => {
+            Incoming::Closed(close_reason(code, socket.text()))
+        }
     }
 }
 
@@ -174,46 +262,51 @@ pub(crate) fn parse(text: &str) -> Result<Value, String> {
     }
 }
 
-fn close_reason(frame: Option<&CloseFrame>) -> Option<String> {
-    let frame = frame?;
-    if frame.code == CloseCode::Normal && frame.reason.is_empty() {
-        return None;
+fn close_reason(code: Option<u16>, reason: &str) -> Option<String> {
+    match code {
+        None => None,
+        Some(loquent_ws::NORMAL) if reason.is_empty() => None,
+        Some(code) => Some(format!("closed with code {code}: {reason}")),
     }
-    Some(format!(
-        "closed with code {}: {}",
-        u16::from(frame.code),
-        frame.reason.as_str()
-    ))
 }
 
-/// After the peer's close frame: keeps reading briefly so tungstenite sends our close reply.
-pub(crate) async fn finish_close<S>(stream: &mut S)
-where
-    S: futures_util::Stream<Item = Result<Message, tungstenite::Error>> + Unpin,
-{
-    use futures_util::StreamExt as _;
-    let drain = async { while let Some(Ok(_)) = stream.next().await {} };
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(1), drain).await;
+/// Writes a client message out, waiting for room. A message is never dropped: the session's
+/// own pacing (and the bridge's) bounds what waits.
+pub(crate) async fn send(socket: &mut Socket, text: &str) -> Result<(), SocketError> {
+    socket.queue_text_always(text);
+    socket.flush().await.map_err(SocketError::from)
 }
 
-/// The reason reported when the stream ended or failed without a close frame.
-pub(crate) fn end_reason(error: Option<tungstenite::Error>) -> Option<String> {
-    match error {
-        None => Some("connection ended without a close frame".to_owned()),
-        Some(tungstenite::Error::ConnectionClosed) => None,
-        Some(error) => Some(format!("connection failed: {}", describe(&error))),
-    }
+/// Sends our close frame (unless one was sent) and ends our side of the connection, within a
+/// bound: a peer that stopped reading does not hold us.
+pub(crate) async fn close(socket: &mut Socket) {
+    let _ =
+        tokio::time::timeout(Duration::from_secs(1), socket.close(loquent_ws::NORMAL, "")).await;
+}
+
+/// After the peer's close frame: our answer (queued when it was read) goes out.
+pub(crate) async fn finish_close(socket: &mut Socket) {
+    close(socket).await;
 }
 
 /// Maps a write failure.
-pub(crate) fn send_error(provider: Provider, error: tungstenite::Error) -> RealtimeError {
+pub(crate) fn send_error(provider: Provider, error: SocketError) -> RealtimeError {
     match error {
-        tungstenite::Error::ConnectionClosed | tungstenite::Error::AlreadyClosed => {
+        SocketError::Io(error)
+            if matches!(
+                error.kind(),
+                io::ErrorKind::BrokenPipe
+                    | io::ErrorKind::ConnectionReset
+                    | io::ErrorKind::ConnectionAborted
+                    | io::ErrorKind::NotConnected
+                    | io::ErrorKind::WriteZero
+            ) =>
+        {
             RealtimeError::Closed
         }
         other => RealtimeError::Protocol {
             provider,
-            message: format!("send failed: {}", describe(&other)),
+            message: format!("send failed: {other}"),
         },
     }
 }
