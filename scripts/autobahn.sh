@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The Autobahn TestSuite's fuzzing client (cases 1-7, 9 and 10: framing, pings, reserved bits,
-# opcodes, fragmentation, UTF-8, closing, large messages, auto-fragmentation) against an echo
-# server built on the live call's WebSocket (examples/autobahn_echo.rs: the server's listener,
-# the media stream's upgrade and loquent-ws framing). Every case must be OK, NON-STRICT or
-# INFORMATIONAL; the report is kept in target/autobahn/report (index.html).
+# The Autobahn TestSuite (cases 1-7, 9 and 10: framing, pings, reserved bits, opcodes,
+# fragmentation, UTF-8, closing, large messages, auto-fragmentation) against both roles of the
+# live call's WebSocket:
+#   - server: its fuzzing client against an echo server built on the media stream's code
+#     (examples/autobahn_echo.rs: the server's listener, the media stream's upgrade, loquent-ws);
+#   - client: its fuzzing server against an echo client built on the provider sockets' code
+#     (crates/loquent-ai/examples/autobahn_client.rs: the sessions' opening, loquent-ws as client).
+# Every case must be OK, NON-STRICT or INFORMATIONAL; the reports are kept in
+# target/autobahn/report/{server,client} (index.html).
 #
 #   ./scripts/autobahn.sh
 #
@@ -40,52 +44,92 @@ if ! "$python2" -c "import site; site.addsitedir('$site'); import autobahntestsu
 fi
 
 cargo build --quiet --locked --example autobahn_echo
-port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
-target/debug/examples/autobahn_echo "127.0.0.1:$port" 2>"$root/echo.log" &
-echo_pid=$!
-trap 'kill "$echo_pid" 2>/dev/null || true' EXIT
-for _ in $(seq 100); do
-  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
-  sleep 0.1
-done
+cargo build --quiet --locked -p loquent-ai --example autobahn_client
 
-rm -rf "$root/report"
-cat >"$root/fuzzingclient.json" <<JSON
-{
-  "outdir": "$root/report",
-  "servers": [{"agent": "loquent-ws", "url": "ws://127.0.0.1:$port"}],
-  "cases": ["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"],
-  "exclude-cases": [],
-  "exclude-agent-cases": {}
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
-JSON
-(cd "$root" && "$python2" -c "
+wait_for() {
+  for _ in $(seq 100); do
+    (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+    sleep 0.1
+  done
+  echo "nothing listens on port $1" >&2
+  return 1
+}
+wstest() {
+  (cd "$root" && "$python2" -c "
 import site, sys
 site.addsitedir('$site')
-sys.argv = ['wstest', '--mode', 'fuzzingclient', '--spec', 'fuzzingclient.json']
+sys.argv = ['wstest', '--mode', '$1', '--spec', '$2']
 from autobahntestsuite.wstest import run
 run()
-") >"$root/wstest.log" 2>&1 || {
-  tail -n 30 "$root/wstest.log" >&2
-  exit 1
+")
 }
-
-python3 - "$root/report/index.json" <<'PY'
+# Every case passing, from a report's index.json; prints a summary line for the role.
+check() {
+  python3 - "$1" "$2" <<'PY'
 import json, sys
 from collections import Counter
 
 passing = {"OK", "NON-STRICT", "INFORMATIONAL"}
-results = next(iter(json.load(open(sys.argv[1])).values()))
+results = next(iter(json.load(open(sys.argv[2])).values()))
 failed = {
     case: (r["behavior"], r["behaviorClose"])
     for case, r in results.items()
     if r["behavior"] not in passing or r["behaviorClose"] not in passing
 }
 counts = Counter(r["behavior"] for r in results.values())
-print("autobahn: %d cases: %s" % (len(results), ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
+print("autobahn %s: %d cases: %s" % (sys.argv[1], len(results), ", ".join("%s %d" % kv for kv in sorted(counts.items()))))
 def key(case):
     return [int(part) for part in case.split(".")]
 for case in sorted(failed, key=key):
     print("  case %s: %s (close: %s)" % (case, *failed[case]), file=sys.stderr)
 sys.exit(1 if failed or not results else 0)
 PY
+}
+
+cases='["1.*", "2.*", "3.*", "4.*", "5.*", "6.*", "7.*", "9.*", "10.*"]'
+rm -rf "$root/report"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true' EXIT
+
+# Server role: the suite connects to our echo server.
+port="$(free_port)"
+target/debug/examples/autobahn_echo "127.0.0.1:$port" 2>"$root/echo.log" &
+pids+=($!)
+wait_for "$port"
+cat >"$root/fuzzingclient.json" <<JSON
+{
+  "outdir": "$root/report/server",
+  "servers": [{"agent": "loquent-ws", "url": "ws://127.0.0.1:$port"}],
+  "cases": $cases,
+  "exclude-cases": [],
+  "exclude-agent-cases": {}
+}
+JSON
+wstest fuzzingclient fuzzingclient.json >"$root/wstest-server.log" 2>&1 || {
+  tail -n 30 "$root/wstest-server.log" >&2
+  exit 1
+}
+check server "$root/report/server/index.json"
+
+# Client role: our echo client connects to the suite's server.
+port="$(free_port)"
+cat >"$root/fuzzingserver.json" <<JSON
+{
+  "url": "ws://127.0.0.1:$port",
+  "outdir": "$root/report/client",
+  "cases": $cases,
+  "exclude-cases": [],
+  "exclude-agent-cases": {}
+}
+JSON
+wstest fuzzingserver fuzzingserver.json >"$root/wstest-client.log" 2>&1 &
+pids+=($!)
+wait_for "$port"
+target/debug/examples/autobahn_client "ws://127.0.0.1:$port" loquent-ws-client 2>"$root/client.log" || {
+  tail -n 30 "$root/client.log" >&2
+  exit 1
+}
+check client "$root/report/client/index.json"

@@ -26,6 +26,8 @@ pub use config::{
 };
 pub use gemini::{GeminiLive, GeminiSession};
 pub use openai::{OpenAiRealtime, OpenAiSession};
+#[doc(hidden)]
+pub use socket::{Socket, Stream, open_for_conformance};
 
 /// Which speech-to-speech service a session talks to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

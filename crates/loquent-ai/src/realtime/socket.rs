@@ -25,7 +25,8 @@ use tokio_rustls::client::TlsStream;
 
 use super::{Provider, RealtimeError};
 
-pub(crate) type Socket = WebSocket<Stream>;
+/// A provider's socket: `loquent-ws` in its client role.
+pub type Socket = WebSocket<Stream>;
 
 /// An audio delta of 60 ms is about 850 bytes: one read takes it whole, and larger events
 /// (session configuration, transcripts) grow the buffer for as long as they are read.
@@ -39,7 +40,7 @@ const MAX_MESSAGE_BYTES: usize = 16 << 20;
 const OPEN_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The connection under a provider's socket.
-pub(crate) enum Stream {
+pub enum Stream {
     Plain(TcpStream),
     Tls(Box<TlsStream<TcpStream>>),
 }
@@ -159,6 +160,13 @@ pub(crate) async fn open(
             OPEN_TIMEOUT.as_secs()
         ))),
     }
+}
+
+/// Opens a socket exactly as a session does, with no headers, for the WebSocket conformance
+/// client (`examples/autobahn_client.rs`, run by `scripts/autobahn.sh`).
+#[doc(hidden)]
+pub async fn open_for_conformance(url: &str) -> Result<Socket, String> {
+    connect(url, &[]).await
 }
 
 async fn connect(url: &str, headers: &[(&'static str, String)]) -> Result<Socket, String> {
