@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The whole test suite, on SQLite and on PostgreSQL, with the browser test and the WebSocket
-# conformance suite (scripts/autobahn.sh).
+# The whole test suite, on SQLite and on PostgreSQL, with the browser test, the WebSocket
+# conformance suite (scripts/autobahn.sh) and a short fuzz run (scripts/fuzz-smoke.sh).
 # Installs what the suite needs when it is missing: Chromium and ChromeDriver from Debian, and
 # the SMTP and S3 test servers from PyPI into a virtualenv under target/.
 #
@@ -103,6 +103,9 @@ fi
 
 say "WebSocket conformance (Autobahn TestSuite)"
 ./scripts/autobahn.sh
+
+say "a short fuzz run (every target, 10 s)"
+./scripts/fuzz-smoke.sh 10
 
 if [ "$run_pg" = 1 ]; then
   say "tests on PostgreSQL ($PG_URL)"

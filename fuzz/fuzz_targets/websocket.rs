@@ -1,8 +1,9 @@
-//! The live call's WebSocket (loquent-ws, server side): the first code a media stream's or a
-//! web call's bytes reach, before any signature or session is checked. Whatever a client sends,
-//! cut into whatever pieces and with the socket sometimes not writable, reading never panics,
-//! hands out only whole messages within the limit (text as UTF-8), and what the server writes is
-//! well-formed server frames with nothing after a close.
+//! The live call's WebSocket (loquent-ws): as the server, the first code a media stream's or a
+//! web call's bytes reach, before any signature or session is checked; as the client, what reads
+//! the AI provider's frames. Whatever the peer sends, cut into whatever pieces and with the socket
+//! sometimes not writable, reading never panics, hands out only whole messages within the limit
+//! (text as UTF-8), and what we write is well-formed frames of our role (masked as a client, not
+//! as a server) with nothing after a close.
 #![no_main]
 
 use std::io;
@@ -11,7 +12,7 @@ use std::task::{Context, Poll, Waker};
 
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
-use loquent_ws::{Incoming, WebSocket};
+use loquent_ws::{Incoming, Role, WebSocket};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 const MAX_MESSAGE: usize = 4096;
@@ -27,6 +28,8 @@ struct Input {
     read_buffer: u8,
     /// Echo what is read back (exercising the write side and its limit).
     echo: bool,
+    /// Our socket is the client (the provider's side) rather than the server.
+    client: bool,
 }
 
 struct Peer {
@@ -100,15 +103,17 @@ impl AsyncWrite for Peer {
     }
 }
 
-/// Checks that `bytes` are whole or partial server frames: FIN set (we never fragment), not
-/// masked, a known opcode, and nothing after a close frame.
-fn check_server_frames(mut bytes: &[u8]) {
+/// Checks that `bytes` are whole or partial frames of our role: FIN set (we never fragment),
+/// masked when we are the client and not when we are the server, a known opcode, and nothing
+/// after a close frame.
+fn check_frames(mut bytes: &[u8], client: bool) {
     let mut closed = false;
     while let [b0, b1, rest @ ..] = bytes {
         assert!(!closed, "a frame after the close frame");
         assert_eq!(b0 & 0xF0, 0x80, "FIN without reserved bits");
         assert!(matches!(b0 & 0x0F, 0x1 | 0x2 | 0x8 | 0xA), "opcode {b0:#x}");
-        assert_eq!(b1 & 0x80, 0, "a server frame is not masked");
+        let masked = b1 & 0x80 != 0;
+        assert_eq!(masked, client, "a client masks every frame, a server none");
         let (len, rest) = match b1 & 0x7F {
             126 if rest.len() >= 2 => (usize::from(u16::from_be_bytes([rest[0], rest[1]])), &rest[2..]),
             127 if rest.len() >= 8 => (
@@ -117,6 +122,11 @@ fn check_server_frames(mut bytes: &[u8]) {
             ),
             126 | 127 => return,
             len => (usize::from(len), rest),
+        };
+        let rest = match (client, rest) {
+            (true, [_, _, _, _, rest @ ..]) => rest,
+            (true, _) => return,
+            (false, rest) => rest,
         };
         if b0 & 0x08 != 0 {
             assert!(len <= 125, "a control frame of {len} bytes");
@@ -142,7 +152,9 @@ fuzz_target!(|input: Input| {
         written: Vec::new(),
         pending: 0,
     };
-    let mut socket = WebSocket::new(peer, usize::from(input.read_buffer), MAX_MESSAGE);
+    let role = if input.client { Role::Client } else { Role::Server };
+    let mut socket =
+        WebSocket::with_role(peer, role, usize::from(input.read_buffer), MAX_MESSAGE);
     socket.set_write_limit(8192);
     let mut cx = Context::from_waker(Waker::noop());
     // Every poll consumes input, ends the stream or is one of the peer's few pending answers: the
@@ -175,5 +187,5 @@ fuzz_target!(|input: Input| {
             break;
         }
     }
-    check_server_frames(&socket.get_ref().written);
+    check_frames(&socket.get_ref().written, input.client);
 });
