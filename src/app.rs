@@ -79,7 +79,11 @@ impl App {
         let events = EventHub::start(&db).await?;
         let mailer = crate::mail::Mailer::from_config(&config.mail, &config.server.public_url)?;
         let providers = crate::telephony::session::Providers::from_config(&config);
-        let live = crate::telephony::LiveCalls::start(db.clone(), providers);
+        let live = crate::telephony::LiveCalls::start(
+            db.clone(),
+            providers,
+            config.calls.light_load_calls_per_core,
+        );
         let platform = config
             .twilio
             .account_sid

@@ -178,6 +178,15 @@ pub(super) fn uplink_batch<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Dur
     Ok(Some(Duration::from_millis(ms)))
 }
 
+/// Calls per core: a whole number up to 100,000.
+pub(super) fn calls_per_core<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    let n = whole_number(d)?;
+    if n > 100_000 {
+        return Err(D::Error::custom("must be a whole number from 0 to 100000"));
+    }
+    usize::try_from(n).map_err(D::Error::custom)
+}
+
 /// How many at a time: a whole number from 1 to 100.
 pub(super) fn concurrency<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     let n = whole_number(d)?;

@@ -318,10 +318,24 @@ pub struct Calls {
         deserialize_with = "check::uplink_batch"
     )]
     pub uplink_batch: Option<Duration>,
+    /// Live calls per core up to which the server counts as lightly loaded: caller audio then
+    /// goes to the provider frame by frame, as it comes (the least added latency); above it, in
+    /// batches of `uplink_batch_ms` (the least CPU per call). `0`: always in batches.
+    #[serde(
+        default = "Calls::default_light_load_calls_per_core",
+        deserialize_with = "check::calls_per_core"
+    )]
+    pub light_load_calls_per_core: usize,
     /// Whether URLs that users configure (caller lookups) may reach loopback, private and
     /// link-local addresses. Off: on a shared server they would let a user probe its network.
     #[serde(default, deserialize_with = "check::flag")]
     pub allow_private_lookups: bool,
+}
+
+impl Calls {
+    fn default_light_load_calls_per_core() -> usize {
+        100
+    }
 }
 
 /// The durable job runner.
@@ -563,6 +577,7 @@ mod tests {
         );
         assert!(!config.cookies_secure());
         assert_eq!(config.calls.uplink_batch, None);
+        assert_eq!(config.calls.light_load_calls_per_core, 100);
         let config =
             Config::from_sources(None, &env(&[("LOQUENT_UPLINK_BATCH_MS", "60")])).unwrap();
         assert_eq!(

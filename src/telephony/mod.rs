@@ -6,6 +6,7 @@
 
 pub mod bridge;
 pub mod events;
+pub mod load;
 pub mod media_socket;
 pub mod recording;
 pub mod session;
@@ -22,6 +23,7 @@ use std::sync::Arc;
 
 use sea_orm::DatabaseConnection;
 
+use load::Load;
 use session::{Prewarmed, Providers};
 use writer::CallWriter;
 
@@ -29,13 +31,20 @@ use writer::CallWriter;
 pub struct LiveCalls {
     pub prewarmed: Arc<Prewarmed>,
     pub writer: CallWriter,
+    pub load: Load,
 }
 
 impl LiveCalls {
-    pub fn start(db: DatabaseConnection, providers: Providers) -> Self {
+    /// `light_load_calls_per_core`: see [`Load`].
+    pub fn start(
+        db: DatabaseConnection,
+        providers: Providers,
+        light_load_calls_per_core: usize,
+    ) -> Self {
         Self {
             prewarmed: Arc::new(Prewarmed::new(providers)),
             writer: CallWriter::start(db),
+            load: Load::new(light_load_calls_per_core),
         }
     }
 }

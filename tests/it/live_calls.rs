@@ -265,10 +265,14 @@ impl Line {
 async fn an_openai_call_greets_handles_barge_in_looks_up_and_ends_after_the_goodbye() {
     let (crm_url, crm_seen) = crm().await;
     // The test's customer system is on loopback, which only an operator's setting allows.
+    // Batched as under load (no call counts as light), so the receive threshold is exercised.
     let line = line_with(
         openai_agent(&crm_url),
         false,
-        &[("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "true")],
+        &[
+            ("LOQUENT_ALLOW_PRIVATE_LOOKUPS", "true"),
+            ("LOQUENT_LIGHT_LOAD_CALLS_PER_CORE", "0"),
+        ],
     )
     .await;
     let report = line
@@ -780,6 +784,57 @@ async fn an_openai_session_at_its_time_limit_is_replaced_and_the_call_goes_on() 
     );
     let call = line.call_row(&report.call_sid).await.expect("call row");
     assert_eq!(call.status, "completed");
+}
+
+/// The audio of each caller message the provider received, as the emulator logs it
+/// (`<N base64 characters>`).
+fn caller_audio(received: &[Value]) -> Vec<String> {
+    received
+        .iter()
+        .filter_map(|message| {
+            let audio = if message["type"] == "input_audio_buffer.append" {
+                &message["audio"]
+            } else {
+                &message["realtimeInput"]["audio"]["data"]
+            };
+            audio.as_str().map(str::to_owned)
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn caller_audio_goes_frame_by_frame_while_lightly_loaded_and_in_batches_under_load() {
+    // One 20 ms frame is 160 bytes of µ-law for OpenAI (216 base64 characters), 640 of PCM16 at
+    // 16 kHz for Gemini (856); OpenAI's batch under load is two frames (428).
+    let cases = [
+        (json!({"provider": "openai"}), "100", 216),
+        (json!({"provider": "openai"}), "0", 428),
+        (gemini_agent(), "100", 856),
+    ];
+    for (agent, calls_per_core, chars) in cases {
+        let provider = agent["provider"].clone();
+        let line = line_with(
+            agent,
+            false,
+            &[("LOQUENT_LIGHT_LOAD_CALLS_PER_CORE", calls_per_core)],
+        )
+        .await;
+        let report = line
+            .call(json!([{"wait_for_speech": 5000}, {"say": "hello", "ms": 1000}, "hangup"]))
+            .await;
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+        let audio = caller_audio(&line.provider_received().await);
+        let expected = format!("<{chars} base64 characters>");
+        let sized = audio.iter().filter(|a| **a == expected).count();
+        // The last message of a call may be a partial batch, and a frame may be sent early when
+        // another message goes first.
+        assert!(
+            audio.len() >= 25 && sized * 10 >= audio.len() * 9,
+            "{provider} at {calls_per_core} calls per core: {} of {} messages of {expected}: {audio:?}",
+            sized,
+            audio.len()
+        );
+    }
 }
 
 #[tokio::test]

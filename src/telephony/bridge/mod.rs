@@ -124,6 +124,8 @@ impl Bridge {
     ) -> Transport {
         let active = metrics::gauge!("loquent_active_calls");
         active.increment(1.0);
+        let load = state.live.load.clone();
+        let _live = load.enter();
         let (tools_tx, mut tools_rx) = mpsc::channel(8);
         let provider = ctx.setup.session.provider;
         let mut bridge = Self {
@@ -134,7 +136,7 @@ impl Bridge {
             transport,
             hung_up: false,
             playout: Playout::default(),
-            uplink: Uplink::new(connection),
+            uplink: Uplink::new(connection, load),
             first_audio_at: None,
             tools_tx,
             tools_running: 0,

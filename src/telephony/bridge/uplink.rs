@@ -1,6 +1,7 @@
-//! The caller's audio on its way to the provider: waking once per batch of frames (see
-//! [`wake`]), sending a held-back batch once the caller's socket is drained, and how long the
-//! provider may take to accept it.
+//! The caller's audio on its way to the provider: while the server is lightly loaded (see
+//! [`Load`]) every frame as it comes; under load, waking once per batch of frames (see [`wake`])
+//! and sending a held-back batch once the caller's socket is drained; and how long the provider
+//! may take to accept it.
 
 use std::pin::Pin;
 use std::task::Poll;
@@ -9,6 +10,7 @@ use std::time::Duration;
 use loquent_ai::realtime::RealtimeError;
 use tokio::time::Sleep;
 
+use super::super::load::Load;
 use super::super::wake::{self, ConnectionSocket, WakeThreshold};
 use super::End;
 
@@ -18,20 +20,23 @@ const PROVIDER_SEND_TIMEOUT: Duration = Duration::from_secs(2);
 const WS_FRAME_OVERHEAD: usize = 8;
 
 pub struct Uplink {
-    /// The connection's socket until the first frame sets its threshold.
+    /// The connection's socket until the first frame under load sets its threshold.
     connection: Option<ConnectionSocket>,
+    load: Load,
     wake: Option<WakeThreshold>,
-    /// Caller audio was forwarded since the caller's socket was last drained, with the threshold
-    /// raised: the provider may be holding it back.
+    /// Caller audio was forwarded since the caller's socket was last drained, and the provider
+    /// may be holding it back: the threshold is raised, or the load is light (every frame goes on
+    /// as it comes).
     flush_due: bool,
     /// Fires when the caller's socket has been silent for [`wake::QUIET`].
     quiet: Pin<Box<Sleep>>,
 }
 
 impl Uplink {
-    pub fn new(connection: Option<ConnectionSocket>) -> Self {
+    pub fn new(connection: Option<ConnectionSocket>, load: Load) -> Self {
         Self {
             connection,
+            load,
             wake: None,
             flush_due: false,
             quiet: Box::pin(tokio::time::sleep(wake::QUIET)),
@@ -49,11 +54,20 @@ impl Uplink {
     }
 
     /// After a caller `media` message of `text_len` bytes, with the provider sending
-    /// `frames_per_send()` frames at a time (asked once, on the first frame): the first sets the
-    /// socket's threshold; later ones keep it raised. The quiet timer is pushed back once the
-    /// batch is read (see [`Uplink::drained`]), not per frame: a timer reset is a clock read and
-    /// a move in the timer wheel.
+    /// `frames_per_send()` frames at a time (asked once, on the first frame under load).
+    ///
+    /// Light load: the frame is sent as soon as the socket is drained, and a raised threshold is
+    /// lowered. Under load, the first frame sets the socket's threshold; later ones keep it
+    /// raised. The quiet timer is pushed back once the batch is read (see [`Uplink::drained`]),
+    /// not per frame: a timer reset is a clock read and a move in the timer wheel.
     pub fn frame_forwarded(&mut self, text_len: usize, frames_per_send: impl FnOnce() -> usize) {
+        if self.load.is_light() {
+            if let Some(wake) = &mut self.wake {
+                wake.lower();
+            }
+            self.flush_due = true;
+            return;
+        }
         match (&mut self.wake, self.connection.take()) {
             (None, Some(connection)) => {
                 let frame_len = text_len + WS_FRAME_OVERHEAD;

@@ -286,6 +286,8 @@ enum Command {
     Audio(Vec<u8>),
     /// A complete client message.
     Send(String),
+    /// Send the caller audio waiting in a batch now.
+    Flush,
     Close,
 }
 
@@ -597,7 +599,7 @@ impl Actor {
                         None
                     }
                 }
-                Step::Flush => self.flush().await,
+                Step::Flush | Step::Command(Some(Command::Flush)) => self.flush().await,
                 Step::Command(Some(Command::Send(text))) => {
                     // Pending audio first: the model hears the caller before, say, a tool result.
                     match self.flush().await {
@@ -810,6 +812,16 @@ impl GeminiSession {
 impl RealtimeSession for GeminiSession {
     fn frames_per_send(&self) -> usize {
         self.frames_per_send
+    }
+
+    async fn flush_audio(&mut self) -> Result<(), RealtimeError> {
+        if self.closed {
+            return Err(RealtimeError::Closed);
+        }
+        self.commands
+            .send(Command::Flush)
+            .await
+            .map_err(|_| RealtimeError::Closed)
     }
 
     async fn send_audio(&mut self, audio_base64: &str) -> Result<(), RealtimeError> {
