@@ -56,6 +56,10 @@ use serde_json::{Value, json};
 
 /// The issue's targets.
 const TARGET_P99_MS: f64 = 50.0;
+/// While the server is lightly loaded (its default: up to 100 calls per core, and it runs on one
+/// core here) caller audio is not batched, and the added latency should be the bridge's alone.
+const TARGET_LIGHT_P99_MS: f64 = 5.0;
+const LIGHT_LOAD_CALLS: usize = 100;
 const TARGET_CPU_MS_PER_CALL_SECOND: f64 = 0.7;
 const TARGET_RSS_KIB_PER_CALL: f64 = 1024.0;
 /// A web call's server CPU per call-second, as a multiple of a phone call's (issue 24).
@@ -725,8 +729,16 @@ fn print_table(settings: &Settings, report: &LoadReport, kind: &str) -> bool {
     // streaming (the window the CPU figure is taken over). The ramp adds up to N / ramp call
     // set-ups a second on both cores, and the hang-ups; the whole run is printed beside it.
     let steady = &report.steady_latency;
-    let latency_ok = steady.count > 0 && steady.p99_ms <= TARGET_P99_MS;
-    let cpu_ok = cpu.is_some_and(|c| c <= TARGET_CPU_MS_PER_CALL_SECOND);
+    let p99_target = if settings.calls <= LIGHT_LOAD_CALLS {
+        TARGET_LIGHT_P99_MS
+    } else {
+        TARGET_P99_MS
+    };
+    let latency_ok = steady.count > 0 && steady.p99_ms <= p99_target;
+    // The CPU target is for a loaded server, which batches; a lightly loaded one spends more per
+    // call on latency, and has the CPU to spare.
+    let light = settings.calls <= LIGHT_LOAD_CALLS;
+    let cpu_ok = light || cpu.is_some_and(|c| c <= TARGET_CPU_MS_PER_CALL_SECOND);
     let rss_ok = rss.is_some_and(|r| r <= TARGET_RSS_KIB_PER_CALL);
     let clean_ok = report.protocol_errors == 0
         && report.foreign_echoes == 0
@@ -762,7 +774,7 @@ fn print_table(settings: &Settings, report: &LoadReport, kind: &str) -> bool {
         verdict(lost_ok)
     );
     println!(
-        "| Added latency caller→agent→caller, every call streaming, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | p99 ≤ {TARGET_P99_MS} ms | {} |",
+        "| Added latency caller→agent→caller, every call streaming, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | p99 ≤ {p99_target} ms | {} |",
         steady.p50_ms,
         steady.p99_ms,
         steady.max_ms,
@@ -777,9 +789,14 @@ fn print_table(settings: &Settings, report: &LoadReport, kind: &str) -> bool {
         report.first_audio.p50_ms, report.first_audio.p99_ms
     );
     println!(
-        "| Server CPU per call-second | {} ms | ≤ {TARGET_CPU_MS_PER_CALL_SECOND} ms | {} |",
+        "| Server CPU per call-second | {} ms | {} | {} |",
         opt(cpu, 3),
-        verdict(cpu_ok)
+        if light {
+            "(above light load: ≤ 0.7 ms)".to_owned()
+        } else {
+            format!("≤ {TARGET_CPU_MS_PER_CALL_SECOND} ms")
+        },
+        if light { "—" } else { verdict(cpu_ok) }
     );
     println!(
         "| Server RSS per call | {} KiB | ≤ 1 MiB | {} |",

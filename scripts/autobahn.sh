@@ -57,14 +57,15 @@ wait_for() {
   echo "nothing listens on port $1" >&2
   return 1
 }
-wstest() {
-  (cd "$root" && "$python2" -c "
+# The suite's entry point, as a Python program for `python2 -c`.
+wstest_program() {
+  cat <<PY
 import site, sys
 site.addsitedir('$site')
 sys.argv = ['wstest', '--mode', '$1', '--spec', '$2']
 from autobahntestsuite.wstest import run
 run()
-")
+PY
 }
 # Every case passing, from a report's index.json; prints a summary line for the role.
 check() {
@@ -108,7 +109,8 @@ cat >"$root/fuzzingclient.json" <<JSON
   "exclude-agent-cases": {}
 }
 JSON
-wstest fuzzingclient fuzzingclient.json >"$root/wstest-server.log" 2>&1 || {
+(cd "$root" && exec "$python2" -c "$(wstest_program fuzzingclient fuzzingclient.json)") \
+  >"$root/wstest-server.log" 2>&1 || {
   tail -n 30 "$root/wstest-server.log" >&2
   exit 1
 }
@@ -125,7 +127,9 @@ cat >"$root/fuzzingserver.json" <<JSON
   "exclude-agent-cases": {}
 }
 JSON
-wstest fuzzingserver fuzzingserver.json >"$root/wstest-client.log" 2>&1 &
+# The subshell execs the suite, so `$!` is the process the exit trap stops.
+(cd "$root" && exec "$python2" -c "$(wstest_program fuzzingserver fuzzingserver.json)") \
+  >"$root/wstest-client.log" 2>&1 &
 pids+=($!)
 wait_for "$port"
 target/debug/examples/autobahn_client "ws://127.0.0.1:$port" loquent-ws-client 2>"$root/client.log" || {
