@@ -333,7 +333,19 @@ pub struct ProcessUsage {
     /// Calls streaming when `load_rss_kib` was sampled.
     pub calls_at_load: usize,
     pub rss_kib_per_call: Option<f64>,
+    /// The whole run, from before the first call's webhook to [`WHOLE_SETTLE`] after the last
+    /// hang-up: every call's set-up and teardown as well as its audio.
+    pub whole_seconds: f64,
+    pub whole_cpu_seconds: f64,
+    /// Every call's streamed seconds, start to end.
+    pub whole_call_seconds: f64,
+    pub whole_cpu_ms_per_call_second: Option<f64>,
 }
+
+/// How long after the last call's end the whole run's last sample waits: the server's teardown
+/// of the last calls (the provider session's close, the call row's last write, the status
+/// callback) is part of the calls' cost.
+pub const WHOLE_SETTLE: Duration = Duration::from_secs(2);
 
 /// Place every call of `plan` and report. Never fails as a whole: each call's failure is counted
 /// and described in the report.
@@ -383,6 +395,12 @@ pub async fn run(plan: LoadPlan) -> LoadReport {
     // The clock stops once no call can join it.
     drop(shared);
     let _ = clock.await;
+    tokio::time::sleep(WHOLE_SETTLE).await;
+    let after: Vec<_> = plan
+        .watch
+        .iter()
+        .map(|w| ProcessSample::of(w).map(|s| (Instant::now(), s)))
+        .collect();
     outcomes.sort_by_key(|o| o.index);
     let samples = if Instant::now() < window.1 {
         // Every call ended before the window closed: there was no steady state to measure.
@@ -393,7 +411,7 @@ pub async fn run(plan: LoadPlan) -> LoadReport {
     } else {
         sampler.await.unwrap_or_default()
     };
-    let mut report = summarize(&plan, outcomes, samples, origin, window);
+    let mut report = summarize(&plan, outcomes, samples, &after, origin, window);
     report.wall_seconds = began.elapsed().as_secs_f64();
     report
 }
@@ -1623,7 +1641,12 @@ async fn sample(watch: Vec<Watch>, (start, end): (Instant, Instant)) -> Vec<Samp
         .collect()
 }
 
-fn usage(watch: &Watch, samples: &Samples, outcomes: &[CallOutcome]) -> ProcessUsage {
+fn usage(
+    watch: &Watch,
+    samples: &Samples,
+    after: &io::Result<(Instant, ProcessSample)>,
+    outcomes: &[CallOutcome],
+) -> ProcessUsage {
     let mut usage = ProcessUsage {
         label: watch.label.clone(),
         pid: watch.pid,
@@ -1638,8 +1661,12 @@ fn usage(watch: &Watch, samples: &Samples, outcomes: &[CallOutcome]) -> ProcessU
         peak_rss_kib: 0,
         calls_at_load: 0,
         rss_kib_per_call: None,
+        whole_seconds: 0.0,
+        whole_cpu_seconds: 0.0,
+        whole_call_seconds: 0.0,
+        whole_cpu_ms_per_call_second: None,
     };
-    let [(_, idle), (from, first), (to, last)] = match samples {
+    let [(began, idle), (from, first), (to, last)] = match samples {
         Ok(samples) => *samples,
         Err(e) => {
             usage.error = Some(e.clone());
@@ -1678,6 +1705,20 @@ fn usage(watch: &Watch, samples: &Samples, outcomes: &[CallOutcome]) -> ProcessU
         usage.rss_kib_per_call =
             Some(last.rss_kib.saturating_sub(idle.rss_kib) as f64 / usage.calls_at_load as f64);
     }
+    if let Ok((ended, after)) = after {
+        usage.whole_seconds = ended.saturating_duration_since(began).as_secs_f64();
+        usage.whole_cpu_seconds =
+            after.cpu_ticks.saturating_sub(idle.cpu_ticks) as f64 / clock_ticks_per_second() as f64;
+        usage.whole_call_seconds = outcomes
+            .iter()
+            .filter_map(|o| o.streaming)
+            .map(|(a, b)| b.saturating_duration_since(a).as_secs_f64())
+            .sum();
+        if usage.whole_call_seconds > 0.0 {
+            usage.whole_cpu_ms_per_call_second =
+                Some(usage.whole_cpu_seconds * 1000.0 / usage.whole_call_seconds);
+        }
+    }
     usage
 }
 
@@ -1685,6 +1726,7 @@ fn summarize(
     plan: &LoadPlan,
     outcomes: Vec<CallOutcome>,
     samples: Vec<Samples>,
+    after: &[io::Result<(Instant, ProcessSample)>],
     origin: Instant,
     window: (Instant, Instant),
 ) -> LoadReport {
@@ -1721,7 +1763,8 @@ fn summarize(
             .watch
             .iter()
             .zip(&samples)
-            .map(|(w, s)| usage(w, s, &outcomes))
+            .zip(after)
+            .map(|((w, s), a)| usage(w, s, a, &outcomes))
             .collect(),
         calls: Vec::with_capacity(outcomes.len()),
         latency_histogram: LatencyHistogram::default(),
