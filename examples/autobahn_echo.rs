@@ -11,7 +11,7 @@ use axum::Router;
 use axum::response::Response;
 use axum::routing::get;
 use loquent::listener::{ConnectionSocket, Connections};
-use loquent::telephony::media_socket::{CallSocket, Incoming, NORMAL, Upgrade};
+use loquent::telephony::media_socket::{CallSocket, Upgrade};
 
 const READ_BUFFER: usize = 4096;
 const MAX_MESSAGE: usize = 64 << 20;
@@ -22,26 +22,7 @@ async fn open(upgrade: Upgrade) -> Response {
 
 async fn echo(mut socket: CallSocket) {
     socket.set_write_limit(usize::MAX);
-    while let Some(Ok(incoming)) = socket.next().await {
-        match incoming {
-            // A message is borrowed from the socket's read buffer: copied out to be queued.
-            Incoming::Text => {
-                let text = socket.text().to_owned();
-                socket.queue_text_always(&text);
-            }
-            Incoming::Binary => {
-                let bytes = socket.binary().to_vec();
-                socket.queue_binary(&bytes);
-            }
-            Incoming::Close(_) => break,
-        }
-        if socket.flush().await.is_err() {
-            return;
-        }
-    }
-    // The close's answer (or a protocol error's close frame) goes out; the server then ends the
-    // TCP connection, as RFC 6455 §7.1.1 asks of it.
-    let _ = socket.close(NORMAL, "").await;
+    socket.echo_until_closed().await;
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -16,28 +16,6 @@ async fn open(url: &str) -> Socket {
         .unwrap_or_else(|error| panic!("{url}: {error}"))
 }
 
-/// Echoes until the server closes or the connection fails; the close is answered.
-async fn echo(socket: &mut Socket) {
-    while let Some(Ok(incoming)) = socket.next().await {
-        match incoming {
-            // A message is borrowed from the socket's read buffer: copied out to be queued.
-            Incoming::Text => {
-                let text = socket.text().to_owned();
-                socket.queue_text_always(&text);
-            }
-            Incoming::Binary => {
-                let bytes = socket.binary().to_vec();
-                socket.queue_binary(&bytes);
-            }
-            Incoming::Close(_) => break,
-        }
-        if socket.flush().await.is_err() {
-            return;
-        }
-    }
-    let _ = socket.close(NORMAL, "").await;
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let mut args = std::env::args().skip(1);
@@ -59,7 +37,7 @@ async fn main() {
     for case in 1..=count {
         let mut socket = open(&format!("{base}/runCase?case={case}&agent={agent}")).await;
         socket.set_write_limit(usize::MAX);
-        echo(&mut socket).await;
+        socket.echo_until_closed().await;
     }
 
     let mut socket = open(&format!("{base}/updateReports?agent={agent}")).await;

@@ -338,6 +338,34 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         std::future::poll_fn(|cx| Pin::new(&mut self.io).poll_shutdown(cx)).await
     }
 
+    /// Echoes every message back as it came until the peer closes or the connection fails, then
+    /// answers the close: what the Autobahn TestSuite asks of the peer it tests. For the
+    /// conformance examples (`examples/autobahn_echo.rs`, `loquent-ai`'s `autobahn_client`), so
+    /// both roles are tested with the same loop.
+    #[doc(hidden)]
+    pub async fn echo_until_closed(&mut self) {
+        while let Some(Ok(incoming)) = self.next().await {
+            match incoming {
+                // A message is borrowed from the read buffer: copied out to be queued.
+                Incoming::Text => {
+                    let text = self.text().to_owned();
+                    self.queue_text_always(&text);
+                }
+                Incoming::Binary => {
+                    let bytes = self.binary().to_vec();
+                    self.queue_binary(&bytes);
+                }
+                Incoming::Close(_) => break,
+            }
+            if self.flush().await.is_err() {
+                return;
+            }
+        }
+        // The close's answer (or a protocol error's close frame) goes out and our side of the
+        // connection ends, as RFC 6455 §7.1.1 asks of a server.
+        let _ = self.close(NORMAL, "").await;
+    }
+
     /// Forgets the message last handed out.
     fn release(&mut self) {
         let consumed = std::mem::take(&mut self.consumed);
