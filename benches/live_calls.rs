@@ -11,6 +11,8 @@
 //!
 //! Settings (environment): `CALLS` (1000), `HOLD_SECS` (20), `RAMP_SECS` (10), `DRAIN_SECS` (2),
 //! `SERVER_CORE` (0), `LOAD_CORE` (1), `REPORT_JSON` (a path for the full report as JSON),
+//! `SERVER_LOG` (the server's log filter instead of `warn`, e.g. `info,sqlx=debug`; the run's
+//! directory with the server's log and database is then kept),
 //! `MODE`: `phone` (the default: calls through Twilio's Media Streams), `web` (calls from the
 //! browser: the web-call socket, PCM16 at 24 kHz, recorded by the server) or `both` (phone calls,
 //! then web calls, against the same server; the web calls' CPU is compared with the phone calls'
@@ -99,6 +101,9 @@ struct Settings {
     phone: bool,
     web: bool,
     soak: bool,
+    /// The server's log filter instead of `warn`; the run's directory (the log, the database) is
+    /// then kept for reading.
+    server_log: Option<String>,
 }
 
 impl Settings {
@@ -124,6 +129,9 @@ impl Settings {
             server_core: text("SERVER_CORE", "0"),
             load_core: text("LOAD_CORE", "1"),
             report_json: std::env::var_os("REPORT_JSON").map(PathBuf::from),
+            server_log: std::env::var("SERVER_LOG")
+                .ok()
+                .filter(|v| !v.trim().is_empty()),
             phone: matches!(text("MODE", "phone").as_str(), "phone" | "both"),
             web: !soak && matches!(text("MODE", "phone").as_str(), "web" | "both"),
             soak,
@@ -238,7 +246,13 @@ async fn bench(settings: &Settings) -> Result<bool, Failure> {
         twilio_api_base: sandbox.twilio_api_base(),
         openai_base_url: sandbox.openai_base_url(),
     };
-    let (server, origin) = start_server(binary, &dir, &urls, &settings.server_core)?;
+    let (server, origin) = start_server(
+        binary,
+        &dir,
+        &urls,
+        &settings.server_core,
+        settings.server_log.as_deref().unwrap_or("warn"),
+    )?;
     let server_pid = server.id();
     children.0.push(("server", server));
     wait_ready(&origin, &mut children, &dir).await?;
@@ -312,7 +326,14 @@ async fn bench(settings: &Settings) -> Result<bool, Failure> {
         std::fs::write(path, json).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     }
     drop(children);
-    let _ = std::fs::remove_dir_all(&dir);
+    if settings.server_log.is_some() {
+        eprintln!(
+            "live_calls: the server's log and database are kept in {}",
+            dir.display()
+        );
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
     Ok(passed)
 }
 
@@ -348,6 +369,7 @@ fn start_server(
     dir: &Path,
     urls: &SandboxUrls,
     core: &str,
+    log_filter: &str,
 ) -> Result<(Child, String), Failure> {
     let port = free_port()?;
     let origin = format!("http://127.0.0.1:{port}");
@@ -379,7 +401,7 @@ fn start_server(
         .env("LOQUENT_OPENAI_BASE_URL", &urls.openai_base_url)
         .env("LOQUENT_OPENAI_API_KEY", "sk-sandbox-live-calls")
         // Per-call info lines would be part of the measured CPU; warnings still show problems.
-        .env("LOQUENT_LOG", "warn")
+        .env("LOQUENT_LOG", log_filter)
         .env_remove("LOQUENT_CONFIG")
         .current_dir(dir)
         .stdout(log)
@@ -792,26 +814,26 @@ fn print_table(settings: &Settings, report: &LoadReport, kind: &str) -> bool {
         "| First audio p50 / p99 | {:.1} / {:.1} ms | | |",
         report.first_audio.p50_ms, report.first_audio.p99_ms
     );
-    println!(
-        "| Server CPU per call-second | {} ms | {} | {} |",
-        opt(cpu, 3),
-        if light {
-            "(above light load: ≤ 0.7 ms)".to_owned()
+    // The CPU target is judged only above light load; below it the row shows what it would be.
+    let cpu_row = |measure: String, value: Option<f64>, ok: bool| {
+        let (target, result) = if light {
+            (
+                format!("(above light load: ≤ {TARGET_CPU_MS_PER_CALL_SECOND} ms)"),
+                "—",
+            )
         } else {
-            format!("≤ {TARGET_CPU_MS_PER_CALL_SECOND} ms")
-        },
-        if light { "—" } else { verdict(cpu_ok) }
-    );
-    println!(
-        "| … over whole calls: set-up, audio and teardown ({:.0} s of server time) | {} ms | {} | {} |",
-        server.map_or(0.0, |u| u.whole_seconds),
-        opt(whole, 3),
-        if light {
-            "(above light load: ≤ 0.7 ms)".to_owned()
-        } else {
-            format!("≤ {TARGET_CPU_MS_PER_CALL_SECOND} ms")
-        },
-        if light { "—" } else { verdict(whole_ok) }
+            (format!("≤ {TARGET_CPU_MS_PER_CALL_SECOND} ms"), verdict(ok))
+        };
+        println!("| {measure} | {} ms | {target} | {result} |", opt(value, 3));
+    };
+    cpu_row("Server CPU per call-second".to_owned(), cpu, cpu_ok);
+    cpu_row(
+        format!(
+            "… over whole calls: set-up, audio and teardown ({:.0} s of server time)",
+            server.map_or(0.0, |u| u.whole_seconds)
+        ),
+        whole,
+        whole_ok,
     );
     println!(
         "| Server RSS per call | {} KiB | ≤ 1 MiB | {} |",
