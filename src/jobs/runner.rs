@@ -196,25 +196,43 @@ impl Runner {
         }
     }
 
-    /// Claims due jobs, kind by kind, while the kind has a free slot and a due job.
+    /// Claims due jobs while one is due of a kind with a free slot, the longest-waiting first,
+    /// across every such kind at once: an idle poll is one claim (two statements) whatever the
+    /// number of kinds, not one per kind.
     async fn claim_what_fits(self: &Arc<Self>, running: &mut JoinSet<()>) {
-        for (kind, Kind { handler, slots }) in &self.kinds {
-            while let Ok(slot) = Arc::clone(slots).try_acquire_owned() {
-                let job = match claim(&self.db, &[kind.as_str()], &self.worker, self.lease).await {
-                    Ok(Some(job)) => job,
-                    Ok(None) => break,
-                    Err(e) => {
-                        tracing::warn!(error = %e, kind = %kind, "claiming a job failed");
-                        break;
-                    }
-                };
-                let this = Arc::clone(self);
-                let handler = Arc::clone(handler);
-                running.spawn(async move {
-                    this.execute(handler.as_ref(), &job).await;
-                    drop(slot);
-                });
-            }
+        loop {
+            let free: Vec<&str> = self
+                .kinds
+                .iter()
+                .filter(|(_, kind)| kind.slots.available_permits() > 0)
+                .map(|(name, _)| name.as_str())
+                .collect();
+            let job = match claim(&self.db, &free, &self.worker, self.lease).await {
+                Ok(Some(job)) => job,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming a job failed");
+                    break;
+                }
+            };
+            // Only this loop takes slots, so the one seen free is still free; waiting cannot
+            // block for long (a finishing job only gives one back).
+            // Only our kinds are claimed and no semaphore is ever closed: neither `else` is
+            // taken. Were one, the job would run again once its lease expired.
+            let Some(Kind { handler, slots }) = self.kinds.get(&job.kind) else {
+                tracing::error!(kind = %job.kind, "claimed a job of a kind this runner has no handler for");
+                continue;
+            };
+            let Ok(slot) = Arc::clone(slots).acquire_owned().await else {
+                tracing::error!(kind = %job.kind, "a kind's slots were closed");
+                continue;
+            };
+            let this = Arc::clone(self);
+            let handler = Arc::clone(handler);
+            running.spawn(async move {
+                this.execute(handler.as_ref(), &job).await;
+                drop(slot);
+            });
         }
     }
 

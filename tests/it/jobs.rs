@@ -333,6 +333,59 @@ async fn the_runner_runs_every_job_within_the_concurrency_limit() {
     assert!(max >= 2, "jobs ran one at a time");
 }
 
+/// The runner claims across kinds, the longest-waiting job first, but only of kinds with a free
+/// slot: a kind at its limit with older jobs waiting does not hold up another kind.
+#[tokio::test]
+async fn a_kind_at_its_limit_does_not_hold_up_another_kind() {
+    let app = TestApp::new().await;
+    let slow = Counting::new(Duration::from_millis(400));
+    let fast = Counting::new(Duration::from_millis(10));
+    let runner = Runner::new(app.app.db.clone(), "runner-1")
+        .handler_with_limit("slow", slow.clone(), 1)
+        .handler_with_limit("count", fast.clone(), 3)
+        .poll_interval(Duration::from_millis(50));
+    let wake = runner.waker();
+    // The slow kind's jobs are older: claimed by age alone, they would all go first.
+    for _ in 0..4 {
+        jobs::enqueue(&app.app.db, new_job("slow", None, 3))
+            .await
+            .expect("enqueue");
+    }
+    for _ in 0..6 {
+        jobs::enqueue(&app.app.db, new_job("count", None, 3))
+            .await
+            .expect("enqueue");
+    }
+    let (stop, stopped) = watch::channel(false);
+    let running = tokio::spawn(runner.run(stopped, Duration::from_secs(5)));
+    wake.notify_one();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while fast.runs.load(Ordering::SeqCst) < 6 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the other kind's jobs were not done in time"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let slow_done = slow.runs.load(Ordering::SeqCst);
+    // One slow job at a time, 400 ms each: the other kind's six are done long before the second.
+    assert!(
+        slow_done <= 1,
+        "the other kind waited behind the slow kind ({slow_done} slow jobs done first)"
+    );
+    assert_eq!(slow.max_in_flight.load(Ordering::SeqCst), 1);
+    while slow.runs.load(Ordering::SeqCst) < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "slow jobs not done in time"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    stop.send(true).expect("runner listens");
+    running.await.expect("runner ends");
+    assert_eq!(count_status(&app, status::DONE).await, 10);
+}
+
 #[tokio::test]
 async fn shutdown_waits_for_a_running_job() {
     let app = TestApp::new().await;
