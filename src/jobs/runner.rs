@@ -215,16 +215,14 @@ impl Runner {
                     break;
                 }
             };
-            // Only this loop takes slots, so the one seen free is still free; waiting cannot
-            // block for long (a finishing job only gives one back).
-            // Only our kinds are claimed and no semaphore is ever closed: neither `else` is
-            // taken. Were one, the job would run again once its lease expired.
+            // Only kinds with a free slot are claimed and only this loop takes slots, so neither
+            // `else` is taken; were one, the job would run again once its lease expired.
             let Some(Kind { handler, slots }) = self.kinds.get(&job.kind) else {
                 tracing::error!(kind = %job.kind, "claimed a job of a kind this runner has no handler for");
                 continue;
             };
-            let Ok(slot) = Arc::clone(slots).acquire_owned().await else {
-                tracing::error!(kind = %job.kind, "a kind's slots were closed");
+            let Ok(slot) = Arc::clone(slots).try_acquire_owned() else {
+                tracing::error!(kind = %job.kind, "claimed a job of a kind with no free slot");
                 continue;
             };
             let this = Arc::clone(self);

@@ -362,7 +362,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             }
         }
         // The close's answer (or a protocol error's close frame) goes out and our side of the
-        // connection ends, as RFC 6455 §7.1.1 asks of a server.
+        // connection ends (first as a server, as RFC 6455 §7.1.1 asks).
         let _ = self.close(NORMAL, "").await;
     }
 
